@@ -1,0 +1,1 @@
+"""`postloan`: the operator's command line (local stack helpers, publishing, following events)."""

@@ -1,0 +1,1 @@
+"""The appointments service: branch plans, capacity, bookings that never overbook, check-in."""

@@ -1,0 +1,3 @@
+from services.appointments.app import main
+
+main()

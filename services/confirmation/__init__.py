@@ -1,0 +1,1 @@
+"""The confirmation service: recorded-call confirmation of co-borrowers and the paper-document ledger."""

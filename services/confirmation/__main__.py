@@ -1,0 +1,3 @@
+from services.confirmation.app import main
+
+main()

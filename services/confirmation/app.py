@@ -1,0 +1,30 @@
+"""Composition root of the confirmation service: `python -m services.confirmation` or `uvicorn --factory services.confirmation.app:create_app`."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.confirmation.handlers import build_handlers
+from services.confirmation.repository import SCHEMA, metadata
+from services.confirmation.settings import Settings
+from shared.runtime import ServiceRuntime, ServiceSpec, serve
+
+
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    spec = ServiceSpec(
+        name=SCHEMA,
+        version="0.1.0",
+        description="Co-borrower confirmation by recorded call; the paper-document ledger.",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        consumers=lambda _deps: build_handlers(),
+    )
+    return ServiceRuntime(spec, settings)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_runtime(settings or Settings()).asgi()
+
+
+def main() -> None:
+    serve(build_runtime(Settings()))

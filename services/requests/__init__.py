@@ -1,0 +1,1 @@
+"""The requests service: loan projection, post-loan change requests and their decisions."""

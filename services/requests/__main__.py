@@ -1,0 +1,3 @@
+from services.requests.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""postloan's shared package: event contracts and messaging plumbing. No business rules live here."""

@@ -1,0 +1,67 @@
+"""Base classes and field types every contract model shares: frozen, additive-only, wire-exact."""
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+
+def _no_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError("money must be a decimal string such as \"5230.15\", not a float")
+    return value
+
+
+# Money travels as a decimal string ("5230.15"); floats are refused so no cent is ever rounded away.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+Timestamp = AwareDatetime
+Day = date
+
+
+class Contract(BaseModel):
+    """The `data` of one CloudEvent type. The class name is the CloudEvent `type`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
+    kind: ClassVar[str] = "event"
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+
+class Command(Contract):
+    """An imperative message other systems send to a service; it carries its own `command_id`."""
+
+    kind: ClassVar[str] = "command"
+    command_id: str = Field(min_length=1, description="Unique id chosen by the sender; replays share it.")
+
+
+class Channel(StrEnum):
+    APP = "APP"
+    WECHAT = "WECHAT"
+    HOTLINE = "HOTLINE"
+    ACCOUNT_MANAGER = "ACCOUNT_MANAGER"
+    BRANCH = "BRANCH"
+
+
+class RequestType(StrEnum):
+    DEBIT_DAY_CHANGE = "DEBIT_DAY_CHANGE"
+    EARLY_REPAYMENT = "EARLY_REPAYMENT"
+
+
+class CommandRejected(Contract):
+    """Any service: a command it could not apply, with the reason in plain words."""
+
+    command_id: str
+    command_type: str
+    reason_code: str
+    reason: str
+    rejected_at: Timestamp | None = None
+    facts: dict[str, str] = Field(default_factory=dict, description="The facts the refusal rests on.")

@@ -1,0 +1,105 @@
+"""Database plumbing every service shares: engine, the inbox/outbox tables, transient-error detection, migrations.
+
+Each service owns one PostgreSQL schema; these tables are created inside it by that service's migrations.
+"""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# SQLSTATE classes worth retrying: connection trouble, shutdown, overload, serialization conflicts.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The `inbox` (ids of messages already applied) and `outbox` (events waiting for the relay)."""
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("message_id", Text, primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(always=False), primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+    return inbox, outbox
+
+
+def create_messaging_tables(bind: Connection, schema: str) -> None:
+    """For a service's first migration: its inbox and outbox as defined above."""
+    for table in messaging_tables(MetaData(schema=schema)):
+        table.create(bind)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        for attr in ("sqlstate", "pgcode"):
+            code = getattr(seen, attr, None)
+            if isinstance(code, str):
+                return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that go away by waiting (database or network down); those are retried, never skipped."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError | asyncio.TimeoutError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    code = sqlstate(exc)
+    if code is not None:
+        return code.startswith(_TRANSIENT_SQLSTATES)
+    return isinstance(exc, OperationalError)
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+def alembic_config(migrations_dir: Path, url: str, schema: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+async def migrate(migrations_dir: Path, url: str, schema: str) -> None:
+    """Upgrades the service's schema to head; Alembic's env runs its own event loop, hence the thread."""
+    cfg = alembic_config(migrations_dir, url, schema)
+    await asyncio.to_thread(command.upgrade, cfg, "head")

@@ -1,0 +1,132 @@
+"""CloudEvents 1.0 structured-mode envelope: building, encoding and strict decoding at the consumer's edge.
+
+Decoding never raises anything but `UndecodableMessage`, whose `kind` names the dead-letter reason.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
+from uuid import uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from shared.contracts._base import Contract
+
+CONTENT_TYPE = "application/cloudevents+json"
+DataT = TypeVar("DataT")
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """One message on any contract topic (CONTRACT.md "Envelope")."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    time: AwareDatetime | None = None
+    subject: str | None = None
+    datacontenttype: str | None = "application/json"
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: DataT
+
+
+class ErrorKind(StrEnum):
+    """Why a message went to its dead-letter topic (header `x-error-kind`)."""
+
+    NOT_JSON = "not-json"
+    NOT_CLOUDEVENT = "not-cloudevent"
+    UNKNOWN_TYPE = "unknown-type"
+    INVALID_DATA = "invalid-data"
+    PROCESSING_FAILED = "processing-failed"
+
+
+class UndecodableMessage(Exception):
+    def __init__(self, kind: ErrorKind, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def _typed_envelope(model: type[Contract]) -> type[CloudEvent[Any]]:
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{model.type_name()}Event",
+        __base__=CloudEvent[model],  # type: ignore[valid-type]
+        type=(Literal[model.type_name()], ...),
+    )
+
+
+def envelope_union(models: Iterable[type[Contract]]) -> Any:
+    """A discriminated union (on `type`) of the envelopes of `models`: one topic's message schema."""
+    members = tuple(_typed_envelope(m) for m in models)
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+
+
+_BASE = TypeAdapter(CloudEvent[Any])
+
+
+class TopicCodec:
+    """Validates the bytes of one topic's records against that topic's contract types."""
+
+    def __init__(self, topic: str, models: Iterable[type[Contract]]) -> None:
+        self.topic = topic
+        self.models = {m.type_name(): m for m in models}
+        self.schema = envelope_union(self.models.values())
+        self._adapter: TypeAdapter[Any] = TypeAdapter(self.schema)
+
+    def decode(self, value: bytes | None) -> CloudEvent[Any]:
+        try:
+            raw = _BASE.validate_json(value or b"")
+        except ValidationError as exc:
+            kind = ErrorKind.NOT_JSON if _is_json_error(exc) else ErrorKind.NOT_CLOUDEVENT
+            raise UndecodableMessage(kind, _summary(exc)) from None
+        if raw.type not in self.models:
+            raise UndecodableMessage(ErrorKind.UNKNOWN_TYPE, f"type {raw.type!r} is not allowed on {self.topic}")
+        try:
+            return self._adapter.validate_python(raw.model_dump(), strict=False)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            raise UndecodableMessage(ErrorKind.INVALID_DATA, _summary(exc)) from None
+
+
+def _is_json_error(exc: ValidationError) -> bool:
+    return any(e["type"] == "json_invalid" for e in exc.errors())
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(str(x) for x in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "; ".join(parts)[:900]
+
+
+def new_event(
+    data: Contract,
+    *,
+    source: str,
+    subject: str,
+    time: datetime,
+    correlationid: str | None = None,
+    causationid: str | None = None,
+    event_id: str | None = None,
+) -> CloudEvent[Any]:
+    """An envelope for `data`; its `type` is the contract class name."""
+    return CloudEvent[Any](
+        specversion="1.0",
+        id=event_id or str(uuid4()),
+        type=data.type_name(),
+        source=source,
+        time=time,
+        subject=subject,
+        datacontenttype="application/json",
+        correlationid=correlationid,
+        causationid=causationid,
+        data=data,
+    )
+
+
+def encode(event: CloudEvent[Any]) -> bytes:
+    """Structured-mode JSON; absent optional attributes and fields are left out, not sent as null."""
+    return event.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,222 @@
+"""The consumer side of reliable messaging: decode at the edge, inbox, one transaction per batch, dead letters.
+
+A batch of records is applied in one database transaction: ids already in the inbox are skipped, each
+handler writes state and queues outgoing events, undecodable records are queued for `<topic>.dlq`, and
+the transaction commits before the caller commits the Kafka offsets. Transient failures are retried with
+back-off; a handler that fails for any other reason sends its message to the dead-letter topic instead.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import Table, delete, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
+
+from shared import outbox, topics
+from shared.clock import Clock
+from shared.contracts import CommandRejected, Contract, codec
+from shared.db import is_transient, notify_channel
+from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, new_event
+from shared.outbox import OutgoingRecord
+
+log = structlog.get_logger("postloan.messaging")
+
+
+class Record(Protocol):
+    """What is needed of an aiokafka ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass
+class MessageContext:
+    """What a handler may use: the transaction, 'now', and a way to emit events caused by this message."""
+
+    session: AsyncSession
+    now: datetime
+    message: CloudEvent[Any]
+    source: str
+    emitted: list[OutgoingRecord] = field(default_factory=list)
+
+    def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
+        event = new_event(
+            data,
+            source=self.source,
+            subject=subject,
+            time=self.now,
+            correlationid=self.message.correlationid or self.message.id,
+            causationid=self.message.id,
+        )
+        self.emitted.append(OutgoingRecord.of_event(topic, event))
+        return event
+
+
+Handler = Callable[[MessageContext, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Tables:
+    inbox: Table
+    outbox: Table
+    schema: str
+
+
+class BatchConsumer:
+    """Applies records of a service's topics; `handlers` maps topic -> CloudEvent type -> handler.
+
+    Contract types without a handler are acknowledged and ignored (a service reads only what concerns it).
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        handlers: Mapping[str, Mapping[str, Handler]],
+        sessions: async_sessionmaker[AsyncSession],
+        tables: Tables,
+        clock: Clock,
+    ) -> None:
+        self.service = service
+        self.handlers = {topic: dict(by_type) for topic, by_type in handlers.items()}
+        self.codecs = {topic: codec(topic) for topic in self.handlers}
+        for topic, by_type in self.handlers.items():
+            unknown = set(by_type) - set(self.codecs[topic].models)
+            if unknown:
+                raise ValueError(f"{topic} carries no type {sorted(unknown)}")
+        self._sessions = sessions
+        self._tables = tables
+        self._clock = clock
+        self._source = f"postloan/{service}"
+        self.stopping = False
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Applies `records` exactly once each; returns only when their effects are committed."""
+        decoded: list[tuple[Record, CloudEvent[Any]]] = []
+        dead: list[OutgoingRecord] = []
+        for record in records:
+            try:
+                decoded.append((record, self.codecs[record.topic].decode(record.value)))
+            except UndecodableMessage as exc:
+                log.warning("message_dead_lettered", kind=exc.kind, error=exc.detail, **_coords(record))
+                dead.append(dead_letter(record, exc.kind, exc.detail))
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
+            wait=wait_exponential_jitter(initial=0.2, max=10),
+            stop=stop_never,
+            before_sleep=lambda rs: log.warning(
+                "transient_failure_retrying", attempt=rs.attempt_number, error=repr(rs.outcome and rs.outcome.exception())
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    await self._apply(decoded, dead, isolate=False)
+                except _HandlerFailed:
+                    # Rare path: redo the batch with a savepoint per message so only the culprit is dead-lettered.
+                    await self._apply(decoded, dead, isolate=True)
+
+    async def _apply(
+        self, decoded: Sequence[tuple[Record, CloudEvent[Any]]], dead: Sequence[OutgoingRecord], *, isolate: bool
+    ) -> None:
+        out: list[OutgoingRecord] = list(dead)
+        async with self._sessions.begin() as session:
+            fresh = await self._claim(session, [(record.topic, event.id) for record, event in decoded])
+            for record, event in decoded:
+                if event.id not in fresh:
+                    log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                    continue
+                fresh.discard(event.id)  # a second copy inside the same batch is a duplicate too
+                handler = self.handlers[record.topic].get(event.type)
+                if handler is None:
+                    continue
+                out.extend(await self._handle(session, handler, record, event, isolate=isolate))
+            await outbox.add(session, self._tables.outbox, out)
+            if out:
+                await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(self._tables.schema)})
+
+    async def _handle(
+        self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool
+    ) -> list[OutgoingRecord]:
+        ctx = MessageContext(session=session, now=self._clock.now(), message=event, source=self._source)
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
+            causation_id=event.causationid, **_coords(record),
+        ):
+            if not isolate:
+                try:
+                    await handler(ctx, event.data)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    raise _HandlerFailed from exc
+                return ctx.emitted
+            try:
+                async with session.begin_nested():
+                    await handler(ctx, event.data)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error("handler_failed_dead_lettered", error=repr(exc), exc_info=exc)
+                await session.execute(delete(self._tables.inbox).where(self._tables.inbox.c.message_id == event.id))
+                return [dead_letter(record, ErrorKind.PROCESSING_FAILED, repr(exc)[:900])]
+            return ctx.emitted
+
+    async def _claim(self, session: AsyncSession, ids: Sequence[tuple[str, str]]) -> set[str]:
+        """Records the (topic, id) pairs in the inbox; returns the ids seen for the first time."""
+        if not ids:
+            return set()
+        inbox = self._tables.inbox
+        unique = {message_id: topic for topic, message_id in ids}
+        stmt = (
+            pg_insert(inbox)
+            .values([{"message_id": i, "topic": t} for i, t in unique.items()])
+            .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
+            .returning(inbox.c.message_id)
+        )
+        return set((await session.execute(stmt)).scalars())
+
+
+class _HandlerFailed(Exception):
+    """A handler raised a non-transient error; the batch is redone message by message."""
+
+
+def dead_letter(record: Record, kind: ErrorKind, error: str) -> OutgoingRecord:
+    """The record, byte for byte, addressed to its dead-letter topic with headers saying why."""
+    original = tuple((k, v.decode("utf-8", "backslashreplace")) for k, v in record.headers or ())
+    reason = (
+        ("x-error-kind", str(kind)),
+        ("x-error", error),
+        ("x-original-topic", record.topic),
+        ("x-original-partition", str(record.partition)),
+        ("x-original-offset", str(record.offset)),
+    )
+    return OutgoingRecord(topics.dlq(record.topic), record.key, record.value or b"", original + reason)
+
+
+def _coords(record: Record) -> dict[str, Any]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
+def unsupported_command(events_topic: str) -> Handler:
+    """A handler answering a valid command this version of the service does not apply yet: never silence."""
+
+    async def handle(ctx: MessageContext, command: Any) -> None:
+        ctx.emit(events_topic, CommandRejected(
+            command_id=getattr(command, "command_id", ctx.message.id), command_type=ctx.message.type,
+            reason_code="UNSUPPORTED_COMMAND",
+            reason=f"This version of the service does not apply {ctx.message.type} yet; nothing was changed.",
+            rejected_at=ctx.now,
+        ), subject=ctx.message.subject or ctx.message.id)
+        log.warning("command_unsupported", command_type=ctx.message.type)
+
+    return handle

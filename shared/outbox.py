@@ -1,0 +1,45 @@
+"""Outgoing messages: rows written in the caller's transaction, published later by the relay.
+
+The writer never talks to Kafka; the relay never decides what to send.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from shared.envelope import CONTENT_TYPE, CloudEvent, encode
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_event(cls, topic: str, event: CloudEvent[Any]) -> "OutgoingRecord":
+        key = event.subject.encode() if event.subject is not None else None
+        return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
+
+    def row(self) -> dict[str, Any]:
+        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": [list(h) for h in self.headers]}
+
+
+async def add(session: AsyncSession | AsyncConnection, outbox: Table, records: Sequence[OutgoingRecord]) -> None:
+    """Queues `records` in the current transaction (one statement for all of them)."""
+    if records:
+        await session.execute(insert(outbox), [r.row() for r in records])
+
+
+async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]:
+    query = select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
+    result = await conn.execute(query.where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit))
+    return list(result.all())
+
+
+def kafka_headers(headers: Iterable[Sequence[str]]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in headers]

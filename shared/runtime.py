@@ -1,0 +1,235 @@
+"""A service's process: engine, migrations, Kafka consumers, outbox relay and the HTTP app, started and stopped together.
+
+Each service's `app.py` describes itself as a `ServiceSpec`; this module owns the wiring every service shares.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.specification import AsyncAPI
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.clock import Clock, clock_from
+from shared.db import create_engine, messaging_tables, migrate
+from shared.logging import configure_logging
+from shared.messaging import BatchConsumer, Handler, Tables
+from shared.relay import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("postloan.runtime")
+
+
+@dataclasses.dataclass(frozen=True)
+class Deps:
+    """What a service's wiring gets to build its handlers and HTTP routes."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: Tables
+    clock: Clock
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # also the PostgreSQL schema
+    version: str
+    description: str
+    metadata: MetaData  # the service's tables; inbox and outbox are added to it
+    migrations: Path
+    consumers: Callable[[Deps], Mapping[str, Mapping[str, Handler]]]  # topic -> type -> handler
+    routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
+
+
+def runtime_deps(request: Request) -> Deps:
+    """FastAPI dependency: the running service's database sessions, clock and settings."""
+    deps = request.app.state.runtime.deps
+    assert deps is not None, "the service has not started"
+    return deps  # type: ignore[no-any-return]
+
+
+class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks the consumer as having joined its group (it may own no partition when copies outnumber them)."""
+
+    def __init__(self) -> None:
+        self.joined = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.joined.set()
+
+
+async def _raw_decoder(msg: KafkaMessage) -> Any:
+    # Decoding happens in BatchConsumer, where a bad record can be dead-lettered; FastStream must not touch it.
+    return None
+
+
+async def _tolerant_parser(records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]) -> Any:
+    try:
+        return await original(records)
+    except UnicodeDecodeError:
+        # FastStream decodes headers as UTF-8; a binary header must not stop the batch (values stay intact).
+        safe = tuple(
+            dataclasses.replace(r, headers=[(k, v.decode("utf-8", "replace").encode()) for k, v in r.headers])
+            for r in records
+        )
+        return await original(safe)
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.clock = clock or clock_from(**settings.clock_args())
+        inbox, outbox = messaging_tables(spec.metadata)
+        self.tables = Tables(inbox=inbox, outbox=outbox, schema=spec.name)
+        self.engine: AsyncEngine | None = None
+        self.broker: KafkaBroker | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: BatchConsumer | None = None
+        self._joined = _Assignment()
+        self._relay_task: asyncio.Task[None] | None = None
+        self.deps: Deps | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        url = s.database_url.get_secret_value()
+        if s.migrate_on_start:
+            await migrate(self.spec.migrations, url, self.spec.name)
+        self.engine = create_engine(url, pool_size=s.database_pool_size)
+        sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.deps = Deps(settings=s, engine=self.engine, sessions=sessions, tables=self.tables, clock=self.clock)
+        self.broker = KafkaBroker(s.kafka_bootstrap, logger=logging.getLogger("postloan.faststream"))
+        self.consumer = BatchConsumer(
+            service=self.spec.name, handlers=self.spec.consumers(self.deps),
+            sessions=sessions, tables=self.tables, clock=self.clock,
+        )
+        self._subscribe(self.consumer)
+        self.relay = OutboxRelay(
+            engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
+            batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
+        )
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        await self.broker.start()
+        log.info("service_started", service=self.spec.name, settings=s.describe())
+
+    def _subscribe(self, consumer: BatchConsumer) -> None:
+        """One Kafka consumer per copy of the service, on all its topics (so copies rebalance once, not per topic)."""
+        assert self.broker is not None
+        subscriber = self.broker.subscriber(
+            *consumer.handlers,
+            group_id=self.settings.consumer_group(self.spec.name),
+            batch=True,
+            max_records=self.settings.consumer_max_records,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+            auto_offset_reset="earliest",
+            # Offsets are committed only after the batch's transaction commits; an unexpected error rewinds
+            # (redelivery, the inbox makes it harmless). The default ACK_FIRST would lose messages.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=self._joined,
+            decoder=_raw_decoder,
+            parser=_tolerant_parser,
+            title=f"{self.spec.name}",
+            description="; ".join(f"{t}: {', '.join(sorted(h)) or 'dead-letters invalid input'}"
+                                  for t, h in consumer.handlers.items()),
+        )
+
+        @subscriber
+        async def consume(msg: KafkaMessage) -> None:
+            await consumer.process(msg.raw_message)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stopping = True
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.relay is not None and self._relay_task is not None:
+            self.relay.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._relay_task, timeout=10)
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("service_stopped", service=self.spec.name)
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._joined.joined.wait(), timeout)
+
+    def ready(self) -> dict[str, bool]:
+        return {
+            "consuming": self._joined.joined.is_set(),
+            "relay_running": self._relay_task is not None and not self._relay_task.done(),
+        }
+
+    async def health(self) -> dict[str, bool]:
+        checks = {"broker": False, "database": False}
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                checks["broker"] = bool(await self.broker.ping(timeout=2.0))
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0), self.engine.connect() as conn:
+                    checks["database"] = (await conn.scalar(text("SELECT 1"))) == 1
+        return checks
+
+    def asyncapi(self) -> Any:
+        assert self.broker is not None
+        spec = AsyncAPI(self.broker, title=f"postloan {self.spec.name}", version=self.spec.version,
+                        description=self.spec.description, schema_version="3.0.0")
+        return spec.to_specification().to_jsonable()
+
+    def asgi(self) -> FastAPI:
+        """The HTTP face of the process; its lifespan starts and stops everything else."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            _app.state.runtime = self
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=f"postloan {self.spec.name}", version=self.spec.version,
+                      description=self.spec.description, lifespan=lifespan)
+
+        for router in self.spec.routes:
+            app.include_router(router)
+
+        @app.get("/health", tags=["operations"], summary="Process up; broker and database reachable")
+        async def health(response: Response) -> dict[str, Any]:
+            checks = await self.health()
+            response.status_code = 200 if all(checks.values()) else 503
+            return {"service": self.spec.name, **checks}
+
+        @app.get("/ready", tags=["operations"], summary="Consuming its topics and relaying its outbox")
+        async def ready(response: Response) -> dict[str, Any]:
+            checks = self.ready()
+            response.status_code = 200 if all(checks.values()) else 503
+            return {"service": self.spec.name, **checks}
+
+        @app.get("/docs/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
+        async def asyncapi() -> Any:
+            return self.asyncapi()
+
+        return app
+
+
+def serve(runtime: ServiceRuntime) -> None:
+    """Runs one copy of a service in the foreground until SIGINT/SIGTERM (its `main()`)."""
+    s = runtime.settings
+    configure_logging(runtime.spec.name, s.log_level, json=s.log_json)
+    uvicorn.run(runtime.asgi(), host=s.http_host, port=s.http_port, log_config=None, access_log=False)
