@@ -2,7 +2,7 @@
 # Local Apache Kafka 4.x broker (KRaft, one node) without Docker: start | stop | status.
 # Jars come from Maven Central through deploy/kafka/pom.xml and are cached; the data folder
 # persists between starts (formatted once). Settings: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT
-# (9093), POSTLOAN_STATE_DIR (<project>/.local), KAFKA_HEAP (-Xms512m -Xmx1g).
+# (9093), POSTLOAN_STATE_DIR (<project>/.local), KAFKA_HEAP (-Xms512m -Xmx1g), KAFKA_FRESH=1 (wipe data first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -39,6 +39,7 @@ start() {
   if port_open; then echo "kafka: 127.0.0.1:$port is taken by another process; using it as the broker" >&2; return 0; fi
   fetch_libs
   mkdir -p "$home"
+  [ "${KAFKA_FRESH:-0}" = 1 ] && rm -rf "$data"
   sed -e "s#@PORT@#$port#g; s#@CPORT@#$cport#g; s#@DATA@#$data#g" \
       "$here/kafka/server.properties.in" > "$home/server-$port.properties"
   if [ ! -f "$data/meta.properties" ]; then
@@ -92,7 +93,13 @@ status() {
   else echo "kafka: not running"; return 3; fi
 }
 
+version() {  # the broker version the launcher runs (from the resolved jar)
+  fetch_libs
+  local jar; jar=$(ls "$libs"/kafka_2.13-*.jar | head -n 1)
+  basename "$jar" .jar | sed 's/^kafka_2.13-//'
+}
+
 case "${1:-}" in
-  start) start ;; stop) stop ;; status) status ;; restart) stop; start ;;
-  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+  start) start ;; stop) stop ;; status) status ;; restart) stop; start ;; version) version ;;
+  *) echo "usage: $0 start|stop|status|restart|version" >&2; exit 2 ;;
 esac

@@ -26,8 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-# SQLSTATE classes worth retrying: connection trouble, shutdown, overload, serialization conflicts.
-_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+# SQLSTATE classes worth retrying: connection trouble, database not accepting connections or lock
+# unavailable (class 55), shutdown, overload, serialization conflicts.
+_TRANSIENT_SQLSTATES = ("08", "55", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -36,6 +37,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
     """The `inbox` (ids of messages already applied) and `outbox` (events waiting for the relay)."""
+    prefix = f"{metadata.schema}." if metadata.schema else ""
+    if f"{prefix}inbox" in metadata.tables:  # several runtimes of one service in a process share its metadata
+        return metadata.tables[f"{prefix}inbox"], metadata.tables[f"{prefix}outbox"]
     inbox = Table(
         "inbox",
         metadata,

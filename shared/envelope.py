@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from shared.contracts._base import Contract
+from shared.contracts import TOPIC_TYPES, Contract
 
 CONTENT_TYPE = "application/cloudevents+json"
 DataT = TypeVar("DataT")
@@ -91,6 +91,11 @@ class TopicCodec:
             return self._adapter.validate_python(raw.model_dump(), strict=False)  # type: ignore[no-any-return]
         except ValidationError as exc:
             raise UndecodableMessage(ErrorKind.INVALID_DATA, _summary(exc)) from None
+
+
+def codec(topic: str) -> TopicCodec:
+    """The decoder of `topic`'s records, for the contract types that travel on it."""
+    return TopicCodec(topic, TOPIC_TYPES[topic])
 
 
 def _is_json_error(exc: ValidationError) -> bool:

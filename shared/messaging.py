@@ -19,9 +19,9 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponen
 
 from shared import outbox, topics
 from shared.clock import Clock
-from shared.contracts import CommandRejected, Contract, codec
+from shared.contracts import CommandRejected, Contract
 from shared.db import is_transient, notify_channel
-from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, new_event
+from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
 
 log = structlog.get_logger("postloan.messaging")
@@ -111,7 +111,7 @@ class BatchConsumer:
                 dead.append(dead_letter(record, exc.kind, exc.detail))
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
             stop=stop_never,
             before_sleep=lambda rs: log.warning(
                 "transient_failure_retrying", attempt=rs.attempt_number, error=repr(rs.outcome and rs.outcome.exception())

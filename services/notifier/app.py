@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notifier.api import router
 from services.notifier.handlers import build_handlers
 from services.notifier.repository import SCHEMA, metadata
 from services.notifier.settings import Settings
@@ -18,6 +19,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
         consumers=lambda _deps: build_handlers(),
+        routes=(router,),
     )
     return ServiceRuntime(spec, settings)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.requests.api import router
 from services.requests.domain import Policy
 from services.requests.handlers import build_handlers
 from services.requests.repository import SCHEMA, metadata
@@ -31,6 +32,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
         consumers=lambda _deps: build_handlers(lambda: policy),
+        routes=(router,),
     )
     return ServiceRuntime(spec, settings)
 

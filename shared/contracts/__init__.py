@@ -3,7 +3,6 @@
 from shared import topics
 from shared.contracts import appointments, confirmation, loans, notifications, requests
 from shared.contracts._base import Command, CommandRejected, Contract
-from shared.envelope import TopicCodec
 
 TOPIC_TYPES: dict[str, tuple[type[Contract], ...]] = {
     topics.LOANS_SNAPSHOTS: loans.TYPES,
@@ -16,10 +15,4 @@ TOPIC_TYPES: dict[str, tuple[type[Contract], ...]] = {
     topics.NOTIFICATIONS_EVENTS: notifications.EVENT_TYPES,
 }
 
-
-def codec(topic: str) -> TopicCodec:
-    """The decoder of `topic`'s records."""
-    return TopicCodec(topic, TOPIC_TYPES[topic])
-
-
-__all__ = ["TOPIC_TYPES", "Command", "CommandRejected", "Contract", "codec"]
+__all__ = ["TOPIC_TYPES", "Command", "CommandRejected", "Contract"]

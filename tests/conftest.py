@@ -1,0 +1,48 @@
+"""Fixtures shared by the integration and end-to-end suites; unit tests use none of them."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.support.infra import Infra, provide
+from tests.support.kafka import KafkaDriver
+
+_versions: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+async def infra() -> AsyncIterator[Infra]:
+    from shared.kafka_admin import ensure_topics
+
+    async with provide() as found:
+        await ensure_topics(found.kafka_bootstrap)
+        _versions.update(kafka=found.kafka_version, postgres=found.postgres_version, how=found.how)
+        yield found
+
+
+@pytest.fixture(scope="session")
+async def migrated(infra: Infra) -> Infra:
+    """Every service's schema at head in the run's database."""
+    from shared.db import migrate
+    from tests.support.services import SERVICES
+
+    for svc in SERVICES.values():
+        await migrate(svc.migrations, infra.database_url, svc.schema)
+    return infra
+
+
+@pytest.fixture(scope="session")
+async def kafka(infra: Infra) -> AsyncIterator[KafkaDriver]:
+    driver = KafkaDriver(infra.kafka_bootstrap)
+    await driver.start()
+    yield driver
+    await driver.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _versions:
+        terminalreporter.write_line(
+            f"ran against Apache Kafka {_versions['kafka']} and PostgreSQL {_versions['postgres']} "
+            f"({_versions['how']})"
+        )

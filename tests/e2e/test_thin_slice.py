@@ -1,0 +1,97 @@
+"""The four services as separate processes on the real broker and database: one request end to end."""
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared import topics
+from shared.contracts import appointments as A
+from shared.contracts import confirmation as C
+from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of, ref
+from tests.support.infra import Infra
+from tests.support.kafka import KafkaDriver
+from tests.support.services import Process, start_processes, stop_processes
+from tests.support.wait import eventually, publish_loan
+
+
+@pytest.fixture(scope="module")
+async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Process]]:
+    procs = await start_processes(infra, tmp_path_factory.mktemp("logs"))
+    try:
+        yield {p.info.name: p for p in procs}
+    finally:
+        stop_processes(procs)
+
+
+async def test_a_single_borrower_request_is_submitted_approved_and_notified(
+    platform: dict[str, Process], kafka: KafkaDriver
+) -> None:
+    loan = a_loan(debit_day=10, next_due_date=date(2020, 2, 10))
+    customer = primary_of(loan)
+    await publish_loan(kafka, loan, requests=platform["requests"].url)
+    await eventually(lambda: _known(platform["notifier"].url, customer), what="notifier knows the customer")
+
+    async with kafka.watch(topics.REQUESTS_EVENTS, topics.NOTIFICATIONS_EVENTS) as watch:
+        command = await kafka.publish(topics.REQUESTS_COMMANDS, a_debit_day_change(loan, 25), subject=loan.loan_id)
+        [submitted] = await watch.wait_for(lambda s: s.type == "RequestSubmitted" and s.key == loan.loan_id.encode())
+        [approved] = await watch.wait_for(lambda s: s.type == "RequestApproved" and s.key == loan.loan_id.encode())
+        sent = await watch.wait_for(lambda s: s.type == "NotificationSent" and s.key == customer.encode(), count=4)
+
+    assert submitted.data["new_due_date"] == "2020-02-25"
+    assert approved.data["new_debit_day"] == 25 and approved.data["policy_version"] == "epidemic-2020"
+    assert {(s.data["template"], s.data["channel"]) for s in sent} == {
+        ("request_received", "APP_PUSH"), ("request_received", "SMS"),
+        ("request_approved", "APP_PUSH"), ("request_approved", "SMS"),
+    }
+    # The chain is traceable: every event carries the command's id as correlation id.
+    assert {s.event["correlationid"] for s in [submitted, approved, *sent]} == {command.id}
+    async with httpx.AsyncClient() as client:
+        log = (await client.get(f"{platform['notifier'].url}/customers/{customer}/deliveries")).json()
+    assert len(log) == 4
+
+
+@pytest.mark.parametrize(
+    ("commands", "events", "valid"),
+    [
+        (topics.CONFIRMATION_COMMANDS, topics.CONFIRMATION_EVENTS,
+         C.RecordCallOutcome(command_id="placeholder", task_id="T-1", agent_id="A-1", outcome=C.CallOutcome.NO_ANSWER,
+                             called_at=ACCOUNT_DAY)),
+        (topics.APPOINTMENTS_COMMANDS, topics.APPOINTMENTS_EVENTS,
+         A.BookSlot(command_id="placeholder", customer_id="C-1", branch_id="B-1", date=date(2020, 2, 4),
+                    start_time="09:30", service_type=A.ServiceType.OTHER)),
+    ],
+    ids=["confirmation", "appointments"],
+)
+async def test_the_other_services_dead_letter_invalid_commands_and_answer_valid_ones(
+    platform: dict[str, Process], kafka: KafkaDriver, commands: str, events: str, valid: object
+) -> None:
+    subject = ref("K")
+    command = valid.model_copy(update={"command_id": ref("cmd")})  # type: ignore[attr-defined]
+    async with kafka.watch(events, topics.dlq(commands)) as watch:
+        await kafka.publish_raw(commands, b"not json at all", key=subject.encode())
+        await kafka.publish(commands, command, subject=subject)
+        [letter] = await watch.wait_for(lambda s: s.topic == topics.dlq(commands) and s.key == subject.encode())
+        [answer] = await watch.wait_for(lambda s: s.type == "CommandRejected" and s.key == subject.encode())
+    assert letter.value == b"not json at all" and letter.headers["x-error-kind"] == "not-json"
+    assert answer.data["command_id"] == command.command_id
+    assert answer.data["reason_code"] == "UNSUPPORTED_COMMAND"
+
+
+PII = re.compile(r"測試客戶|13800138000|440301198001011234|customer@example\.com")
+
+
+async def test_no_personal_data_reaches_the_service_logs(platform: dict[str, Process]) -> None:
+    """Runs after the scenarios above, whose borrowers carry a name, phone, ID number and e-mail."""
+    for process in platform.values():
+        text = Path(process.log).read_text(encoding="utf-8", errors="replace")
+        assert text, f"{process.info.name} wrote no log"
+        assert not PII.search(text), f"{process.info.name} logged personal data"
+
+
+async def _known(url: str, customer_id: str) -> bool:
+    async with httpx.AsyncClient(timeout=2) as client:
+        return (await client.get(f"{url}/recipients/{customer_id}")).status_code == 200

@@ -1,0 +1,107 @@
+"""The outbox relay against real Kafka and PostgreSQL: kill -9 and restart, and one leader among copies."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import outbox, topics
+from shared.db import create_engine, create_messaging_tables, messaging_tables
+from shared.outbox import OutgoingRecord
+from shared.relay import OutboxRelay
+from tests.support.infra import ROOT, Infra
+from tests.support.kafka import KafkaDriver
+from tests.support.wait import eventually
+
+
+@pytest.fixture
+async def schema(migrated: Infra) -> AsyncIterator[tuple[AsyncEngine, str, Table]]:
+    name = f"relay_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(migrated.database_url, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        await conn.run_sync(create_messaging_tables, name)
+    _, table = messaging_tables(MetaData(schema=name))
+    yield engine, name, table
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    await engine.dispose()
+
+
+async def add_row(engine: AsyncEngine, table: Table, key: str) -> None:
+    async with engine.begin() as conn:
+        await outbox.add(conn, table, [OutgoingRecord(topics.REQUESTS_EVENTS, key.encode(), b"{}", ())])
+
+
+@contextlib.contextmanager
+def relay_process(infra: Infra, schema: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.relay_process", infra.database_url, schema, infra.kafka_bootstrap],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+async def test_the_relay_delivers_an_outbox_row_after_being_killed_and_restarted(
+    migrated: Infra, kafka: KafkaDriver, schema: tuple[AsyncEngine, str, Table]
+) -> None:
+    engine, name, table = schema
+    first, second = f"K-{uuid.uuid4().hex[:8]}", f"K-{uuid.uuid4().hex[:8]}"
+    async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
+        await add_row(engine, table, first)
+        with relay_process(migrated, name) as proc:
+            await watch.wait_for(lambda s: s.key == first.encode())
+            proc.send_signal(signal.SIGKILL)  # no clean shutdown: the lock goes with the dropped connection
+        await add_row(engine, table, second)
+        with relay_process(migrated, name):
+            await watch.wait_for(lambda s: s.key == second.encode(), timeout=30)
+        assert len(watch.matching(lambda s: s.key == first.encode())) == 1
+        assert len(watch.matching(lambda s: s.key == second.encode())) == 1
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(table).where(table.c.sent_at.is_(None))) == 0
+
+
+async def test_one_relay_leads_and_another_takes_over_when_it_stops(
+    migrated: Infra, kafka: KafkaDriver, schema: tuple[AsyncEngine, str, Table]
+) -> None:
+    engine, name, table = schema
+    relays = [OutboxRelay(engine=engine, table=table, schema=name, bootstrap=migrated.kafka_bootstrap,
+                          poll_interval=0.2) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        await eventually(lambda: _one_active(relays), what="one relay leading")
+        await asyncio.sleep(1)
+        assert sum(r.active for r in relays) == 1  # still exactly one after a while
+        leader = next(r for r in relays if r.active)
+        follower = next(r for r in relays if not r.active)
+        leader.stop()
+        await eventually(lambda: _active(follower), timeout=15, what="the other relay taking over")
+        key = f"K-{uuid.uuid4().hex[:8]}"
+        async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
+            await add_row(engine, table, key)
+            await watch.wait_for(lambda s: s.key == key.encode())
+    finally:
+        for r in relays:
+            r.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _one_active(relays: list[OutboxRelay]) -> bool:
+    return sum(r.active for r in relays) == 1
+
+
+async def _active(relay: OutboxRelay) -> bool:
+    return relay.active

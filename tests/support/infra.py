@@ -1,0 +1,124 @@
+"""One Kafka broker and one PostgreSQL server for a whole test run, found or started, and a fresh database.
+
+Order of preference: servers named by POSTLOAN_TEST_KAFKA_BOOTSTRAP / POSTLOAN_TEST_DATABASE_URL; containers
+when a Docker engine answers (testcontainers); otherwise the project's native launchers in deploy/.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_KAFKA_PORT = 19092
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    database_url: str  # SQLAlchemy form: postgresql+asyncpg://…
+    kafka_version: str
+    postgres_version: str
+    how: str
+
+
+def _launcher(script: str, *args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [str(ROOT / "deploy" / script), *args], env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"deploy/{script} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout.strip()
+
+
+@contextlib.contextmanager
+def _native_kafka() -> Iterator[tuple[str, str]]:
+    env = {
+        "KAFKA_PORT": str(TEST_KAFKA_PORT),
+        "KAFKA_CONTROLLER_PORT": str(TEST_KAFKA_PORT + 1),
+        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / "test"),
+        "POSTLOAN_PYTHON": sys.executable,
+        "KAFKA_FRESH": "1",  # every run starts from empty topics
+    }
+    _launcher("kafka.sh", "stop", env=env)
+    _launcher("kafka.sh", "start", env=env)
+    try:
+        yield f"127.0.0.1:{TEST_KAFKA_PORT}", _launcher("kafka.sh", "version", env=env)
+    finally:
+        _launcher("kafka.sh", "stop", env=env)
+
+
+@contextlib.contextmanager
+def _native_postgres() -> Iterator[str]:
+    _launcher("postgres.sh", "start", env={})
+    yield os.environ.get("POSTLOAN_DATABASE_URL", "postgresql+asyncpg://postloan@127.0.0.1:55432/postloan")
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]  # installed with testcontainers
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[tuple[str, str, str]]:
+    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+    from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+
+    with KafkaContainer("apache/kafka:4.3.1").with_kraft() as kafka, PostgresContainer(
+        "postgres:16", driver="asyncpg"
+    ) as pg:
+        yield kafka.get_bootstrap_server(), "4.3.1", pg.get_connection_url()
+
+
+async def _create_database(server_url: str) -> tuple[str, str, str]:
+    """Creates postloan_test_<random> on the server; returns its URL, the admin DSN and the server version."""
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        name = f"postloan_test_{uuid.uuid4().hex[:8]}"
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        version = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    base = server_url.rsplit("/", 1)[0]
+    return f"{base}/{name}", dsn, version
+
+
+async def _drop_database(admin_dsn: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def provide() -> "contextlib.AbstractAsyncContextManager[Infra]":  # type: ignore[misc]
+    stack = contextlib.ExitStack()
+    with stack:
+        kafka_env, db_env = os.environ.get("POSTLOAN_TEST_KAFKA_BOOTSTRAP"), os.environ.get("POSTLOAN_TEST_DATABASE_URL")
+        if kafka_env and db_env:
+            bootstrap, kafka_version, server, how = kafka_env, "as given", db_env, "servers from the environment"
+        elif _docker_answers():
+            bootstrap, kafka_version, server = stack.enter_context(_containers())
+            how = "testcontainers"
+        else:
+            bootstrap, kafka_version = stack.enter_context(_native_kafka())
+            server, how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
+        url, admin_dsn, pg_version = await _create_database(server)
+        try:
+            yield Infra(bootstrap, url, kafka_version, pg_version, how)
+        finally:
+            await _drop_database(admin_dsn, url)

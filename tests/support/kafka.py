@@ -1,0 +1,135 @@
+"""Drives services through the Kafka contract the way other systems would (qserv-kafka's KafkaTestManager).
+
+Publishes CloudEvents with a plain producer; reads output topics with a plain consumer from offsets taken
+before the action, polling with a timeout rather than sleeping.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.contracts import Contract
+from shared.envelope import CloudEvent, new_event
+from shared.outbox import OutgoingRecord, kafka_headers
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: dict[str, str]
+    value: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.value)  # type: ignore[no-any-return]
+
+    @property
+    def type(self) -> str | None:
+        try:
+            return self.event.get("type")
+        except ValueError:
+            return None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.event["data"]  # type: ignore[no-any-return]
+
+
+class Watch:
+    """Everything written to some topics after it was opened."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self.seen: list[Seen] = []
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                self.seen.extend(
+                    Seen(r.topic, r.partition, r.offset, r.key,
+                         {k: v.decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
+                    for r in records
+                )
+
+    async def wait_for(self, match: Callable[[Seen], bool], count: int = 1, timeout: float = 20.0) -> list[Seen]:
+        """The first `count` records that `match`; fails after `timeout` seconds with what was seen."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = [s for s in self.seen if _safe(match, s)]
+            if len(found) >= count:
+                return found[:count]
+            if loop.time() > deadline:
+                summary = [(s.topic, s.type) for s in self.seen][-20:]
+                raise AssertionError(f"expected {count} matching records, got {len(found)}; last seen: {summary}")
+            await asyncio.sleep(0.05)
+
+    def matching(self, match: Callable[[Seen], bool]) -> list[Seen]:
+        return [s for s in self.seen if _safe(match, s)]
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+
+def _safe(match: Callable[[Seen], bool], seen: Seen) -> bool:
+    try:
+        return match(seen)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+class KafkaDriver:
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(self, topic: str, data: Contract, *, subject: str, event_id: str | None = None,
+                      source: str = "tests") -> CloudEvent[Any]:
+        event = new_event(data, source=source, subject=subject, time=datetime.now(UTC), event_id=event_id)
+        await self.publish_event(topic, event)
+        return event
+
+    async def publish_event(self, topic: str, event: CloudEvent[Any]) -> None:
+        record = OutgoingRecord.of_event(topic, event)
+        await self._producer.send_and_wait(topic, record.value, key=record.key, headers=kafka_headers(record.headers))
+
+    async def publish_raw(self, topic: str, value: bytes, *, key: bytes | None,
+                          headers: list[tuple[str, bytes]] | None = None) -> None:
+        await self._producer.send_and_wait(topic, value, key=key, headers=headers or [])
+
+    @contextlib.asynccontextmanager
+    async def watch(self, *topics: str) -> AsyncIterator[Watch]:
+        """Records everything written to `topics` from now until the block ends."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+        assert parts, f"unknown topics {topics}"
+        ends = await consumer.end_offsets(parts)
+        consumer.assign(parts)
+        for tp, offset in ends.items():
+            consumer.seek(tp, offset)
+        watch = Watch(consumer)
+        try:
+            yield watch
+        finally:
+            await watch.close()

@@ -1,0 +1,109 @@
+"""The four services as the tests start them: in-process runtimes, or separate processes for end-to-end runs."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.runtime import ServiceRuntime
+from tests.support.infra import ROOT, Infra
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    schema: str
+    migrations: Path
+    env_prefix: str
+    test_port: int
+
+
+SERVICES = {
+    name: ServiceInfo(name, name, ROOT / "services" / name / "migrations", f"{name.upper()}_", 18000 + i)
+    for i, name in enumerate(("requests", "confirmation", "appointments", "notifier"), start=1)
+}
+
+
+def _builder(name: str) -> tuple[Any, Any]:
+    module = __import__(f"services.{name}.app", fromlist=["build_runtime"])
+    settings = __import__(f"services.{name}.settings", fromlist=["Settings"])
+    return module.build_runtime, settings.Settings
+
+
+@contextlib.asynccontextmanager
+async def running(name: str, infra: Infra, **overrides: Any) -> AsyncIterator[ServiceRuntime]:
+    """One copy of a service inside the test process, consuming and relaying until the block ends."""
+    build, settings_cls = _builder(name)
+    settings = settings_cls(kafka_bootstrap=infra.kafka_bootstrap, database_url=infra.database_url,
+                            migrate_on_start=False, **overrides)
+    runtime: ServiceRuntime = build(settings)
+    await runtime.start()
+    try:
+        await runtime.wait_ready(60)
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+@dataclass
+class Process:
+    info: ServiceInfo
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.info.test_port}"
+
+
+async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = tuple(SERVICES)) -> list[Process]:
+    """Each service as its own OS process (`python -m services.<name>`), waited for until /ready answers 200."""
+    procs = []
+    for name in names:
+        info = SERVICES[name]
+        env = {
+            **os.environ,
+            "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+            "POSTLOAN_DATABASE_URL": infra.database_url,
+            "POSTLOAN_LOG_JSON": "true",
+            f"{info.env_prefix}HTTP_PORT": str(info.test_port),
+            "PYTHONPATH": str(ROOT),
+        }
+        log = log_dir / f"{name}.log"
+        popen = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
+                                 stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        procs.append(Process(info, popen, log))
+    async with httpx.AsyncClient(timeout=2) as client:
+        for p in procs:
+            await _wait_ready(client, p)
+    return procs
+
+
+async def _wait_ready(client: httpx.AsyncClient, p: Process, timeout: float = 90) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if p.popen.poll() is not None:
+            raise RuntimeError(f"{p.info.name} exited with {p.popen.returncode}:\n{p.log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get(f"{p.url}/ready")).status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{p.info.name} not ready after {timeout} s:\n{p.log.read_text()[-3000:]}")
+
+
+def stop_processes(procs: list[Process]) -> None:
+    for p in procs:
+        p.popen.terminate()
+    for p in procs:
+        try:
+            p.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()

@@ -1,0 +1,40 @@
+"""Polling with a deadline, for facts that have no event of their own (a projection catching up)."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from services.requests.repository import LoanRepository
+from shared.contracts.loans import LoanSnapshot
+from shared.runtime import ServiceRuntime
+from tests.support.kafka import KafkaDriver
+from shared import topics
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def publish_loan(kafka: KafkaDriver, loan: LoanSnapshot, *, requests: ServiceRuntime | str) -> None:
+    """Publishes a snapshot as core banking would and waits until the requests service has projected it.
+
+    `requests` is an in-process runtime or the base URL of a running requests process.
+    """
+    await kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id)
+
+    async def known() -> bool:
+        if isinstance(requests, str):
+            async with httpx.AsyncClient(timeout=2) as client:
+                return (await client.get(f"{requests}/loans/{loan.loan_id}")).status_code == 200
+        assert requests.deps is not None
+        async with requests.deps.sessions() as session:
+            stored = await LoanRepository(session).get(loan.loan_id)
+        return stored is not None and stored.as_of >= loan.as_of
+
+    await eventually(known, what=f"loan {loan.loan_id} projected")
