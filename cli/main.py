@@ -2,11 +2,14 @@
 
 import asyncio
 import json
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -52,24 +55,33 @@ def load_demo(bootstrap: Bootstrap = "127.0.0.1:9092",
 @app.command("try")
 def try_request(
     bootstrap: Bootstrap = "127.0.0.1:9092",
-    loan: str = "L-DEMO-0001",
-    customer: str = "C-DEMO-0001",
     day: int = typer.Option(20, help="The new debit day asked for."),
     at: datetime = typer.Option("2020-02-03T09:30:00+08:00", help="When the customer submits (the account's date)."),
+    requests_url: str = typer.Option("http://127.0.0.1:8001", help="The requests service."),
+    notifier_url: str = typer.Option("http://127.0.0.1:8004", help="The notifier."),
     timeout: float = 30.0,
 ) -> None:
-    """Submit a sample debit-day change from the app and show every event that follows from it."""
-    cmd = req.SubmitDebitDayChange(command_id=f"cli-{datetime.now().timestamp():.0f}", loan_id=loan,
-                                   applicant_customer_id=customer, channel=req.Channel.APP, new_debit_day=day,
-                                   submitted_at=at)
-    event = envelope(cmd, subject=loan, source="channel/app")
+    """Publish a fresh demo loan, submit a debit-day change for it from the app, show every event that follows."""
+    template = loan_contract.LoanSnapshot.model_validate(json.loads((DEMO / "loans.json").read_text())[0])
+    suffix = uuid.uuid4().hex[:6].upper()
+    customer = template.borrowers[0].model_copy(update={"customer_id": f"C-TRY-{suffix}"})
+    loan = template.model_copy(update={"loan_id": f"L-TRY-{suffix}", "borrowers": [customer]})
+    cmd = req.SubmitDebitDayChange(command_id=f"cli-{suffix}", loan_id=loan.loan_id,
+                                   applicant_customer_id=customer.customer_id, channel=req.Channel.APP,
+                                   new_debit_day=day, submitted_at=at)
+    event = envelope(cmd, subject=loan.loan_id, source="channel/app")
     watched = [topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.NOTIFICATIONS_EVENTS]
 
     async def run() -> int:
+        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id,
+                                                                     source="core-banking/demo"))])
+        console.print(f"[bold]→ {topics.LOANS_SNAPSHOTS}[/bold] LoanSnapshot loan={loan.loan_id} debit_day=10")
+        await wait_until_known(f"{requests_url}/loans/{loan.loan_id}", f"{notifier_url}/recipients/{customer.customer_id}",
+                               timeout=timeout)
         start = await end_offsets(bootstrap, watched)
         await publish(bootstrap, [(topics.REQUESTS_COMMANDS, event)])
-        console.print(f"[bold]→ {topics.REQUESTS_COMMANDS}[/bold] SubmitDebitDayChange loan={loan} day={day}")
-        seen = 0
+        console.print(f"[bold]→ {topics.REQUESTS_COMMANDS}[/bold] SubmitDebitDayChange loan={loan.loan_id} day={day}")
+        seen, outcomes_told = 0, 0
         try:
             async with asyncio.timeout(timeout):
                 async for topic, msg in follow(bootstrap, start, watched):
@@ -77,14 +89,28 @@ def try_request(
                         continue
                     seen += 1
                     console.print(f"[green]← {topic}[/green] {describe(msg)}")
-                    if msg.get("type") in ("NotificationSent", "NotificationFailed"):
-                        return seen
+                    # Done once the customer has been told the outcome on each of their channels.
+                    if (msg.get("data") or {}).get("template") in ("request_approved", "request_rejected"):
+                        outcomes_told += 1
+                        if outcomes_told == len(customer.channels):
+                            return seen
         except TimeoutError:
-            console.print(f"[yellow]no notification within {timeout:.0f} s[/yellow]")
+            console.print(f"[yellow]stopped waiting after {timeout:.0f} s[/yellow]")
         return seen
 
-    if asyncio.run(run()) == 0:
-        raise typer.Exit(1)
+    try:
+        if asyncio.run(run()) == 0:
+            raise typer.Exit(1)
+    except (OSError, KafkaError, httpx.HTTPError) as exc:
+        fail(f"is the platform up (make up)? {exc}")
+
+
+async def wait_until_known(*urls: str, timeout: float) -> None:
+    """Waits until each service answers 200 for the new loan or customer (their projections caught up)."""
+    async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout):
+        for url in urls:
+            while (await client.get(url)).status_code != 200:
+                await asyncio.sleep(0.1)
 
 
 @app.command("tail")

@@ -79,6 +79,11 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries that install their own handlers would bypass redaction: their records go through ours.
+    for name in ("faststream", "faststream.access", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     for noisy in ("aiokafka", "asyncio", "sqlalchemy.engine", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 

@@ -1,0 +1,22 @@
+# The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
+.PHONY: up up-detached down status test test-unit
+
+up:            ## Kafka, PostgreSQL, the four services and demo data, in the foreground (Ctrl-C stops all)
+	deploy/up.sh
+
+up-detached:   ## the same, returning once everything is ready
+	deploy/up.sh --detach
+
+down:          ## stop services, Kafka and PostgreSQL
+	deploy/down.sh
+
+status:
+	-deploy/kafka.sh status
+	-deploy/postgres.sh status
+	-deploy/services.sh status
+
+test:          ## every test, against a real broker and database the tests start themselves
+	deploy/test.sh
+
+test-unit:     ## pure rules and contracts only: no broker, no database
+	deploy/bootstrap.sh && .venv/bin/pytest tests/unit -q

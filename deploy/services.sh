@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The four services as background processes: start | stop | status. Logs in .local/logs, pids in .local/run.
+# Each is `python -m services.<name>`; settings come from the environment (see README "Settings").
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${POSTLOAN_STATE_DIR:-$root/.local}
+py="$root/.venv/bin/python"
+names=(requests confirmation appointments notifier)
+declare -A port=([requests]=${REQUESTS_HTTP_PORT:-8001} [confirmation]=${CONFIRMATION_HTTP_PORT:-8002}
+                 [appointments]=${APPOINTMENTS_HTTP_PORT:-8003} [notifier]=${NOTIFIER_HTTP_PORT:-8004})
+mkdir -p "$state/logs" "$state/run"
+cd "$root"
+
+running() { [ -f "$state/run/$1.pid" ] && kill -0 "$(cat "$state/run/$1.pid")" 2>/dev/null; }
+
+start() {
+  for s in "${names[@]}"; do
+    if running "$s"; then echo "$s: already running"; continue; fi
+    POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true} nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null &
+    echo $! >"$state/run/$s.pid"
+  done
+  for s in "${names[@]}"; do
+    for _ in $(seq 1 300); do
+      if curl -fs "http://127.0.0.1:${port[$s]}/ready" >/dev/null 2>&1; then echo "$s: ready on :${port[$s]}"; break; fi
+      if ! running "$s"; then echo "$s: exited during start-up; see $state/logs/$s.log" >&2; tail -n 20 "$state/logs/$s.log" >&2; exit 1; fi
+      sleep 0.2
+    done
+    curl -fs "http://127.0.0.1:${port[$s]}/ready" >/dev/null || { echo "$s: not ready after 60 s" >&2; exit 1; }
+  done
+}
+
+stop() {
+  for s in "${names[@]}"; do
+    if running "$s"; then
+      pid=$(cat "$state/run/$s.pid"); kill "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+      echo "$s: stopped"
+    fi
+    rm -f "$state/run/$s.pid"
+  done
+}
+
+status() {
+  local rc=0
+  for s in "${names[@]}"; do
+    if running "$s"; then
+      echo "$s: running (pid $(cat "$state/run/$s.pid")) health $(curl -s "http://127.0.0.1:${port[$s]}/health" || echo '{}')"
+    else echo "$s: not running"; rc=3; fi
+  done
+  return $rc
+}
+
+case "${1:-}" in
+  start) start ;; stop) stop ;; status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the whole platform on this machine: Kafka, PostgreSQL, topics, the four services (each migrates its own
+# schema at start), demo loans; prints where to look; Ctrl-C stops everything. `--detach` returns instead.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export POSTLOAN_PYTHON="$root/.venv/bin/python"
+# The demo replays the account: the services' clock starts on 3 February 2020 (set it empty for real time).
+export POSTLOAN_CLOCK_START=${POSTLOAN_CLOCK_START-2020-02-03T09:00:00+08:00}
+[ -n "$POSTLOAN_CLOCK_START" ] || unset POSTLOAN_CLOCK_START
+started=$(date +%s)
+
+deploy/bootstrap.sh
+deploy/kafka.sh start
+deploy/postgres.sh start
+.venv/bin/postloan topics
+deploy/services.sh start
+.venv/bin/postloan load-demo
+took=$(( $(date +%s) - started ))
+
+cat <<MSG
+
+postloan is up (${took} s).
+  health     http://127.0.0.1:8001/health  :8002  :8003  :8004   (requests, confirmation, appointments, notifier)
+  readiness  http://127.0.0.1:8001/ready   …
+  HTTP docs  http://127.0.0.1:8001/docs    (OpenAPI; same path on each port)
+  AsyncAPI   http://127.0.0.1:8001/docs/asyncapi.json
+  logs       $root/.local/logs/<service>.log
+  Kafka      127.0.0.1:9092    PostgreSQL  postgresql://postloan@127.0.0.1:55432/postloan
+
+Try it (a sample debit-day change, then every event that follows from it):
+  .venv/bin/postloan try
+Follow all event topics:
+  .venv/bin/postloan tail
+Stop everything:
+  make down        (or Ctrl-C here)
+MSG
+
+if [ "${1:-}" = "--detach" ]; then exit 0; fi
+trap 'echo; "$root/deploy/down.sh"; exit 0' INT TERM
+while deploy/services.sh status >/dev/null; do sleep 2; done
+echo "a service stopped; see .local/logs. Stopping the rest." >&2
+deploy/down.sh
+exit 1

@@ -1,0 +1,164 @@
+"""Rules of the requests service (SPEC §2, §5, §9), pure: fixed dates, both policy presets."""
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.requests.app import load_policy
+from services.requests.domain import (
+    BANK_TZ,
+    DebitDayAccepted,
+    DebitDayChange,
+    Loan,
+    ReasonCode,
+    Rejection,
+    State,
+    Verification,
+    decide_debit_day_change,
+    new_due_date,
+)
+
+EPIDEMIC, STANDARD = load_policy("epidemic-2020"), load_policy("standard-2019")
+ARRIVED = datetime(2020, 2, 3, 9, 30, tzinfo=BANK_TZ)
+
+
+def a_loan(**over: object) -> Loan:
+    values: dict[str, object] = dict(
+        loan_id="L-1", status="ACTIVE", branch_id="SZ", debit_day=10, next_due_date=date(2020, 2, 25),
+        outstanding_principal=Decimal("100000"), primary_customer_id="C-1", co_borrower_ids=(),
+        as_of=ARRIVED,
+    )
+    return Loan(**{**values, **over})  # type: ignore[arg-type]
+
+
+def a_change(day: int = 20, **over: object) -> DebitDayChange:
+    values: dict[str, object] = dict(command_id="cmd", loan_id="L-1", applicant_customer_id="C-1", channel="APP",
+                                     new_debit_day=day, submitted_at=ARRIVED)
+    return DebitDayChange(**{**values, **over})  # type: ignore[arg-type]
+
+
+def decide(loan: Loan | None = None, cmd: DebitDayChange | None = None, policy=EPIDEMIC, open_request=False):  # type: ignore[no-untyped-def]
+    return decide_debit_day_change(a_loan() if loan is None else loan, cmd or a_change(), policy,
+                                   has_open_request=open_request)
+
+
+def refused(result: object) -> ReasonCode:
+    assert isinstance(result, Rejection), result
+    return result.code
+
+
+def test_the_accounts_example_under_the_old_rules_defers_twenty_days() -> None:
+    """SPEC §2: due 25 Feb, 1..15 allowed, the latest choice 15 -> 15 Mar."""
+    assert new_due_date(date(2020, 2, 25), 15) == date(2020, 3, 15)
+    assert refused(decide(cmd=a_change(25), policy=STANDARD)) is ReasonCode.DAY_OUT_OF_RANGE
+
+
+def test_the_accounts_example_under_the_new_rules_defers_a_full_month() -> None:
+    result = decide(loan=a_loan(debit_day=10), cmd=a_change(25))
+    assert isinstance(result, DebitDayAccepted)
+    assert result.new_due_date == date(2020, 3, 25)
+    assert result.next_due_dates == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
+
+
+def test_a_later_day_in_the_same_month_moves_the_due_date_within_it() -> None:
+    assert new_due_date(date(2020, 2, 10), 25) == date(2020, 2, 25)
+
+
+@pytest.mark.parametrize(("policy", "highest"), [(EPIDEMIC, 28), (STANDARD, 15)])
+def test_the_allowed_days_come_from_the_policy(policy, highest) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(decide(cmd=a_change(highest), policy=policy), DebitDayAccepted)
+    rejection = decide(cmd=a_change(highest + 1), policy=policy)
+    assert refused(rejection) is ReasonCode.DAY_OUT_OF_RANGE
+    assert rejection.facts == {"allowed": f"1..{highest}", "asked": str(highest + 1), "policy_version": policy.version}
+    assert refused(decide(cmd=a_change(0), policy=policy)) is ReasonCode.DAY_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
+def test_the_current_day_is_not_a_change(policy) -> None:  # type: ignore[no-untyped-def]
+    assert refused(decide(loan=a_loan(debit_day=10), cmd=a_change(10), policy=policy)) is ReasonCode.SAME_DAY
+
+
+@pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
+def test_a_co_borrower_can_never_apply(policy) -> None:  # type: ignore[no-untyped-def]
+    loan = a_loan(co_borrower_ids=("C-2",))
+    result = decide(loan=loan, cmd=a_change(applicant_customer_id="C-2"), policy=policy)
+    assert refused(result) is ReasonCode.NOT_PRIMARY_BORROWER
+    assert result.facts == {"applicant_role": "co-borrower"}
+
+
+def test_loans_with_co_borrowers_apply_online_only_under_the_epidemic_policy() -> None:
+    loan = a_loan(co_borrower_ids=("C-2",))
+    assert refused(decide(loan=loan, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
+    accepted = decide(loan=loan, policy=EPIDEMIC)
+    assert isinstance(accepted, DebitDayAccepted)
+    assert accepted.state is State.AWAITING_CONFIRMATION and accepted.paper_documents_required
+
+
+def test_a_single_borrower_loan_is_approved_at_once_with_no_paper_owed() -> None:
+    accepted = decide()
+    assert isinstance(accepted, DebitDayAccepted)
+    assert accepted.state is State.APPROVED and not accepted.paper_documents_required
+
+
+def test_an_unknown_or_inactive_loan_is_refused() -> None:
+    assert refused(decide_debit_day_change(None, a_change(), EPIDEMIC, has_open_request=False)) is (
+        ReasonCode.LOAN_NOT_FOUND)
+    assert refused(decide(loan=a_loan(status="SETTLED"))) is ReasonCode.LOAN_NOT_ACTIVE
+
+
+def test_a_request_must_arrive_before_the_due_day_begins_in_shanghai() -> None:
+    due = date(2020, 2, 25)
+    midnight = datetime(2020, 2, 25, tzinfo=BANK_TZ)
+    just_in_time = a_change(submitted_at=midnight - timedelta(seconds=1))
+    assert isinstance(decide(loan=a_loan(next_due_date=due), cmd=just_in_time), DebitDayAccepted)
+    late = decide(loan=a_loan(next_due_date=due), cmd=a_change(submitted_at=midnight))
+    assert refused(late) is ReasonCode.PAST_CUTOFF
+    assert late.facts["deadline"] == midnight.isoformat()
+
+
+def test_a_configured_cutoff_moves_the_deadline_earlier() -> None:
+    policy = replace(EPIDEMIC, cutoff_days_before_due=2)
+    day_before = a_change(submitted_at=datetime(2020, 2, 24, 9, tzinfo=BANK_TZ))
+    assert refused(decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=day_before, policy=policy)) is (
+        ReasonCode.PAST_CUTOFF)
+
+
+def test_a_second_open_request_is_refused() -> None:
+    assert refused(decide(open_request=True)) is ReasonCode.OPEN_REQUEST_EXISTS
+
+
+@pytest.mark.parametrize(
+    ("channel", "staff", "verification", "ok"),
+    [
+        ("HOTLINE", "S-1", None, False),
+        ("ACCOUNT_MANAGER", None, None, False),
+        ("APP", "S-1", None, False),
+        ("HOTLINE", "S-1", Verification("RECORDED_CALL", None), False),
+        ("HOTLINE", "S-1", Verification("RECORDED_CALL", "REC-1"), True),
+        ("ACCOUNT_MANAGER", "S-2", Verification("FACE_TO_FACE", None), True),
+        ("APP", None, None, True),
+    ],
+)
+def test_staff_submissions_need_a_recorded_identity_check(channel, staff, verification, ok) -> None:  # type: ignore[no-untyped-def]
+    result = decide(cmd=a_change(channel=channel, staff_id=staff, verification=verification))
+    if ok:
+        assert isinstance(result, DebitDayAccepted)
+        assert result.paper_documents_required is (staff is not None or channel != "APP")
+    else:
+        assert refused(result) is ReasonCode.VERIFICATION_REQUIRED
+
+
+@given(d0=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)), day=st.integers(1, 28))
+def test_the_new_due_date_defers_by_at_most_one_month(d0: date, day: int) -> None:
+    """SPEC §2: D0 < D1 <= D0 + 1 month and D1 falls on the new day, month ends and leap years included."""
+    d1 = new_due_date(d0, day)
+    assert d1.day == day
+    assert d0 < d1
+    year, month = (d0.year + 1, 1) if d0.month == 12 else (d0.year, d0.month + 1)
+    last = 29 if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 0
+    one_month_later = date(year, month, min(d0.day, last or [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]))
+    assert d1 <= one_month_later

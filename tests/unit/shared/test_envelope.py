@@ -1,0 +1,68 @@
+"""CloudEvents envelope: what goes out is a valid structured-mode CloudEvent; what comes in is classified."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from cloudevents.kafka import KafkaMessage, from_structured
+
+from shared import topics
+from shared.contracts import requests as R
+from shared.envelope import ErrorKind, UndecodableMessage, codec, encode, new_event
+from shared.outbox import OutgoingRecord
+
+COMMAND = R.WithdrawRequest(command_id="cmd-1", request_id="R-1", applicant_customer_id="C-1")
+
+
+def an_event() -> bytes:
+    return encode(new_event(COMMAND, source="tests", subject="L-1", time=datetime(2020, 2, 3, 1, tzinfo=UTC),
+                            correlationid="corr-1", causationid="cause-1"))
+
+
+def test_an_encoded_event_is_a_valid_structured_kafka_cloudevent_for_the_sdk() -> None:
+    parsed = from_structured(KafkaMessage(headers={}, key=b"L-1", value=an_event()))
+    assert parsed["specversion"] == "1.0"
+    assert parsed["type"] == "WithdrawRequest"
+    assert parsed["subject"] == "L-1"
+    assert parsed["correlationid"] == "corr-1" and parsed["causationid"] == "cause-1"
+    assert parsed.data["request_id"] == "R-1"
+
+
+def test_absent_optional_attributes_are_left_out_not_null() -> None:
+    raw = json.loads(encode(new_event(COMMAND, source="tests", subject="L-1", time=datetime.now(UTC))))
+    assert "correlationid" not in raw and None not in raw.values()
+
+
+def test_decoding_returns_the_typed_data() -> None:
+    event = codec(topics.REQUESTS_COMMANDS).decode(an_event())
+    assert event.data == COMMAND and event.id
+
+
+def test_the_outbox_record_is_keyed_by_subject_with_the_cloudevents_content_type() -> None:
+    record = OutgoingRecord.of_event(topics.REQUESTS_COMMANDS, codec(topics.REQUESTS_COMMANDS).decode(an_event()))
+    assert record.key == b"L-1"
+    assert ("content-type", "application/cloudevents+json") in record.headers
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (b"{not json", ErrorKind.NOT_JSON),
+        (b"\xff\xfe\x00", ErrorKind.NOT_JSON),
+        (None, ErrorKind.NOT_JSON),
+        (b"[1, 2]", ErrorKind.NOT_CLOUDEVENT),
+        (b'{"id": "1", "type": "WithdrawRequest", "source": "s", "data": {}}', ErrorKind.NOT_CLOUDEVENT),
+        (b'{"specversion": "0.3", "id": "1", "type": "WithdrawRequest", "source": "s", "data": {}}',
+         ErrorKind.NOT_CLOUDEVENT),
+        (b'{"specversion": "1.0", "id": "1", "type": "RequestApproved", "source": "s", "data": {}}',
+         ErrorKind.UNKNOWN_TYPE),
+        (b'{"specversion": "1.0", "id": "1", "type": "WithdrawRequest", "source": "s", "data": {"x": 1}}',
+         ErrorKind.INVALID_DATA),
+    ],
+    ids=["broken", "binary", "empty", "array", "no-specversion", "old-specversion", "wrong-topic", "bad-data"],
+)
+def test_each_undecodable_message_is_classified(value: bytes | None, kind: ErrorKind) -> None:
+    with pytest.raises(UndecodableMessage) as caught:
+        codec(topics.REQUESTS_COMMANDS).decode(value)
+    assert caught.value.kind is kind
+    assert caught.value.detail

@@ -1,0 +1,35 @@
+"""Personal data never reaches a log line in clear (SPEC §10)."""
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from shared.logging import configure_logging, redact
+
+
+def test_personal_keys_are_masked_wherever_they_are() -> None:
+    masked = redact({"name": "測試客戶", "nested": {"phone": "13800138000", "loan_id": "L-1"},
+                     "borrowers": [{"id_number": "440301198001011234", "email": "a@b.cn"}]})
+    assert masked == {"name": "***", "nested": {"phone": "***", "loan_id": "L-1"},
+                      "borrowers": [{"id_number": "***", "email": "***"}]}
+
+
+def test_phone_id_and_email_inside_free_text_are_masked() -> None:
+    text = redact("call 13800138000 or +86 13912345678, ID 440301198001011234, mail liu@example.com")
+    assert "138" not in text and "4403" not in text and "example" not in text
+
+
+def test_loan_and_customer_ids_stay_readable() -> None:
+    assert redact({"loan_id": "L-0001", "customer_id": "C-0001"}) == {"loan_id": "L-0001", "customer_id": "C-0001"}
+
+
+def test_configured_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("tests", json=True)
+    structlog.get_logger("t").info("customer_seen", name="劉小姐", phone="13800138000", loan_id="L-9")
+    logging.getLogger("faststream").info("payload %s", "13800138000")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["event"] == "customer_seen" and lines[0]["loan_id"] == "L-9"
+    assert lines[0]["name"] == "***" and lines[0]["phone"] == "***"
+    assert "13800138000" not in lines[1]["event"]
