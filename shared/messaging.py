@@ -98,6 +98,7 @@ class BatchConsumer:
         self._clock = clock
         self._source = f"postloan/{service}"
         self.stopping = False
+        self.applied = 0  # messages whose effects this copy committed (the scaling tests read it)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Applies `records` exactly once each; returns only when their effects are committed."""
@@ -143,6 +144,7 @@ class BatchConsumer:
             await outbox.add(session, self._tables.outbox, out)
             if out:
                 await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(self._tables.schema)})
+        self.applied += len(decoded)
 
     async def _handle(
         self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool
