@@ -16,6 +16,9 @@ running() { [ -f "$state/run/$1.pid" ] && kill -0 "$(cat "$state/run/$1.pid")" 2
 start() {
   for s in "${names[@]}"; do
     if running "$s"; then echo "$s: already running"; continue; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null; then
+      echo "$s: port ${port[$s]} is taken by another process; stop it or set ${s^^}_HTTP_PORT" >&2; exit 1
+    fi
     POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true} nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null &
     echo $! >"$state/run/$s.pid"
   done
