@@ -101,8 +101,10 @@ def try_request(
     try:
         if asyncio.run(run()) == 0:
             raise typer.Exit(1)
+    except TimeoutError:
+        fail(f"the services did not see the demo loan within {timeout:.0f} s; see .local/logs")
     except (OSError, KafkaError, httpx.HTTPError) as exc:
-        fail(f"is the platform up (make up)? {exc}")
+        fail(f"is the platform up (make up)? {exc!r}")
 
 
 async def wait_until_known(*urls: str, timeout: float) -> None:
