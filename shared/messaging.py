@@ -40,22 +40,27 @@ class Record(Protocol):
 
 @dataclass
 class MessageContext:
-    """What a handler may use: the transaction, 'now', and a way to emit events caused by this message."""
+    """What a handler may use: the transaction, 'now', and a way to emit events caused by what it handles.
+
+    `message` is the inbound CloudEvent; a timer firing has none, and carries the chain's correlation id.
+    """
 
     session: AsyncSession
     now: datetime
-    message: CloudEvent[Any]
     source: str
+    correlationid: str | None
+    causationid: str | None
+    message: CloudEvent[Any] | None = None
     emitted: list[OutgoingRecord] = field(default_factory=list)
+
+    @classmethod
+    def of_message(cls, session: AsyncSession, now: datetime, source: str, message: CloudEvent[Any]) -> "MessageContext":
+        return cls(session, now, source, message.correlationid or message.id, message.id, message)
 
     def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
         event = new_event(
-            data,
-            source=self.source,
-            subject=subject,
-            time=self.now,
-            correlationid=self.message.correlationid or self.message.id,
-            causationid=self.message.id,
+            data, source=self.source, subject=subject, time=self.now,
+            correlationid=self.correlationid, causationid=self.causationid,
         )
         self.emitted.append(OutgoingRecord.of_event(topic, event))
         return event
@@ -149,7 +154,7 @@ class BatchConsumer:
     async def _handle(
         self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool
     ) -> list[OutgoingRecord]:
-        ctx = MessageContext(session=session, now=self._clock.now(), message=event, source=self._source)
+        ctx = MessageContext.of_message(session, self._clock.now(), self._source, event)
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
@@ -213,12 +218,14 @@ def unsupported_command(events_topic: str) -> Handler:
     """A handler answering a valid command this version of the service does not apply yet: never silence."""
 
     async def handle(ctx: MessageContext, command: Any) -> None:
+        assert ctx.message is not None
+        message = ctx.message
         ctx.emit(events_topic, CommandRejected(
-            command_id=getattr(command, "command_id", ctx.message.id), command_type=ctx.message.type,
+            command_id=getattr(command, "command_id", message.id), command_type=message.type,
             reason_code="UNSUPPORTED_COMMAND",
-            reason=f"This version of the service does not apply {ctx.message.type} yet; nothing was changed.",
+            reason=f"This version of the service does not apply {message.type} yet; nothing was changed.",
             rejected_at=ctx.now,
-        ), subject=ctx.message.subject or ctx.message.id)
-        log.warning("command_unsupported", command_type=ctx.message.type)
+        ), subject=message.subject or message.id)
+        log.warning("command_unsupported", command_type=message.type)
 
     return handle

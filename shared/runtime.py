@@ -27,6 +27,7 @@ from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, Handler, Tables
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
+from shared.timers import TimerHandler, TimerRunner, timer_table
 
 log = structlog.get_logger("postloan.runtime")
 
@@ -51,6 +52,8 @@ class ServiceSpec:
     migrations: Path
     consumers: Callable[[Deps], Mapping[str, Mapping[str, Handler]]]  # topic -> type -> handler
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
+    timers: Callable[[Deps], Mapping[str, TimerHandler]] | None = None  # timer kind -> handler
+    on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
 
 
 def runtime_deps(request: Request) -> Deps:
@@ -103,6 +106,8 @@ class ServiceRuntime:
         self.consumer: BatchConsumer | None = None
         self._joined = _Assignment()
         self._relay_task: asyncio.Task[None] | None = None
+        self.timers: TimerRunner | None = None
+        self._timer_task: asyncio.Task[None] | None = None
         self.deps: Deps | None = None
 
     async def start(self) -> None:
@@ -124,6 +129,14 @@ class ServiceRuntime:
             batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        if self.spec.on_start is not None:
+            await self.spec.on_start(self.deps)
+        if self.spec.timers is not None:
+            self.timers = TimerRunner(
+                service=self.spec.name, sessions=sessions, table=timer_table(self.spec.metadata), tables=self.tables,
+                handlers=self.spec.timers(self.deps), clock=self.clock, interval=s.timer_interval_s,
+            )
+            self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
 
@@ -157,6 +170,10 @@ class ServiceRuntime:
             self.consumer.stopping = True
         if self.broker is not None:
             await self.broker.stop()
+        if self.timers is not None and self._timer_task is not None:
+            self.timers.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._timer_task, timeout=10)
         if self.relay is not None and self._relay_task is not None:
             self.relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
@@ -172,6 +189,7 @@ class ServiceRuntime:
         return {
             "consuming": self._joined.joined.is_set(),
             "relay_running": self._relay_task is not None and not self._relay_task.done(),
+            "timers_running": self.spec.timers is None or (self._timer_task is not None and not self._timer_task.done()),
         }
 
     async def health(self) -> dict[str, bool]:

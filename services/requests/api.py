@@ -1,16 +1,22 @@
-"""HTTP API of the requests service: what channels and staff may read. Reads only; decisions arrive by Kafka."""
+"""HTTP API of the requests service: request status for channels and staff, and the policy in force.
 
+Reads only, except switching the policy (SPEC §9: a policy change needs no code change and no restart).
+"""
+
+import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 
-from services.requests.repository import LoanRepository, RequestRepository
+from services.requests.domain import OPEN_STATES, Policy, State
+from services.requests.policies import load_policy, presets
+from services.requests.repository import LoanRepository, PolicyRepository, RequestRepository
 from shared.runtime import Deps, runtime_deps
 
-router = APIRouter(tags=["requests"])
+router = APIRouter()
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 
 
@@ -25,6 +31,19 @@ class LoanView(BaseModel):
     as_of: datetime
 
 
+class TransitionView(BaseModel):
+    at: datetime
+    from_state: str | None
+    to_state: str
+    actor: str
+    actor_kind: str
+    channel: str | None
+    policy_version: str
+    recording_id: str | None
+    reason_code: str | None
+    event_id: str | None
+
+
 class RequestView(BaseModel):
     request_id: str
     command_id: str
@@ -36,12 +55,36 @@ class RequestView(BaseModel):
     staff_id: str | None
     policy_version: str
     deadline: date
+    co_borrower_ids: list[str]
+    confirmed_by: list[str]
     details: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 
 
-@router.get("/loans/{loan_id}", summary="The loan as this service last saw it in loans.snapshots")
+class RequestWithHistory(RequestView):
+    history: list[TransitionView]
+
+
+class PolicyView(BaseModel):
+    version: str
+    document: dict[str, Any]
+    changed_at: datetime
+    changed_by: str
+    presets: list[str]
+
+
+class PolicyChange(BaseModel):
+    preset: str | None = Field(None, description="Name of a shipped preset, e.g. standard-2019.")
+    policy: dict[str, Any] | None = Field(None, description="A whole policy document (fields of a preset).")
+    changed_by: str = Field(min_length=1, description="Who switches the policy (audit).")
+
+
+def _view(row: Any, cls: type[BaseModel] = RequestView, **extra: Any) -> Any:
+    return cls(**{k: getattr(row, k) for k in RequestView.model_fields}, **extra)
+
+
+@router.get("/loans/{loan_id}", tags=["loans"], summary="The loan as this service last saw it in loans.snapshots")
 async def get_loan(loan_id: str, deps: DepsDep) -> LoanView:
     async with deps.sessions() as session:
         loan = await LoanRepository(session).get(loan_id)
@@ -52,10 +95,54 @@ async def get_loan(loan_id: str, deps: DepsDep) -> LoanView:
                     co_borrowers=len(loan.co_borrower_ids), as_of=loan.as_of)
 
 
-@router.get("/requests/{request_id}", summary="One request and its current state")
-async def get_request(request_id: str, deps: DepsDep) -> RequestView:
+@router.get("/loans/{loan_id}/requests", tags=["requests"], summary="Every request of a loan, oldest first")
+async def requests_of_loan(loan_id: str, deps: DepsDep) -> list[RequestView]:
     async with deps.sessions() as session:
-        row = await RequestRepository(session).get(request_id)
-    if row is None:
-        raise HTTPException(404, f"request {request_id} is not known")
-    return RequestView(**row)
+        return [_view(r) for r in await RequestRepository(session).of_loan(loan_id)]
+
+
+@router.get("/requests/{request_id}", tags=["requests"], summary="One request with its audit trail")
+async def get_request(request_id: str, deps: DepsDep) -> RequestWithHistory:
+    async with deps.sessions() as session:
+        repo = RequestRepository(session)
+        row = await repo.raw(request_id)
+        if row is None:
+            raise HTTPException(404, f"request {request_id} is not known")
+        history = [TransitionView(**{k: getattr(t, k) for k in TransitionView.model_fields})
+                   for t in await repo.history(request_id)]
+    return _view(row, RequestWithHistory, history=history)  # type: ignore[no-any-return]
+
+
+@router.get("/requests", tags=["requests"], summary="Requests by state, earliest deadline first")
+async def list_requests(
+    deps: DepsDep,
+    state: Annotated[list[State] | None, Query(description="States to list; default: the open ones.")] = None,
+    deadline_before: Annotated[date | None, Query(description="Only deadlines before this date.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RequestView]:
+    states = [s.value for s in (state or sorted(OPEN_STATES))]
+    async with deps.sessions() as session:
+        rows = await RequestRepository(session).listing(states=states, deadline_before=deadline_before, limit=limit)
+    return [_view(r) for r in rows]
+
+
+@router.get("/policy", tags=["policy"], summary="The policy in force and the shipped presets")
+async def get_policy(deps: DepsDep) -> PolicyView:
+    async with deps.sessions() as session:
+        row = await PolicyRepository(session).describe()
+    return PolicyView(version=row.version, document=row.document, changed_at=row.changed_at,
+                      changed_by=row.changed_by, presets=presets())
+
+
+@router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)")
+async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
+    if (change.preset is None) == (change.policy is None):
+        raise HTTPException(422, "give exactly one of 'preset' or 'policy'")
+    try:
+        policy = load_policy(change.preset) if change.preset else Policy(**(change.policy or {}))
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    async with deps.sessions.begin() as session:
+        await PolicyRepository(session).put(policy, at=deps.clock.now(), by=change.changed_by)
+    return PolicyView(version=policy.version, document=dataclasses.asdict(policy), changed_at=deps.clock.now(),
+                      changed_by=change.changed_by, presets=presets())

@@ -1,38 +1,35 @@
 """Composition root of the requests service: `python -m services.requests` or `uvicorn --factory services.requests.app:create_app`."""
 
-import json
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.requests.api import router
-from services.requests.domain import Policy
-from services.requests.handlers import build_handlers
-from services.requests.repository import SCHEMA, metadata
+from services.requests.handlers import build_handlers, build_timers
+from services.requests.policies import load_policy
+from services.requests.repository import SCHEMA, PolicyRepository, metadata
 from services.requests.settings import Settings
-from shared.runtime import ServiceRuntime, ServiceSpec, serve
-
-POLICIES = Path(__file__).parent / "policies"
-
-
-def load_policy(name: str) -> Policy:
-    path = POLICIES / f"{name}.json"
-    if not path.is_file():
-        known = sorted(p.stem for p in POLICIES.glob("*.json"))
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(known)}")
-    return Policy(**json.loads(path.read_text()))
+from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    policy = load_policy(settings.policy)
+    initial = load_policy(settings.policy)  # fail fast on an unknown preset
+
+    async def seed_policy(deps: Deps) -> None:
+        """The preset named in the settings is in force until an operator switches it (then it stays switched)."""
+        async with deps.sessions.begin() as session:
+            await PolicyRepository(session).put(initial, at=deps.clock.now(), by="settings", only_if_absent=True)
+
     spec = ServiceSpec(
         name=SCHEMA,
-        version="0.1.0",
-        description="Post-loan change requests: debit-day changes, early repayment, their decisions.",
+        version="0.2.0",
+        description="Post-loan change requests: debit-day changes, early repayment, their decisions and lifecycle.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(lambda: policy),
+        consumers=lambda _deps: build_handlers(),
         routes=(router,),
+        timers=lambda _deps: build_timers(),
+        on_start=seed_policy,
     )
     return ServiceRuntime(spec, settings)
 

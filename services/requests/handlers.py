@@ -1,26 +1,17 @@
-"""Kafka handlers of the requests service: translate contract messages, call the rules, store, emit. No rules here."""
+"""Kafka handlers and timers of the requests service: translate contract messages, call the service. No rules."""
 
-import uuid
-from collections.abc import Callable, Mapping
-
-import structlog
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 from services.requests import domain
-from services.requests.repository import LoanRepository, RequestRepository
+from services.requests.service import EXPIRY, RequestService
 from shared import topics
+from shared.contracts import confirmation as conf
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as contract
 from shared.messaging import Handler, MessageContext
-
-log = structlog.get_logger("postloan.requests")
-# Request ids derive from the command id, so a command replayed under a new envelope id finds its request.
-_REQUEST_NS = uuid.UUID("1b0e5e1c-7f7e-4d3a-9a55-4f1c2a0d9e01")
-
-PolicySource = Callable[[], domain.Policy]
-
-
-def request_id_for(command_id: str) -> str:
-    return f"R-{uuid.uuid5(_REQUEST_NS, command_id)}"
+from shared.timers import TimerHandler
 
 
 def loan_from_snapshot(s: loan_contract.LoanSnapshot) -> domain.Loan:
@@ -33,84 +24,64 @@ def loan_from_snapshot(s: loan_contract.LoanSnapshot) -> domain.Loan:
     )
 
 
-def debit_day_change_of(cmd: contract.SubmitDebitDayChange) -> domain.DebitDayChange:
+def applicant_of(cmd: contract.SubmitDebitDayChange | contract.SubmitEarlyRepayment) -> domain.Applicant:
     v = cmd.identity_verification
-    return domain.DebitDayChange(
-        command_id=cmd.command_id, loan_id=cmd.loan_id, applicant_customer_id=cmd.applicant_customer_id,
-        channel=cmd.channel.value, new_debit_day=cmd.new_debit_day, submitted_at=cmd.submitted_at,
-        staff_id=cmd.staff_id,
-        verification=domain.Verification(v.method.value, v.recording_id) if v is not None else None,
+    return domain.Applicant(
+        customer_id=cmd.applicant_customer_id, channel=cmd.channel.value, submitted_at=cmd.submitted_at,
+        staff_id=cmd.staff_id, verification=domain.Verification(v.method.value, v.recording_id) if v else None,
     )
 
 
-def build_handlers(policy: PolicySource) -> Mapping[str, Mapping[str, Handler]]:
-    async def handle_loan_snapshot(ctx: MessageContext, snapshot: loan_contract.LoanSnapshot) -> None:
-        applied = await LoanRepository(ctx.session).upsert(loan_from_snapshot(snapshot))
-        log.info("loan_snapshot_applied" if applied else "loan_snapshot_stale", loan_id=snapshot.loan_id)
+async def handle_loan_snapshot(ctx: MessageContext, snapshot: loan_contract.LoanSnapshot) -> None:
+    await RequestService(ctx).loan_changed(loan_from_snapshot(snapshot))
 
-    async def handle_submit_debit_day_change(ctx: MessageContext, cmd: contract.SubmitDebitDayChange) -> None:
-        active = policy()
-        loans, requests = LoanRepository(ctx.session), RequestRepository(ctx.session)
-        request_id = request_id_for(cmd.command_id)
-        if await requests.get(request_id) is not None:
-            log.info("command_replayed", command_id=cmd.command_id, request_id=request_id)
-            return
-        change = debit_day_change_of(cmd)
-        decision = domain.decide_debit_day_change(
-            await loans.get(cmd.loan_id), change, active, has_open_request=await requests.has_open(cmd.loan_id)
-        )
-        if isinstance(decision, domain.Rejection):
-            reject(ctx, cmd, decision, active)
-            return
-        stored = await requests.add(
-            request_id=request_id, command_id=cmd.command_id, loan_id=cmd.loan_id,
-            request_type=contract.RequestType.DEBIT_DAY_CHANGE.value, state=decision.state.value,
-            applicant_customer_id=cmd.applicant_customer_id, channel=cmd.channel.value, staff_id=cmd.staff_id,
-            policy_version=active.version, deadline=decision.current_due_date,
-            details={"current_debit_day": decision.current_debit_day, "new_debit_day": decision.new_debit_day,
-                     "new_due_date": decision.new_due_date.isoformat()},
-            created_at=ctx.now, updated_at=ctx.now,
-        )
-        if not stored:  # a concurrent request for the same loan won the race
-            reject(ctx, cmd, domain.Rejection(domain.ReasonCode.OPEN_REQUEST_EXISTS,
-                                              "This loan already has a request in progress.",
-                                              {"loan_id": cmd.loan_id}), active)
-            return
-        ctx.emit(topics.REQUESTS_EVENTS, submitted_event(request_id, cmd, decision, active, ctx), subject=cmd.loan_id)
-        log.info("request_submitted", request_id=request_id, loan_id=cmd.loan_id, state=decision.state.value)
-        if decision.approved_at_once:
-            ctx.emit(topics.REQUESTS_EVENTS, contract.RequestApproved(
-                request_id=request_id, loan_id=cmd.loan_id, request_type=contract.RequestType.DEBIT_DAY_CHANGE,
-                approved_at=ctx.now, policy_version=active.version, applicant_customer_id=cmd.applicant_customer_id,
-                new_debit_day=decision.new_debit_day, new_due_date=decision.new_due_date,
-            ), subject=cmd.loan_id)
-            log.info("request_approved", request_id=request_id, loan_id=cmd.loan_id)
 
+async def handle_submit_debit_day_change(ctx: MessageContext, cmd: contract.SubmitDebitDayChange) -> None:
+    change = domain.DebitDayChange(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.new_debit_day)
+    await RequestService(ctx).submit(
+        cmd.command_id, cmd.loan_id, change.applicant,
+        lambda loan, policy, busy: domain.decide_debit_day_change(loan, change, policy, has_open_request=busy),
+    )
+
+
+async def handle_submit_early_repayment(ctx: MessageContext, cmd: contract.SubmitEarlyRepayment) -> None:
+    repayment = domain.EarlyRepayment(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.repayment_type.value,
+                                      cmd.amount, cmd.requested_date)
+    await RequestService(ctx).submit(
+        cmd.command_id, cmd.loan_id, repayment.applicant,
+        lambda loan, policy, busy: domain.decide_early_repayment(loan, repayment, policy, has_open_request=busy),
+    )
+
+
+async def handle_withdraw_request(ctx: MessageContext, cmd: contract.WithdrawRequest) -> None:
+    loan_hint = ctx.message.subject if ctx.message else None
+    await RequestService(ctx).withdraw(cmd.command_id, cmd.request_id, cmd.applicant_customer_id, loan_hint)
+
+
+async def handle_co_borrower_outcome(outcome: str, ctx: MessageContext, e: Any) -> None:
+    await RequestService(ctx).co_borrower_outcome(
+        e.request_id, e.customer_id, outcome, agent_id=e.agent_id, recording_id=getattr(e, "recording_id", None))
+
+
+async def expire_request(ctx: MessageContext, request_id: str, _payload: Mapping[str, Any]) -> None:
+    await RequestService(ctx).expire(request_id)
+
+
+def build_handlers() -> Mapping[str, Mapping[str, Handler]]:
     return {
         topics.LOANS_SNAPSHOTS: {"LoanSnapshot": handle_loan_snapshot},
-        topics.REQUESTS_COMMANDS: {"SubmitDebitDayChange": handle_submit_debit_day_change},
+        topics.REQUESTS_COMMANDS: {
+            "SubmitDebitDayChange": handle_submit_debit_day_change,
+            "SubmitEarlyRepayment": handle_submit_early_repayment,
+            "WithdrawRequest": handle_withdraw_request,
+        },
+        topics.CONFIRMATION_EVENTS: {
+            conf.CoBorrowerConfirmed.type_name(): partial(handle_co_borrower_outcome, "CONFIRMED"),
+            conf.CoBorrowerDeclined.type_name(): partial(handle_co_borrower_outcome, "DECLINED"),
+            conf.CoBorrowerUnreachable.type_name(): partial(handle_co_borrower_outcome, "UNREACHABLE"),
+        },
     }
 
 
-def submitted_event(
-    request_id: str, cmd: contract.SubmitDebitDayChange, d: domain.DebitDayAccepted, policy: domain.Policy,
-    ctx: MessageContext,
-) -> contract.RequestSubmitted:
-    return contract.RequestSubmitted(
-        request_id=request_id, command_id=cmd.command_id, loan_id=cmd.loan_id,
-        request_type=contract.RequestType.DEBIT_DAY_CHANGE, applicant_customer_id=cmd.applicant_customer_id,
-        channel=cmd.channel, co_borrowers=[contract.CoBorrowerRef(customer_id=c) for c in d.co_borrower_ids],
-        deadline=d.current_due_date, paper_documents_required=d.paper_documents_required,
-        policy_version=policy.version, submitted_at=cmd.submitted_at, staff_id=cmd.staff_id,
-        current_debit_day=d.current_debit_day, new_debit_day=d.new_debit_day,
-        current_due_date=d.current_due_date, new_due_date=d.new_due_date, next_due_dates=list(d.next_due_dates),
-    )
-
-
-def reject(ctx: MessageContext, cmd: contract.SubmitDebitDayChange, r: domain.Rejection, policy: domain.Policy) -> None:
-    ctx.emit(topics.REQUESTS_EVENTS, contract.RequestRejected(
-        command_id=cmd.command_id, loan_id=cmd.loan_id, reason_code=r.code.value, reason=r.reason,
-        policy_version=policy.version, rejected_at=ctx.now, applicant_customer_id=cmd.applicant_customer_id,
-        facts=r.facts,
-    ), subject=cmd.loan_id)
-    log.info("request_rejected", loan_id=cmd.loan_id, command_id=cmd.command_id, reason_code=r.code.value)
+def build_timers() -> Mapping[str, TimerHandler]:
+    return {EXPIRY: expire_request}

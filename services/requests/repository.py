@@ -1,15 +1,20 @@
-"""Storage of the requests service (schema `requests`): loan projection, requests, their audit trail.
+"""Storage of the requests service (schema `requests`): loan projection, requests, audit trail, active policy.
 
 Repositories map rows to domain objects and never commit: the caller's transaction does.
 """
 
+import dataclasses
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Column,
     Date,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -18,19 +23,23 @@ from sqlalchemy import (
     Text,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.requests.domain import OPEN_STATES, Loan
+from services.requests.domain import OPEN_STATES, Loan, Policy, Request, RequestType, State
+from shared.db import messaging_tables
+from shared.timers import timer_table
 
 SCHEMA = "requests"
 metadata = MetaData(schema=SCHEMA)
+inbox, outbox = messaging_tables(metadata)
+timers = timer_table(metadata)
 
 LoanRow = Table(
-    "loans",
-    metadata,
+    "loans", metadata,
     Column("loan_id", Text, primary_key=True),
     Column("status", Text, nullable=False),
     Column("branch_id", Text, nullable=False),
@@ -42,12 +51,11 @@ LoanRow = Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 
-_OPEN = "state IN ('SUBMITTED', 'AWAITING_CONFIRMATION', 'APPROVED')"
+OPEN_SQL = "state IN ('SUBMITTED', 'AWAITING_CONFIRMATION', 'APPROVED')"
 assert {s.value for s in OPEN_STATES} == {"SUBMITTED", "AWAITING_CONFIRMATION", "APPROVED"}
 
 RequestRow = Table(
-    "requests",
-    metadata,
+    "requests", metadata,
     Column("request_id", Text, primary_key=True),
     Column("command_id", Text, nullable=False, unique=True),
     Column("loan_id", Text, nullable=False),
@@ -58,11 +66,39 @@ RequestRow = Table(
     Column("staff_id", Text),
     Column("policy_version", Text, nullable=False),
     Column("deadline", Date, nullable=False),
-    Column("details", JSONB, nullable=False),
+    Column("co_borrower_ids", ARRAY(Text), nullable=False),
+    Column("confirmed_by", ARRAY(Text), nullable=False),
+    Column("details", JSONB, nullable=False),  # the terms: days and dates, or amount and date
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # SPEC §2: one open request per loan, enforced by the database under concurrency.
-    Index("one_open_request_per_loan", "loan_id", unique=True, postgresql_where=text(_OPEN)),
+    Index("one_open_request_per_loan", "loan_id", unique=True, postgresql_where=text(OPEN_SQL)),
+    Index("requests_by_state_and_deadline", "state", "deadline"),
+)
+
+TransitionRow = Table(
+    "transitions", metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("request_id", Text, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("from_state", Text),
+    Column("to_state", Text, nullable=False),
+    Column("actor", Text, nullable=False),  # customer, staff, agent id, or "system"
+    Column("actor_kind", Text, nullable=False),  # CUSTOMER | STAFF | AGENT | SYSTEM | CORE_BANKING
+    Column("channel", Text),
+    Column("policy_version", Text, nullable=False),
+    Column("recording_id", Text),
+    Column("reason_code", Text),
+    Column("event_id", Text),  # the message that caused it
+)
+
+PolicyRow = Table(
+    "policy", metadata,
+    Column("id", Integer, primary_key=True),  # always 1: the policy in force
+    Column("version", Text, nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", Text, nullable=False),
 )
 
 
@@ -72,7 +108,8 @@ class LoanRepository:
 
     async def upsert(self, loan: Loan) -> bool:
         """Stores `loan` unless a snapshot at least as new is already stored; True when it was applied."""
-        values = _loan_values(loan)
+        values = {f.name: getattr(loan, f.name) for f in dataclasses.fields(loan)}
+        values["co_borrower_ids"] = list(loan.co_borrower_ids)
         stmt = pg_insert(LoanRow).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LoanRow.c.loan_id],
@@ -88,30 +125,103 @@ class LoanRepository:
         return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
 
 
+def _request(row: Any) -> Request:
+    return Request(
+        request_id=row.request_id, command_id=row.command_id, loan_id=row.loan_id,
+        request_type=RequestType(row.request_type), state=State(row.state),
+        applicant_customer_id=row.applicant_customer_id, channel=row.channel, staff_id=row.staff_id,
+        policy_version=row.policy_version, deadline=row.deadline, co_borrower_ids=tuple(row.co_borrower_ids),
+        confirmed_by=frozenset(row.confirmed_by), terms=row.details,
+    )
+
+
 class RequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def has_open(self, loan_id: str) -> bool:
-        query = select(RequestRow.c.request_id).where(RequestRow.c.loan_id == loan_id, text(_OPEN)).limit(1)
-        return (await self._session.execute(query)).first() is not None
+    async def get(self, request_id: str, *, for_update: bool = False) -> Request | None:
+        query = select(RequestRow).where(RequestRow.c.request_id == request_id)
+        row = (await self._session.execute(query.with_for_update() if for_update else query)).first()
+        return _request(row) if row is not None else None
 
-    async def add(self, **values: Any) -> bool:
+    async def open_for_loan(self, loan_id: str) -> Request | None:
+        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id, text(OPEN_SQL)).with_for_update()
+        row = (await self._session.execute(query)).first()
+        return _request(row) if row is not None else None
+
+    async def add(self, request: Request, *, at: datetime, terms_json: dict[str, Any]) -> bool:
         """Inserts a request; False when its command was already applied or the loan has an open request."""
-        stmt = pg_insert(RequestRow).values(**values).on_conflict_do_nothing().returning(RequestRow.c.request_id)
+        stmt = pg_insert(RequestRow).values(
+            request_id=request.request_id, command_id=request.command_id, loan_id=request.loan_id,
+            request_type=request.request_type.value, state=request.state.value,
+            applicant_customer_id=request.applicant_customer_id, channel=request.channel, staff_id=request.staff_id,
+            policy_version=request.policy_version, deadline=request.deadline,
+            co_borrower_ids=list(request.co_borrower_ids), confirmed_by=sorted(request.confirmed_by),
+            details=terms_json, created_at=at, updated_at=at,
+        ).on_conflict_do_nothing().returning(RequestRow.c.request_id)
         return (await self._session.execute(stmt)).first() is not None
 
-    async def get(self, request_id: str) -> dict[str, Any] | None:
-        row = (await self._session.execute(select(RequestRow).where(RequestRow.c.request_id == request_id))).first()
-        return dict(row._mapping) if row is not None else None
+    async def save_state(self, request: Request, *, at: datetime) -> None:
+        await self._session.execute(
+            update(RequestRow).where(RequestRow.c.request_id == request.request_id)
+            .values(state=request.state.value, confirmed_by=sorted(request.confirmed_by), updated_at=at)
+        )
+
+    async def record(self, request: Request, *, at: datetime, from_state: State | None, actor: str,
+                     actor_kind: str, channel: str | None = None, recording_id: str | None = None,
+                     reason_code: str | None = None, event_id: str | None = None) -> None:
+        """Appends one entry to the audit trail (SPEC §10: who, when, channel, policy, recording)."""
+        await self._session.execute(TransitionRow.insert().values(
+            request_id=request.request_id, at=at, from_state=from_state.value if from_state else None,
+            to_state=request.state.value, actor=actor, actor_kind=actor_kind, channel=channel,
+            policy_version=request.policy_version, recording_id=recording_id, reason_code=reason_code,
+            event_id=event_id,
+        ))
+
+    async def history(self, request_id: str) -> Sequence[Any]:
+        query = select(TransitionRow).where(TransitionRow.c.request_id == request_id).order_by(TransitionRow.c.id)
+        return (await self._session.execute(query)).all()
+
+    async def raw(self, request_id: str) -> Any:
+        return (await self._session.execute(select(RequestRow).where(RequestRow.c.request_id == request_id))).first()
+
+    async def of_loan(self, loan_id: str) -> Sequence[Any]:
+        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id).order_by(RequestRow.c.created_at)
+        return (await self._session.execute(query)).all()
+
+    async def listing(self, *, states: Sequence[str], deadline_before: date | None, limit: int) -> Sequence[Any]:
+        query = select(RequestRow).where(RequestRow.c.state.in_(states))
+        if deadline_before is not None:
+            query = query.where(RequestRow.c.deadline < deadline_before)
+        query = query.order_by(RequestRow.c.deadline, RequestRow.c.created_at).limit(limit)
+        return (await self._session.execute(query)).all()
 
 
-def _loan_values(loan: Loan) -> dict[str, Any]:
-    return {
-        "loan_id": loan.loan_id, "status": loan.status, "branch_id": loan.branch_id, "debit_day": loan.debit_day,
-        "next_due_date": loan.next_due_date, "outstanding_principal": loan.outstanding_principal,
-        "primary_customer_id": loan.primary_customer_id, "co_borrower_ids": list(loan.co_borrower_ids),
-        "as_of": loan.as_of,
-    }
+class PolicyRepository:
+    """The policy in force, shared by every copy of the service; read once per transaction."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def active(self) -> Policy:
+        cached = self._session.info.get("policy")
+        if cached is None:
+            document = await self._session.scalar(select(PolicyRow.c.document).where(PolicyRow.c.id == 1))
+            if document is None:
+                raise LookupError("no policy in force: the service seeds one at start")
+            cached = self._session.info["policy"] = Policy(**document)
+        return cached  # type: ignore[no-any-return]
+
+    async def put(self, policy: Policy, *, at: datetime, by: str, only_if_absent: bool = False) -> None:
+        values = {"id": 1, "version": policy.version, "document": dataclasses.asdict(policy), "changed_at": at,
+                  "changed_by": by}
+        stmt = pg_insert(PolicyRow).values(values)
+        if only_if_absent:
+            await self._session.execute(stmt.on_conflict_do_nothing())
+        else:
+            await self._session.execute(stmt.on_conflict_do_update(
+                index_elements=[PolicyRow.c.id], set_={k: stmt.excluded[k] for k in values if k != "id"}))
+        self._session.info.pop("policy", None)
+
+    async def describe(self) -> Any:
+        return (await self._session.execute(select(PolicyRow).where(PolicyRow.c.id == 1))).first()

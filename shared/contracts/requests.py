@@ -92,6 +92,7 @@ class RequestRejected(Contract):
     rejected_at: Timestamp | None = None
     applicant_customer_id: str | None = None
     facts: dict[str, str] = Field(default_factory=dict, description="The facts the refusal rests on.")
+    command_type: str | None = Field(default=None, description="Set when the refused command is not a submission.")
 
 
 class RequestApproved(Contract):
@@ -112,18 +113,23 @@ class RequestCompleted(Contract):
     request_id: str
     loan_id: str
     completed_at: Timestamp
+    applicant_customer_id: str | None = None
+    request_type: RequestType | None = None
 
 
 class RequestWithdrawn(Contract):
     request_id: str
     loan_id: str
     withdrawn_at: Timestamp
+    applicant_customer_id: str | None = None
 
 
 class RequestExpired(Contract):
     request_id: str
     loan_id: str
     expired_at: Timestamp
+    applicant_customer_id: str | None = None
+    deadline: Day | None = None
 
 
 COMMAND_TYPES = (SubmitDebitDayChange, SubmitEarlyRepayment, WithdrawRequest)

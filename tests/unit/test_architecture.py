@@ -22,7 +22,10 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "services").glob("*/domain.py")), ids=lambda p: p.parent.name)
+DOMAIN = sorted([*(ROOT / "services").glob("*/domain.py"), *(ROOT / "services").glob("*/domain/*.py")])
+
+
+@pytest.mark.parametrize("path", DOMAIN, ids=lambda p: str(p.relative_to(ROOT / "services")))
 def test_domain_modules_do_no_io(path: Path) -> None:
     assert not {m.split(".")[0] for m in imports_of(path)} & IO_MODULES
 

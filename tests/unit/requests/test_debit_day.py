@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.requests.app import load_policy
 from services.requests.domain import (
     BANK_TZ,
-    DebitDayAccepted,
+    Accepted,
+    Applicant,
     DebitDayChange,
     Loan,
     ReasonCode,
@@ -21,6 +21,7 @@ from services.requests.domain import (
     decide_debit_day_change,
     new_due_date,
 )
+from services.requests.policies import load_policy
 
 EPIDEMIC, STANDARD = load_policy("epidemic-2020"), load_policy("standard-2019")
 ARRIVED = datetime(2020, 2, 3, 9, 30, tzinfo=BANK_TZ)
@@ -35,10 +36,13 @@ def a_loan(**over: object) -> Loan:
     return Loan(**{**values, **over})  # type: ignore[arg-type]
 
 
+def an_applicant(**over: object) -> Applicant:
+    values: dict[str, object] = dict(customer_id="C-1", channel="APP", submitted_at=ARRIVED)
+    return Applicant(**{**values, **over})  # type: ignore[arg-type]
+
+
 def a_change(day: int = 20, **over: object) -> DebitDayChange:
-    values: dict[str, object] = dict(command_id="cmd", loan_id="L-1", applicant_customer_id="C-1", channel="APP",
-                                     new_debit_day=day, submitted_at=ARRIVED)
-    return DebitDayChange(**{**values, **over})  # type: ignore[arg-type]
+    return DebitDayChange(command_id="cmd", loan_id="L-1", applicant=an_applicant(**over), new_debit_day=day)
 
 
 def decide(loan: Loan | None = None, cmd: DebitDayChange | None = None, policy=EPIDEMIC, open_request=False):  # type: ignore[no-untyped-def]
@@ -59,9 +63,10 @@ def test_the_accounts_example_under_the_old_rules_defers_twenty_days() -> None:
 
 def test_the_accounts_example_under_the_new_rules_defers_a_full_month() -> None:
     result = decide(loan=a_loan(debit_day=10), cmd=a_change(25))
-    assert isinstance(result, DebitDayAccepted)
-    assert result.new_due_date == date(2020, 3, 25)
-    assert result.next_due_dates == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
+    assert isinstance(result, Accepted)
+    assert result.terms["new_due_date"] == date(2020, 3, 25)
+    assert result.terms["next_due_dates"] == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
+    assert result.deadline == date(2020, 2, 25)
 
 
 def test_a_later_day_in_the_same_month_moves_the_due_date_within_it() -> None:
@@ -70,7 +75,7 @@ def test_a_later_day_in_the_same_month_moves_the_due_date_within_it() -> None:
 
 @pytest.mark.parametrize(("policy", "highest"), [(EPIDEMIC, 28), (STANDARD, 15)])
 def test_the_allowed_days_come_from_the_policy(policy, highest) -> None:  # type: ignore[no-untyped-def]
-    assert isinstance(decide(cmd=a_change(highest), policy=policy), DebitDayAccepted)
+    assert isinstance(decide(cmd=a_change(highest), policy=policy), Accepted)
     rejection = decide(cmd=a_change(highest + 1), policy=policy)
     assert refused(rejection) is ReasonCode.DAY_OUT_OF_RANGE
     assert rejection.facts == {"allowed": f"1..{highest}", "asked": str(highest + 1), "policy_version": policy.version}
@@ -85,7 +90,7 @@ def test_the_current_day_is_not_a_change(policy) -> None:  # type: ignore[no-unt
 @pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
 def test_a_co_borrower_can_never_apply(policy) -> None:  # type: ignore[no-untyped-def]
     loan = a_loan(co_borrower_ids=("C-2",))
-    result = decide(loan=loan, cmd=a_change(applicant_customer_id="C-2"), policy=policy)
+    result = decide(loan=loan, cmd=a_change(customer_id="C-2"), policy=policy)
     assert refused(result) is ReasonCode.NOT_PRIMARY_BORROWER
     assert result.facts == {"applicant_role": "co-borrower"}
 
@@ -94,13 +99,13 @@ def test_loans_with_co_borrowers_apply_online_only_under_the_epidemic_policy() -
     loan = a_loan(co_borrower_ids=("C-2",))
     assert refused(decide(loan=loan, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
     accepted = decide(loan=loan, policy=EPIDEMIC)
-    assert isinstance(accepted, DebitDayAccepted)
+    assert isinstance(accepted, Accepted)
     assert accepted.state is State.AWAITING_CONFIRMATION and accepted.paper_documents_required
 
 
 def test_a_single_borrower_loan_is_approved_at_once_with_no_paper_owed() -> None:
     accepted = decide()
-    assert isinstance(accepted, DebitDayAccepted)
+    assert isinstance(accepted, Accepted)
     assert accepted.state is State.APPROVED and not accepted.paper_documents_required
 
 
@@ -114,7 +119,7 @@ def test_a_request_must_arrive_before_the_due_day_begins_in_shanghai() -> None:
     due = date(2020, 2, 25)
     midnight = datetime(2020, 2, 25, tzinfo=BANK_TZ)
     just_in_time = a_change(submitted_at=midnight - timedelta(seconds=1))
-    assert isinstance(decide(loan=a_loan(next_due_date=due), cmd=just_in_time), DebitDayAccepted)
+    assert isinstance(decide(loan=a_loan(next_due_date=due), cmd=just_in_time), Accepted)
     late = decide(loan=a_loan(next_due_date=due), cmd=a_change(submitted_at=midnight))
     assert refused(late) is ReasonCode.PAST_CUTOFF
     assert late.facts["deadline"] == midnight.isoformat()
@@ -146,7 +151,7 @@ def test_a_second_open_request_is_refused() -> None:
 def test_staff_submissions_need_a_recorded_identity_check(channel, staff, verification, ok) -> None:  # type: ignore[no-untyped-def]
     result = decide(cmd=a_change(channel=channel, staff_id=staff, verification=verification))
     if ok:
-        assert isinstance(result, DebitDayAccepted)
+        assert isinstance(result, Accepted)
         assert result.paper_documents_required is (staff is not None or channel != "APP")
     else:
         assert refused(result) is ReasonCode.VERIFICATION_REQUIRED

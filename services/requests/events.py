@@ -1,0 +1,50 @@
+"""Domain decisions of the requests service, written as contract events (CONTRACT.md `requests.events`)."""
+
+from datetime import datetime
+from typing import Any
+
+from services.requests.domain import Accepted, Rejection, Request, RequestType
+from shared.contracts import requests as contract
+
+
+def submitted(request: Request, accepted: Accepted, submitted_at: datetime) -> contract.RequestSubmitted:
+    t = accepted.terms
+    extra: dict[str, Any] = (
+        {"current_debit_day": t["current_debit_day"], "new_debit_day": t["new_debit_day"],
+         "current_due_date": t["current_due_date"], "new_due_date": t["new_due_date"],
+         "next_due_dates": list(t["next_due_dates"])}
+        if accepted.request_type is RequestType.DEBIT_DAY_CHANGE
+        else {"repayment_type": t["repayment_type"], "amount": t["amount"], "requested_date": t["requested_date"]}
+    )
+    return contract.RequestSubmitted(
+        request_id=request.request_id, command_id=request.command_id, loan_id=request.loan_id,
+        request_type=contract.RequestType(request.request_type.value),
+        applicant_customer_id=request.applicant_customer_id, channel=contract.Channel(request.channel),
+        co_borrowers=[contract.CoBorrowerRef(customer_id=c) for c in request.co_borrower_ids],
+        deadline=request.deadline, paper_documents_required=accepted.paper_documents_required,
+        policy_version=request.policy_version, submitted_at=submitted_at, staff_id=request.staff_id, **extra,
+    )
+
+
+def approved(request: Request, at: datetime) -> contract.RequestApproved:
+    t = request.terms
+    instruction: dict[str, Any] = (
+        {"new_debit_day": t["new_debit_day"], "new_due_date": t["new_due_date"]}
+        if request.request_type is RequestType.DEBIT_DAY_CHANGE
+        else {"repayment_type": t["repayment_type"], "amount": t["amount"], "requested_date": t["requested_date"]}
+    )
+    return contract.RequestApproved(
+        request_id=request.request_id, loan_id=request.loan_id,
+        request_type=contract.RequestType(request.request_type.value), approved_at=at,
+        policy_version=request.policy_version, applicant_customer_id=request.applicant_customer_id, **instruction,
+    )
+
+
+def rejected(*, command_id: str, loan_id: str, rejection: Rejection, policy_version: str, at: datetime,
+             applicant: str | None, request_id: str | None = None,
+             command_type: str | None = None) -> contract.RequestRejected:
+    return contract.RequestRejected(
+        request_id=request_id, command_id=command_id, loan_id=loan_id, reason_code=rejection.code.value,
+        reason=rejection.reason, policy_version=policy_version, rejected_at=at, applicant_customer_id=applicant,
+        facts=dict(rejection.facts), command_type=command_type,
+    )

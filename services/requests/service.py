@@ -1,0 +1,181 @@
+"""Application logic of the requests service: load, call the rules, store, audit, emit. One call per message.
+
+Everything here runs inside the caller's transaction (a Kafka batch or a timer firing).
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from services.requests import domain, events
+from services.requests.domain import Accepted, Applicant, Loan, Policy, Rejection, Request, State
+from services.requests.repository import LoanRepository, PolicyRepository, RequestRepository, timers
+from shared import topics
+from shared.contracts import requests as contract
+from shared.messaging import MessageContext
+from shared.timers import cancel, schedule
+
+log = structlog.get_logger("postloan.requests")
+EXPIRY = "request-expiry"
+# Request ids derive from the command id, so a command replayed under a new envelope id finds its request.
+_REQUEST_NS = uuid.UUID("1b0e5e1c-7f7e-4d3a-9a55-4f1c2a0d9e01")
+
+Decide = Callable[[Loan | None, Policy, bool], Accepted | Rejection]
+
+
+def request_id_for(command_id: str) -> str:
+    return f"R-{uuid.uuid5(_REQUEST_NS, command_id)}"
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, date | Decimal):
+        return value.isoformat() if isinstance(value, date) else format(value, "f")
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
+
+
+class RequestService:
+    def __init__(self, ctx: MessageContext) -> None:
+        self.ctx = ctx
+        self.loans = LoanRepository(ctx.session)
+        self.requests = RequestRepository(ctx.session)
+        self.policies = PolicyRepository(ctx.session)
+
+    def _emit(self, data: contract.Contract, loan_id: str) -> None:
+        self.ctx.emit(topics.REQUESTS_EVENTS, data, subject=loan_id)
+
+    async def submit(self, command_id: str, loan_id: str, applicant: Applicant, decide: Decide) -> None:
+        """SPEC §2, §3, §5: a new request, or a refusal that explains itself."""
+        request_id = request_id_for(command_id)
+        if await self.requests.raw(request_id) is not None:
+            log.info("command_replayed", command_id=command_id, request_id=request_id)
+            return
+        policy = await self.policies.active()
+        loan = await self.loans.get(loan_id)
+        decision = decide(loan, policy, await self.requests.open_for_loan(loan_id) is not None)
+        if isinstance(decision, Rejection):
+            self._refuse(command_id, loan_id, decision, policy.version, applicant.customer_id)
+            return
+        request = Request(
+            request_id=request_id, command_id=command_id, loan_id=loan_id, request_type=decision.request_type,
+            state=decision.state, applicant_customer_id=applicant.customer_id, channel=applicant.channel,
+            staff_id=applicant.staff_id, policy_version=policy.version, deadline=decision.deadline,
+            co_borrower_ids=decision.co_borrower_ids, confirmed_by=frozenset(),
+            terms={k: _json(v) for k, v in decision.terms.items()},
+        )
+        if not await self.requests.add(request, at=self.ctx.now, terms_json=dict(request.terms)):
+            # Another copy stored a request for this loan between our read and our insert.
+            rejection = Rejection(domain.ReasonCode.OPEN_REQUEST_EXISTS,
+                                  "This loan already has a request in progress.", {"loan_id": loan_id})
+            self._refuse(command_id, loan_id, rejection, policy.version, applicant.customer_id)
+            return
+        await self._audit_submission(request, applicant)
+        self._emit(events.submitted(request, decision, applicant.submitted_at), loan_id)
+        log.info("request_submitted", request_id=request_id, loan_id=loan_id, state=request.state.value)
+        if request.state is State.APPROVED:
+            self._emit(events.approved(request, self.ctx.now), loan_id)
+            log.info("request_approved", request_id=request_id, loan_id=loan_id)
+        else:
+            await schedule(self.ctx.session, timers, EXPIRY, request_id, domain.expires_at(request),
+                           {"correlationid": self.ctx.correlationid})
+
+    async def _audit_submission(self, request: Request, applicant: Applicant) -> None:
+        staff = applicant.staff_id is not None
+        recording = applicant.verification.recording_id if applicant.verification else None
+        submitted = Request(**{**request.__dict__, "state": State.SUBMITTED})
+        event_id = self.ctx.causationid
+        await self.requests.record(submitted, at=self.ctx.now, from_state=None,
+                                   actor=applicant.staff_id if staff else applicant.customer_id,  # type: ignore[arg-type]
+                                   actor_kind="STAFF" if staff else "CUSTOMER", channel=applicant.channel,
+                                   recording_id=recording, event_id=event_id)
+        await self.requests.record(request, at=self.ctx.now, from_state=State.SUBMITTED, actor="system",
+                                   actor_kind="SYSTEM", event_id=event_id)
+
+    def _refuse(self, command_id: str, loan_id: str, rejection: Rejection, policy_version: str,
+                applicant: str | None, *, request_id: str | None = None, command_type: str | None = None) -> None:
+        self._emit(events.rejected(command_id=command_id, loan_id=loan_id, rejection=rejection,
+                                   policy_version=policy_version, at=self.ctx.now, applicant=applicant,
+                                   request_id=request_id, command_type=command_type), loan_id)
+        log.info("request_rejected", loan_id=loan_id, command_id=command_id, reason_code=rejection.code.value)
+
+    async def _move(self, request: Request, to: State, *, actor: str, actor_kind: str,
+                    confirmed_by: frozenset[str] | None = None, recording_id: str | None = None,
+                    reason_code: str | None = None) -> Request:
+        moved = Request(**{**request.__dict__, "state": to,
+                           "confirmed_by": request.confirmed_by if confirmed_by is None else confirmed_by})
+        await self.requests.save_state(moved, at=self.ctx.now)
+        await self.requests.record(moved, at=self.ctx.now, from_state=request.state, actor=actor,
+                                   actor_kind=actor_kind, recording_id=recording_id, reason_code=reason_code,
+                                   event_id=self.ctx.causationid)
+        if to is not State.AWAITING_CONFIRMATION:
+            await cancel(self.ctx.session, timers, EXPIRY, request.request_id)
+        return moved
+
+    async def co_borrower_outcome(self, request_id: str, customer_id: str, outcome: str, *, agent_id: str | None,
+                                  recording_id: str | None) -> None:
+        """SPEC §2, §4: the service centre's call outcome for one co-borrower."""
+        request = await self.requests.get(request_id, for_update=True)
+        if request is None:
+            log.warning("outcome_for_unknown_request", request_id=request_id)
+            return
+        result = domain.apply_co_borrower_outcome(request, customer_id, outcome)
+        actor = {"actor": agent_id or "service-centre", "actor_kind": "AGENT", "recording_id": recording_id}
+        match result:
+            case domain.Ignore(reason):
+                log.info("outcome_ignored", request_id=request_id, reason=reason)
+            case domain.Wait(confirmed):
+                await self._move(request, request.state, confirmed_by=confirmed, reason_code=f"CO_BORROWER_{outcome}",
+                                 **actor)
+            case domain.Approve():
+                moved = await self._move(request, State.APPROVED, confirmed_by=request.confirmed_by | {customer_id},
+                                         reason_code=f"CO_BORROWER_{outcome}", **actor)
+                self._emit(events.approved(moved, self.ctx.now), request.loan_id)
+                log.info("request_approved", request_id=request_id, loan_id=request.loan_id)
+            case Rejection() as rejection:
+                await self._move(request, State.REJECTED, reason_code=rejection.code.value, **actor)
+                self._refuse(request.command_id, request.loan_id, rejection, request.policy_version,
+                             request.applicant_customer_id, request_id=request_id)
+
+    async def withdraw(self, command_id: str, request_id: str, applicant: str, loan_hint: str | None) -> None:
+        request = await self.requests.get(request_id, for_update=True)
+        result = domain.decide_withdrawal(request, request_id, applicant)
+        if isinstance(result, Rejection):
+            version = request.policy_version if request else (await self.policies.active()).version
+            self._refuse(command_id, request.loan_id if request else (loan_hint or ""), result, version, applicant,
+                         request_id=request_id, command_type="WithdrawRequest")
+            return
+        assert request is not None
+        await self._move(request, State.WITHDRAWN, actor=applicant, actor_kind="CUSTOMER")
+        self._emit(contract.RequestWithdrawn(request_id=request_id, loan_id=request.loan_id, withdrawn_at=self.ctx.now,
+                                             applicant_customer_id=applicant), request.loan_id)
+        log.info("request_withdrawn", request_id=request_id)
+
+    async def loan_changed(self, loan: Loan) -> None:
+        """Newest snapshot wins; an approved change it shows applied completes its request (SPEC §2)."""
+        if not await self.loans.upsert(loan):
+            log.info("loan_snapshot_stale", loan_id=loan.loan_id)
+            return
+        request = await self.requests.open_for_loan(loan.loan_id)
+        if request is not None and domain.is_completed_by(request, loan):
+            await self._move(request, State.COMPLETED, actor="core-banking", actor_kind="CORE_BANKING")
+            self._emit(contract.RequestCompleted(
+                request_id=request.request_id, loan_id=loan.loan_id, completed_at=self.ctx.now,
+                applicant_customer_id=request.applicant_customer_id,
+                request_type=contract.RequestType(request.request_type.value)), loan.loan_id)
+            log.info("request_completed", request_id=request.request_id)
+
+    async def expire(self, request_id: str) -> None:
+        """SPEC §2: still undecided when its deadline day begins -> expired (a durable timer calls this)."""
+        request = await self.requests.get(request_id, for_update=True)
+        if request is None or not domain.should_expire(request, self.ctx.now):
+            return
+        await self._move(request, State.EXPIRED, actor="system", actor_kind="SYSTEM", reason_code="DEADLINE_PASSED")
+        self._emit(contract.RequestExpired(request_id=request_id, loan_id=request.loan_id, expired_at=self.ctx.now,
+                                           applicant_customer_id=request.applicant_customer_id,
+                                           deadline=request.deadline), request.loan_id)
+        log.info("request_expired", request_id=request_id)

@@ -1,0 +1,102 @@
+"""A request's life after submission (SPEC §2, §4): confirmations, withdrawal, expiry, completion."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.requests.domain import (
+    BANK_TZ,
+    Approve,
+    Ignore,
+    Loan,
+    Policy,
+    ReasonCode,
+    Rejection,
+    Request,
+    RequestType,
+    State,
+    Wait,
+    apply_co_borrower_outcome,
+    decide_withdrawal,
+    expires_at,
+    is_completed_by,
+    should_expire,
+)
+
+
+def a_request(state: State = State.AWAITING_CONFIRMATION, co: tuple[str, ...] = ("C-2", "C-3"),
+              kind: RequestType = RequestType.DEBIT_DAY_CHANGE, **terms: object) -> Request:
+    return Request("R-1", "cmd", "L-1", kind, state, "C-1", "APP", None, "epidemic-2020", date(2020, 2, 25),
+                   co, frozenset(), terms or {"new_debit_day": 28, "new_due_date": "2020-02-28"})
+
+
+def a_loan(**over: object) -> Loan:
+    values: dict[str, object] = dict(
+        loan_id="L-1", status="ACTIVE", branch_id="SZ", debit_day=25, next_due_date=date(2020, 2, 25),
+        outstanding_principal=Decimal("1000"), primary_customer_id="C-1", co_borrower_ids=("C-2",),
+        as_of=datetime(2020, 2, 3, tzinfo=BANK_TZ))
+    return Loan(**{**values, **over})  # type: ignore[arg-type]
+
+
+def test_each_confirmation_is_kept_until_all_co_borrowers_confirmed() -> None:
+    first = apply_co_borrower_outcome(a_request(), "C-2", "CONFIRMED")
+    assert first == Wait(frozenset({"C-2"}))
+    request = a_request()
+    later = Request(**{**request.__dict__, "confirmed_by": frozenset({"C-2"})})
+    assert apply_co_borrower_outcome(later, "C-3", "CONFIRMED") == Approve()
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("DECLINED", ReasonCode.CO_BORROWER_DECLINED),
+                                               ("UNREACHABLE", ReasonCode.CO_BORROWER_UNREACHABLE)])
+def test_one_refusal_or_unreachable_co_borrower_ends_the_request(outcome: str, code: ReasonCode) -> None:
+    result = apply_co_borrower_outcome(a_request(), "C-3", outcome)
+    assert isinstance(result, Rejection) and result.code is code
+
+
+def test_outcomes_for_decided_requests_or_strangers_change_nothing() -> None:
+    assert isinstance(apply_co_borrower_outcome(a_request(State.REJECTED), "C-2", "CONFIRMED"), Ignore)
+    assert isinstance(apply_co_borrower_outcome(a_request(), "C-9", "CONFIRMED"), Ignore)
+
+
+def test_only_the_applicant_withdraws_and_only_before_the_decision() -> None:
+    assert decide_withdrawal(a_request(), "R-1", "C-1") is State.WITHDRAWN
+    assert decide_withdrawal(a_request(State.SUBMITTED), "R-1", "C-1") is State.WITHDRAWN
+    refusals = [decide_withdrawal(None, "R-1", "C-1"), decide_withdrawal(a_request(), "R-1", "C-2"),
+                decide_withdrawal(a_request(State.APPROVED), "R-1", "C-1")]
+    assert [r.code for r in refusals if isinstance(r, Rejection)] == [
+        ReasonCode.REQUEST_NOT_FOUND, ReasonCode.NOT_APPLICANT, ReasonCode.REQUEST_NOT_WITHDRAWABLE]
+
+
+def test_an_undecided_request_expires_when_its_deadline_day_begins_in_shanghai() -> None:
+    start = datetime(2020, 2, 25, tzinfo=BANK_TZ)
+    assert expires_at(a_request()) == start
+    assert not should_expire(a_request(), start - timedelta(microseconds=1))
+    assert should_expire(a_request(), start)
+    assert not should_expire(a_request(State.APPROVED), start + timedelta(days=3))
+
+
+def test_a_debit_day_change_completes_when_a_snapshot_shows_the_new_day() -> None:
+    approved = a_request(State.APPROVED)
+    assert not is_completed_by(approved, a_loan(debit_day=25))
+    assert is_completed_by(approved, a_loan(debit_day=28))
+    assert not is_completed_by(a_request(State.AWAITING_CONFIRMATION), a_loan(debit_day=28))
+
+
+def test_an_early_repayment_completes_when_principal_falls_or_the_loan_is_settled() -> None:
+    partial = a_request(State.APPROVED, kind=RequestType.EARLY_REPAYMENT, repayment_type="PARTIAL",
+                        principal_at_submission="1000")
+    full = a_request(State.APPROVED, kind=RequestType.EARLY_REPAYMENT, repayment_type="FULL",
+                     principal_at_submission="1000")
+    assert not is_completed_by(partial, a_loan(outstanding_principal=Decimal("1000")))
+    assert is_completed_by(partial, a_loan(outstanding_principal=Decimal("600")))
+    assert not is_completed_by(full, a_loan(outstanding_principal=Decimal("600")))
+    assert is_completed_by(full, a_loan(status="SETTLED", outstanding_principal=Decimal("0")))
+
+
+@pytest.mark.parametrize("bad", [dict(max_debit_day=31), dict(min_debit_day=0), dict(min_debit_day=20, max_debit_day=10),
+                                 dict(confirmation_attempts=0)])
+def test_a_policy_document_that_breaks_the_rules_is_refused(bad: dict[str, int]) -> None:
+    values = dict(version="x", min_debit_day=1, max_debit_day=28, co_borrower_loans_online=True)
+    with pytest.raises(ValueError):
+        Policy(**{**values, **bad})  # type: ignore[arg-type]
