@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 
+from shared.clock import Clock, FixedClock
 from shared.runtime import ServiceRuntime
+from tests.support.builders import ACCOUNT_DAY
 from tests.support.infra import ROOT, Infra
 
 
@@ -38,12 +40,16 @@ def _builder(name: str) -> tuple[Any, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running(name: str, infra: Infra, **overrides: Any) -> AsyncIterator[ServiceRuntime]:
-    """One copy of a service inside the test process, consuming and relaying until the block ends."""
+async def running(name: str, infra: Infra, *, clock: Clock | None = None, **overrides: Any) -> AsyncIterator[ServiceRuntime]:
+    """One copy of a service inside the test process, consuming and relaying until the block ends.
+
+    Its clock stands still on the account's first day unless the test passes another (SPEC §10).
+    """
     build, settings_cls = _builder(name)
     settings = settings_cls(kafka_bootstrap=infra.kafka_bootstrap, database_url=infra.database_url,
-                            migrate_on_start=False, **overrides)
+                            migrate_on_start=False, timer_interval_s=0.2, **overrides)
     runtime: ServiceRuntime = build(settings)
+    runtime.clock = clock or FixedClock(ACCOUNT_DAY)
     await runtime.start()
     try:
         await runtime.wait_ready(60)
@@ -73,6 +79,7 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
             "POSTLOAN_DATABASE_URL": infra.database_url,
             "POSTLOAN_LOG_JSON": "true",
+            "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates
             f"{info.env_prefix}HTTP_PORT": str(info.test_port),
             "PYTHONPATH": str(ROOT),
         }
@@ -107,3 +114,10 @@ def stop_processes(procs: list[Process]) -> None:
             p.popen.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.popen.kill()
+
+
+def http(runtime: ServiceRuntime) -> httpx.AsyncClient:
+    """An HTTP client on a running in-process service's API (no socket, same routes and validation)."""
+    app = runtime.asgi()
+    app.state.runtime = runtime
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
