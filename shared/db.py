@@ -4,7 +4,9 @@ Each service owns one PostgreSQL schema; these tables are created inside it by t
 """
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 # SQLSTATE classes worth retrying: connection trouble, database not accepting connections or lock
 # unavailable (class 55), shutdown, overload, serialization conflicts.
@@ -66,6 +68,19 @@ def create_messaging_tables(bind: Connection, schema: str) -> None:
     """For a service's first migration: its inbox and outbox as defined above."""
     for table in messaging_tables(MetaData(schema=schema)):
         table.create(bind)
+
+
+async def copy_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Appends `rows` to `table` with PostgreSQL's COPY, in the session's transaction: the fast path for many
+    rows that cannot conflict (outbox, audit trail). Columns missing from the rows take their defaults."""
+    if not rows:
+        return
+    columns = list(rows[0].keys())
+    connection = session if isinstance(session, AsyncConnection) else await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    await raw.copy_records_to_table(
+        table.name, schema_name=table.schema, columns=columns, records=[tuple(r[c] for c in columns) for r in rows]
+    )
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -3,13 +3,15 @@
 The writer never talks to Kafka; the relay never decides what to send.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared.db import copy_rows
 from shared.envelope import CONTENT_TYPE, CloudEvent, encode
 
 
@@ -26,13 +28,13 @@ class OutgoingRecord:
         return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
 
     def row(self) -> dict[str, Any]:
-        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": [list(h) for h in self.headers]}
+        headers = json.dumps([list(h) for h in self.headers])  # COPY takes jsonb as text
+        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": headers}
 
 
 async def add(session: AsyncSession | AsyncConnection, outbox: Table, records: Sequence[OutgoingRecord]) -> None:
-    """Queues `records` in the current transaction (one statement for all of them)."""
-    if records:
-        await session.execute(insert(outbox), [r.row() for r in records])
+    """Queues `records` in the current transaction (one COPY for all of them)."""
+    await copy_rows(session, outbox, [r.row() for r in records])
 
 
 async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]:

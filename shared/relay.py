@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import outbox
@@ -43,6 +43,9 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.active = False
         self.published = 0
+        self._mark_sent = text(
+            f'UPDATE "{table.schema}".{table.name} SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))'
+        )
 
     async def run(self) -> None:
         """Runs until `stop()`; failures of Kafka or PostgreSQL are waited out, never fatal."""
@@ -107,7 +110,8 @@ class OutboxRelay:
                 break  # keep id order: nothing after a failed row is marked sent
             done.append(row.id)
         if done:
-            await conn.execute(update(self._table).where(self._table.c.id.in_(done)).values(sent_at=func.now()))
+            # One array parameter: the statement stays the same (and cached) whatever the number of rows.
+            await conn.execute(self._mark_sent, {"ids": done})
             await conn.commit()
             self.published += len(done)
         if len(done) < len(rows):

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.clock import Clock, clock_from
 from shared.db import create_engine, messaging_tables, migrate
 from shared.logging import configure_logging
-from shared.messaging import BatchConsumer, Handler, Tables
+from shared.messaging import BatchConsumer, BatchHooks, Handler, Tables
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.timers import TimerHandler, TimerRunner, timer_table
@@ -54,6 +54,7 @@ class ServiceSpec:
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     timers: Callable[[Deps], Mapping[str, TimerHandler]] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
+    batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
 
 
 def runtime_deps(request: Request) -> Deps:
@@ -121,7 +122,7 @@ class ServiceRuntime:
         self.broker = KafkaBroker(s.kafka_bootstrap, logger=logging.getLogger("postloan.faststream"))
         self.consumer = BatchConsumer(
             service=self.spec.name, handlers=self.spec.consumers(self.deps),
-            sessions=sessions, tables=self.tables, clock=self.clock,
+            sessions=sessions, tables=self.tables, clock=self.clock, hooks=self.spec.batch_hooks,
         )
         self._subscribe(self.consumer)
         self.relay = OutboxRelay(

@@ -34,7 +34,7 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(True, description="Apply this service's Alembic migrations at start-up.")
     consumer_max_records: int = Field(500, ge=1, description="Most records handled in one database transaction.")
     consumer_batch_timeout_ms: int = Field(50, ge=1, description="How long a poll waits for records.")
-    relay_batch_size: int = Field(500, ge=1, description="Outbox rows published per relay round.")
+    relay_batch_size: int = Field(2000, ge=1, description="Outbox rows published per relay round.")
     relay_poll_interval_s: float = Field(1.0, gt=0, description="Relay poll when no NOTIFY wakes it.")
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers (expiry, retries) are looked for.")
 

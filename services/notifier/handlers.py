@@ -49,7 +49,7 @@ async def notify(ctx: MessageContext, *, loan_id: str, customer_id: str | None, 
             notification_id=nid, event_id=event_id, customer_id=recipient.customer_id, channel=channel,
             template=template, language=message.language, sent_at=ctx.now,
         ), subject=recipient.customer_id)
-        log.info("notification_sent", notification_id=nid, customer_id=recipient.customer_id, channel=channel)
+        log.debug("notification_sent", notification_id=nid, customer_id=recipient.customer_id, channel=channel)
 
 
 def build_handlers() -> Mapping[str, Mapping[str, Handler]]:

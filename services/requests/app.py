@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.requests.api import router
+from services.requests.batching import RequestBatching
 from services.requests.handlers import build_handlers, build_timers
 from services.requests.policies import load_policy
 from services.requests.repository import SCHEMA, PolicyRepository, metadata
@@ -30,6 +31,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         routes=(router,),
         timers=lambda _deps: build_timers(),
         on_start=seed_policy,
+        batch_hooks=RequestBatching(),
     )
     return ServiceRuntime(spec, settings)
 

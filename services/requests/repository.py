@@ -4,6 +4,7 @@ Repositories map rows to domain objects and never commit: the caller's transacti
 """
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.requests.domain import OPEN_STATES, Loan, Policy, Request, RequestType, State
-from shared.db import messaging_tables
+from shared.db import copy_rows, messaging_tables
 from shared.timers import timer_table
 
 SCHEMA = "requests"
@@ -119,10 +120,11 @@ class LoanRepository:
         return (await self._session.execute(stmt)).first() is not None
 
     async def get(self, loan_id: str) -> Loan | None:
-        row = (await self._session.execute(select(LoanRow).where(LoanRow.c.loan_id == loan_id))).first()
-        if row is None:
-            return None
-        return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
+        return (await self.get_many([loan_id])).get(loan_id)
+
+    async def get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        rows = (await self._session.execute(select(LoanRow).where(LoanRow.c.loan_id.in_(loan_ids)))).all()
+        return {r.loan_id: Loan(**{**r._mapping, "co_borrower_ids": tuple(r.co_borrower_ids)}) for r in rows}
 
 
 def _request(row: Any) -> Request:
@@ -145,21 +147,31 @@ class RequestRepository:
         return _request(row) if row is not None else None
 
     async def open_for_loan(self, loan_id: str) -> Request | None:
-        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id, text(OPEN_SQL)).with_for_update()
-        row = (await self._session.execute(query)).first()
-        return _request(row) if row is not None else None
+        return (await self.open_for_loans([loan_id])).get(loan_id)
 
-    async def add(self, request: Request, *, at: datetime, terms_json: dict[str, Any]) -> bool:
+    async def open_for_loans(self, loan_ids: Sequence[str]) -> dict[str, Request]:
+        query = select(RequestRow).where(RequestRow.c.loan_id.in_(loan_ids), text(OPEN_SQL)).with_for_update()
+        return {r.loan_id: _request(r) for r in (await self._session.execute(query)).all()}
+
+    async def existing(self, request_ids: Sequence[str]) -> set[str]:
+        query = select(RequestRow.c.request_id).where(RequestRow.c.request_id.in_(request_ids))
+        return set((await self._session.execute(query)).scalars())
+
+    async def add(self, request: Request, *, at: datetime) -> bool:
         """Inserts a request; False when its command was already applied or the loan has an open request."""
-        stmt = pg_insert(RequestRow).values(
-            request_id=request.request_id, command_id=request.command_id, loan_id=request.loan_id,
-            request_type=request.request_type.value, state=request.state.value,
-            applicant_customer_id=request.applicant_customer_id, channel=request.channel, staff_id=request.staff_id,
-            policy_version=request.policy_version, deadline=request.deadline,
-            co_borrower_ids=list(request.co_borrower_ids), confirmed_by=sorted(request.confirmed_by),
-            details=terms_json, created_at=at, updated_at=at,
-        ).on_conflict_do_nothing().returning(RequestRow.c.request_id)
-        return (await self._session.execute(stmt)).first() is not None
+        return bool(await self.add_many([request_row(request, at=at)]))
+
+    async def copy_in(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Inserts many new requests with COPY; a conflict fails the transaction (the caller redoes the batch)."""
+        await copy_rows(self._session, RequestRow, [{**r, "details": json.dumps(r["details"])} for r in rows])
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Inserts requests in one statement; returns how many went in (the rest conflicted)."""
+        if not rows:
+            return 0
+        # executemany form: SQLAlchemy compiles it once and batches the rows (insertmanyvalues).
+        stmt = pg_insert(RequestRow).on_conflict_do_nothing().returning(RequestRow.c.request_id)
+        return len((await self._session.execute(stmt, list(rows))).all())
 
     async def save_state(self, request: Request, *, at: datetime) -> None:
         await self._session.execute(
@@ -167,16 +179,9 @@ class RequestRepository:
             .values(state=request.state.value, confirmed_by=sorted(request.confirmed_by), updated_at=at)
         )
 
-    async def record(self, request: Request, *, at: datetime, from_state: State | None, actor: str,
-                     actor_kind: str, channel: str | None = None, recording_id: str | None = None,
-                     reason_code: str | None = None, event_id: str | None = None) -> None:
-        """Appends one entry to the audit trail (SPEC §10: who, when, channel, policy, recording)."""
-        await self._session.execute(TransitionRow.insert().values(
-            request_id=request.request_id, at=at, from_state=from_state.value if from_state else None,
-            to_state=request.state.value, actor=actor, actor_kind=actor_kind, channel=channel,
-            policy_version=request.policy_version, recording_id=recording_id, reason_code=reason_code,
-            event_id=event_id,
-        ))
+    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Appends entries to the audit trail (SPEC §10: who, when, channel, policy, recording)."""
+        await copy_rows(self._session, TransitionRow, rows)
 
     async def history(self, request_id: str) -> Sequence[Any]:
         query = select(TransitionRow).where(TransitionRow.c.request_id == request_id).order_by(TransitionRow.c.id)
@@ -195,6 +200,28 @@ class RequestRepository:
             query = query.where(RequestRow.c.deadline < deadline_before)
         query = query.order_by(RequestRow.c.deadline, RequestRow.c.created_at).limit(limit)
         return (await self._session.execute(query)).all()
+
+
+def request_row(request: Request, *, at: datetime) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id, "command_id": request.command_id, "loan_id": request.loan_id,
+        "request_type": request.request_type.value, "state": request.state.value,
+        "applicant_customer_id": request.applicant_customer_id, "channel": request.channel,
+        "staff_id": request.staff_id, "policy_version": request.policy_version, "deadline": request.deadline,
+        "co_borrower_ids": list(request.co_borrower_ids), "confirmed_by": sorted(request.confirmed_by),
+        "details": dict(request.terms), "created_at": at, "updated_at": at,
+    }
+
+
+def transition_row(request: Request, *, at: datetime, from_state: State | None, actor: str, actor_kind: str,
+                   channel: str | None = None, recording_id: str | None = None, reason_code: str | None = None,
+                   event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id, "at": at, "from_state": from_state.value if from_state else None,
+        "to_state": request.state.value, "actor": actor, "actor_kind": actor_kind, "channel": channel,
+        "policy_version": request.policy_version, "recording_id": recording_id, "reason_code": reason_code,
+        "event_id": event_id,
+    }
 
 
 class PolicyRepository:

@@ -12,8 +12,16 @@ from typing import Any
 import structlog
 
 from services.requests import domain, events
+from services.requests.batching import batch_of, write_pending
 from services.requests.domain import Accepted, Applicant, Loan, Policy, Rejection, Request, State
-from services.requests.repository import LoanRepository, PolicyRepository, RequestRepository, timers
+from services.requests.repository import (
+    LoanRepository,
+    PolicyRepository,
+    RequestRepository,
+    request_row,
+    timers,
+    transition_row,
+)
 from shared import topics
 from shared.contracts import requests as contract
 from shared.messaging import MessageContext
@@ -52,12 +60,16 @@ class RequestService:
     async def submit(self, command_id: str, loan_id: str, applicant: Applicant, decide: Decide) -> None:
         """SPEC §2, §3, §5: a new request, or a refusal that explains itself."""
         request_id = request_id_for(command_id)
-        if await self.requests.raw(request_id) is not None:
+        batch = batch_of(self.ctx.session)
+        if (request_id in batch.known_requests) if batch else (await self.requests.raw(request_id) is not None):
             log.info("command_replayed", command_id=command_id, request_id=request_id)
             return
         policy = await self.policies.active()
-        loan = await self.loans.get(loan_id)
-        decision = decide(loan, policy, await self.requests.open_for_loan(loan_id) is not None)
+        if batch is not None and loan_id in batch.loans:
+            loan, busy = batch.loans[loan_id], batch.open_by_loan[loan_id] is not None
+        else:
+            loan, busy = await self.loans.get(loan_id), await self.requests.open_for_loan(loan_id) is not None
+        decision = decide(loan, policy, busy)
         if isinstance(decision, Rejection):
             self._refuse(command_id, loan_id, decision, policy.version, applicant.customer_id)
             return
@@ -68,40 +80,47 @@ class RequestService:
             co_borrower_ids=decision.co_borrower_ids, confirmed_by=frozenset(),
             terms={k: _json(v) for k, v in decision.terms.items()},
         )
-        if not await self.requests.add(request, at=self.ctx.now, terms_json=dict(request.terms)):
+        audit = self._audit_submission(request, applicant)
+        if batch is not None:
+            batch.new_requests.append(request_row(request, at=self.ctx.now))
+            batch.new_transitions.extend(audit)
+            batch.known_requests.add(request_id)
+            batch.open_by_loan[loan_id] = request
+        elif await self.requests.add(request, at=self.ctx.now):
+            await self.requests.record(audit)
+        else:
             # Another copy stored a request for this loan between our read and our insert.
             rejection = Rejection(domain.ReasonCode.OPEN_REQUEST_EXISTS,
                                   "This loan already has a request in progress.", {"loan_id": loan_id})
             self._refuse(command_id, loan_id, rejection, policy.version, applicant.customer_id)
             return
-        await self._audit_submission(request, applicant)
         self._emit(events.submitted(request, decision, applicant.submitted_at), loan_id)
-        log.info("request_submitted", request_id=request_id, loan_id=loan_id, state=request.state.value)
+        log.debug("request_submitted", request_id=request_id, loan_id=loan_id, state=request.state.value)
         if request.state is State.APPROVED:
             self._emit(events.approved(request, self.ctx.now), loan_id)
-            log.info("request_approved", request_id=request_id, loan_id=loan_id)
         else:
             await schedule(self.ctx.session, timers, EXPIRY, request_id, domain.expires_at(request),
                            {"correlationid": self.ctx.correlationid})
 
-    async def _audit_submission(self, request: Request, applicant: Applicant) -> None:
-        staff = applicant.staff_id is not None
+    def _audit_submission(self, request: Request, applicant: Applicant) -> list[dict[str, Any]]:
         recording = applicant.verification.recording_id if applicant.verification else None
         submitted = Request(**{**request.__dict__, "state": State.SUBMITTED})
         event_id = self.ctx.causationid
-        await self.requests.record(submitted, at=self.ctx.now, from_state=None,
-                                   actor=applicant.staff_id if staff else applicant.customer_id,  # type: ignore[arg-type]
-                                   actor_kind="STAFF" if staff else "CUSTOMER", channel=applicant.channel,
-                                   recording_id=recording, event_id=event_id)
-        await self.requests.record(request, at=self.ctx.now, from_state=State.SUBMITTED, actor="system",
-                                   actor_kind="SYSTEM", event_id=event_id)
+        return [
+            transition_row(submitted, at=self.ctx.now, from_state=None,
+                           actor=applicant.staff_id or applicant.customer_id,
+                           actor_kind="STAFF" if applicant.staff_id else "CUSTOMER", channel=applicant.channel,
+                           recording_id=recording, event_id=event_id),
+            transition_row(request, at=self.ctx.now, from_state=State.SUBMITTED, actor="system",
+                           actor_kind="SYSTEM", event_id=event_id),
+        ]
 
     def _refuse(self, command_id: str, loan_id: str, rejection: Rejection, policy_version: str,
                 applicant: str | None, *, request_id: str | None = None, command_type: str | None = None) -> None:
         self._emit(events.rejected(command_id=command_id, loan_id=loan_id, rejection=rejection,
                                    policy_version=policy_version, at=self.ctx.now, applicant=applicant,
                                    request_id=request_id, command_type=command_type), loan_id)
-        log.info("request_rejected", loan_id=loan_id, command_id=command_id, reason_code=rejection.code.value)
+        log.debug("request_rejected", loan_id=loan_id, command_id=command_id, reason_code=rejection.code.value)
 
     async def _move(self, request: Request, to: State, *, actor: str, actor_kind: str,
                     confirmed_by: frozenset[str] | None = None, recording_id: str | None = None,
@@ -109,16 +128,19 @@ class RequestService:
         moved = Request(**{**request.__dict__, "state": to,
                            "confirmed_by": request.confirmed_by if confirmed_by is None else confirmed_by})
         await self.requests.save_state(moved, at=self.ctx.now)
-        await self.requests.record(moved, at=self.ctx.now, from_state=request.state, actor=actor,
-                                   actor_kind=actor_kind, recording_id=recording_id, reason_code=reason_code,
-                                   event_id=self.ctx.causationid)
+        await self.requests.record([transition_row(
+            moved, at=self.ctx.now, from_state=request.state, actor=actor, actor_kind=actor_kind,
+            recording_id=recording_id, reason_code=reason_code, event_id=self.ctx.causationid)])
         if to is not State.AWAITING_CONFIRMATION:
             await cancel(self.ctx.session, timers, EXPIRY, request.request_id)
+        if (batch := batch_of(self.ctx.session)) is not None and request.loan_id in batch.open_by_loan:
+            batch.open_by_loan[request.loan_id] = moved if moved.is_open else None
         return moved
 
     async def co_borrower_outcome(self, request_id: str, customer_id: str, outcome: str, *, agent_id: str | None,
                                   recording_id: str | None) -> None:
         """SPEC §2, §4: the service centre's call outcome for one co-borrower."""
+        await write_pending(self.ctx.session)
         request = await self.requests.get(request_id, for_update=True)
         if request is None:
             log.warning("outcome_for_unknown_request", request_id=request_id)
@@ -142,6 +164,7 @@ class RequestService:
                              request.applicant_customer_id, request_id=request_id)
 
     async def withdraw(self, command_id: str, request_id: str, applicant: str, loan_hint: str | None) -> None:
+        await write_pending(self.ctx.session)
         request = await self.requests.get(request_id, for_update=True)
         result = domain.decide_withdrawal(request, request_id, applicant)
         if isinstance(result, Rejection):
@@ -157,9 +180,12 @@ class RequestService:
 
     async def loan_changed(self, loan: Loan) -> None:
         """Newest snapshot wins; an approved change it shows applied completes its request (SPEC §2)."""
+        await write_pending(self.ctx.session)
         if not await self.loans.upsert(loan):
             log.info("loan_snapshot_stale", loan_id=loan.loan_id)
             return
+        if (batch := batch_of(self.ctx.session)) is not None and loan.loan_id in batch.loans:
+            batch.loans[loan.loan_id] = loan
         request = await self.requests.open_for_loan(loan.loan_id)
         if request is not None and domain.is_completed_by(request, loan):
             await self._move(request, State.COMPLETED, actor="core-banking", actor_kind="CORE_BANKING")

@@ -1,0 +1,247 @@
+"""Benchmark: SubmitDebitDayChange -> RequestApproved through the requests service, against a plain baseline.
+
+    .venv/bin/python -m bench.requests_throughput [--count 10000] [--out bench/results/requests.json]
+
+Provisions its own broker and database like the tests (tests/support/infra.py), runs the requests service as
+a separate process, publishes COUNT single-borrower loans, then COUNT commands as fast as the producer goes,
+and times each command to its RequestApproved. Then, on the same broker and database, a plain aiokafka +
+asyncpg loop does the same persistence (inbox, request row, two outbox rows) and publishes the same two
+answers per request: the baseline (no envelope validation, audit trail, policy, rules or logging). Prints and writes requests/s, p50 and p99 latency of both.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared import topics
+from shared.db import migrate
+from shared.envelope import encode, new_event
+from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
+from tests.support.infra import ROOT, Infra, provide
+
+PORT = 18101
+
+
+def envelopes(topic_data: list[tuple[Any, str]]) -> list[tuple[bytes, bytes]]:
+    return [(key.encode(), encode(new_event(d, source="bench", subject=key, time=ACCOUNT_DAY)))
+            for d, key in topic_data]
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> dict[bytes, float]:
+    """Sends every record; returns when each key was handed to the producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    sent: dict[bytes, float] = {}
+    try:
+        futures = []
+        for key, value in records:
+            sent[key] = time.perf_counter()
+            futures.append(await producer.send(topic, value, key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def collect(bootstrap: str, topic: str, want: set[bytes], kind: bytes, timeout: float) -> dict[bytes, float]:
+    """Reads `topic` from its current end until a record of `kind` arrived for every key in `want`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    parts = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    for tp, offset in (await consumer.end_offsets(parts)).items():
+        consumer.seek(tp, offset)
+    seen: dict[bytes, float] = {}
+    deadline = time.perf_counter() + timeout
+    ready = asyncio.get_running_loop().create_future()
+    ready.set_result(None)
+    try:
+        while len(seen) < len(want) and time.perf_counter() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    if kind in r.value[:200] and r.key in want:
+                        seen.setdefault(r.key, now)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, float]:
+    latencies = sorted((seen[k] - sent[k]) * 1000 for k in seen)
+    elapsed = max(seen.values()) - min(sent.values())
+    return {
+        "requests": len(seen),
+        "seconds": round(elapsed, 3),
+        "requests_per_second": round(len(seen) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+    }
+
+
+async def run_service(infra: Infra, count: int) -> dict[str, float]:
+    loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=10, next_due_date=date(2020, 2, 25))
+             for _ in range(count)]
+    env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "POSTLOAN_DATABASE_URL": infra.database_url,
+           "REQUESTS_HTTP_PORT": str(PORT), "POSTLOAN_LOG_JSON": "true",
+           "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
+    log = open(ROOT / ".local" / "bench-requests.log", "wb")  # noqa: SIM115
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+    proc = subprocess.Popen([sys.executable, *profile, "-m", "services.requests"], env=env, cwd=ROOT, stdout=log,
+                            stderr=log)
+    try:
+        await wait_ready()
+        await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(l, l.loan_id) for l in loans]))
+        dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
+        conn = await asyncpg.connect(dsn)
+        ids = [l.loan_id for l in loans]
+        while await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids) < count:
+            await asyncio.sleep(0.2)
+        await conn.close()
+        commands = envelopes([(a_debit_day_change(l, 25), l.loan_id) for l in loans])
+        want = {key for key, _ in commands}
+        collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, want,
+                                                b'"type":"RequestApproved"', timeout=600))
+        await asyncio.sleep(1)  # the collector is positioned
+        sent = await produce(infra.kafka_bootstrap, topics.REQUESTS_COMMANDS, commands)
+        return figures(sent, await collector)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def wait_ready() -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("requests service not ready")
+
+
+BASELINE_SQL = """
+CREATE SCHEMA IF NOT EXISTS bench_baseline;
+CREATE TABLE IF NOT EXISTS bench_baseline.inbox (message_id text PRIMARY KEY, topic text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS bench_baseline.requests (request_id text PRIMARY KEY, command_id text UNIQUE NOT NULL,
+    loan_id text NOT NULL, state text NOT NULL, details jsonb NOT NULL, created_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS bench_baseline.outbox (id bigserial PRIMARY KEY, topic text NOT NULL, key bytea,
+    value bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz);
+"""
+
+
+async def baseline_loop(infra: Infra, source: str, sink: str, count: int, stop: asyncio.Event) -> None:
+    """The hand-written floor: one transaction per fetched batch, then publish, then commit offsets."""
+    conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
+    await conn.execute(BASELINE_SQL)
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=infra.kafka_bootstrap, group_id=f"bench-{uuid.uuid4()}",
+                                enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=50, max_records=500)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                continue
+            out = []
+            async with conn.transaction():
+                events = [json.loads(r.value) for r in records]
+                fresh = set(await conn.fetch(
+                    "INSERT INTO bench_baseline.inbox (message_id, topic) SELECT unnest($1::text[]), $2 "
+                    "ON CONFLICT DO NOTHING RETURNING message_id", [e["id"] for e in events], source))
+                fresh_ids = {row["message_id"] for row in fresh}
+                rows = []
+                for r, e in zip(records, events, strict=True):
+                    if e["id"] not in fresh_ids:
+                        continue
+                    d = e["data"]
+                    request_id = f"R-{uuid.uuid5(uuid.NAMESPACE_URL, d['command_id'])}"
+                    rows.append((request_id, d["command_id"], d["loan_id"], "APPROVED", json.dumps(d)))
+                    for kind in ("RequestSubmitted", "RequestApproved"):  # the same two answers as the service
+                        answer = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "type": kind,
+                                             "source": "bench", "subject": d["loan_id"],
+                                             "data": {"request_id": request_id, "loan_id": d["loan_id"]}}).encode()
+                        out.append((r.key, answer))
+                await conn.executemany(
+                    "INSERT INTO bench_baseline.requests VALUES ($1, $2, $3, $4, $5::jsonb, now())", rows)
+                await conn.executemany("INSERT INTO bench_baseline.outbox (topic, key, value) VALUES ($1, $2, $3)",
+                                       [(sink, k, v) for k, v in out])
+            futures = [await producer.send(sink, v, key=k) for k, v in out]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await conn.close()
+
+
+async def run_baseline(infra: Infra, count: int) -> dict[str, float]:
+    source, sink = f"bench.baseline.in.{uuid.uuid4().hex[:6]}", f"bench.baseline.out.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(source, 6, 1), NewTopic(sink, 6, 1)])
+    await admin.close()
+    loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}") for _ in range(count)]
+    commands = envelopes([(a_debit_day_change(l, 25), l.loan_id) for l in loans])
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(baseline_loop(infra, source, sink, count, stop))
+    collector = asyncio.create_task(collect(infra.kafka_bootstrap, sink, {k for k, _ in commands},
+                                            b'"type": "RequestApproved"', timeout=600))
+    await asyncio.sleep(3)  # consumer group joined, collector positioned
+    sent = await produce(infra.kafka_bootstrap, source, commands)
+    seen = await collector
+    stop.set()
+    await loop_task
+    return figures(sent, seen)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "requests.json")
+    args = parser.parse_args()
+    async with provide() as infra:
+        from shared.kafka_admin import ensure_topics
+
+        await ensure_topics(infra.kafka_bootstrap)
+        await migrate(ROOT / "services" / "requests" / "migrations", infra.database_url, "requests")
+        service = await run_service(infra, args.count)
+        print("service ", service, flush=True)
+        baseline = await run_baseline(infra, args.count)
+        print("baseline", baseline, flush=True)
+    result = {
+        "benchmark": "SubmitDebitDayChange -> RequestApproved, single-borrower loans",
+        "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
+        "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count,
+        "service": service, "baseline": baseline,
+        "ratio_to_baseline": round(service["requests_per_second"] / baseline["requests_per_second"], 2),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
