@@ -4,7 +4,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.confirmation.handlers import build_handlers
+from services.confirmation.api import router
+from services.confirmation.handlers import build_handlers, build_timers
 from services.confirmation.repository import SCHEMA, metadata
 from services.confirmation.settings import Settings
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
@@ -13,11 +14,13 @@ from shared.runtime import ServiceRuntime, ServiceSpec, serve
 def build_runtime(settings: Settings) -> ServiceRuntime:
     spec = ServiceSpec(
         name=SCHEMA,
-        version="0.1.0",
-        description="Co-borrower confirmation by recorded call; the paper-document ledger.",
+        version="0.2.0",
+        description="Co-borrower confirmation by recorded call, dispatch to agents, the paper-document ledger.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(),
+        consumers=lambda _deps: build_handlers(settings),
+        routes=(router,),
+        timers=lambda _deps: build_timers(settings),
     )
     return ServiceRuntime(spec, settings)
 

@@ -10,3 +10,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CONFIRMATION_", extra="ignore", frozen=True)
 
     http_port: int = Field(8002, description="Port of the confirmation HTTP API.")
+    max_attempts: int = Field(3, ge=1, description="Calls without an answer before a co-borrower is unreachable.")
+    retry_pause_s: float = Field(1800, ge=0, description="Pause before an unanswered task comes back to the queue.")
+    lease_s: float = Field(300, gt=0, description="How long an agent holds a task without renewing it.")
+    alert_window_h: float = Field(24, ge=0, description="A task still open this close to its deadline is flagged.")

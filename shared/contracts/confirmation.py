@@ -47,6 +47,8 @@ class ConfirmationCallRequested(Contract):
     customer_id: str
     due_by: Day
     attempt: int = Field(ge=1)
+    deadline_near: bool = Field(default=False, description="Re-issued because the deadline is close (staff alert).")
+    available_at: Timestamp | None = Field(default=None, description="Not to be called before this instant.")
 
 
 class _CallResult(Contract):

@@ -55,19 +55,19 @@ async def test_a_single_borrower_request_is_submitted_approved_and_notified(
 
 
 @pytest.mark.parametrize(
-    ("commands", "events", "valid"),
+    ("commands", "events", "valid", "reason_code"),
     [
         (topics.CONFIRMATION_COMMANDS, topics.CONFIRMATION_EVENTS,
          C.RecordCallOutcome(command_id="placeholder", task_id="T-1", agent_id="A-1", outcome=C.CallOutcome.NO_ANSWER,
-                             called_at=ACCOUNT_DAY)),
+                             called_at=ACCOUNT_DAY), "UNKNOWN_TASK"),
         (topics.APPOINTMENTS_COMMANDS, topics.APPOINTMENTS_EVENTS,
          A.BookSlot(command_id="placeholder", customer_id="C-1", branch_id="B-1", date=date(2020, 2, 4),
-                    start_time="09:30", service_type=A.ServiceType.OTHER)),
+                    start_time="09:30", service_type=A.ServiceType.OTHER), "UNSUPPORTED_COMMAND"),
     ],
     ids=["confirmation", "appointments"],
 )
 async def test_the_other_services_dead_letter_invalid_commands_and_answer_valid_ones(
-    platform: dict[str, Process], kafka: KafkaDriver, commands: str, events: str, valid: object
+    platform: dict[str, Process], kafka: KafkaDriver, commands: str, events: str, valid: object, reason_code: str
 ) -> None:
     subject = ref("K")
     command = valid.model_copy(update={"command_id": ref("cmd")})  # type: ignore[attr-defined]
@@ -78,7 +78,41 @@ async def test_the_other_services_dead_letter_invalid_commands_and_answer_valid_
         [answer] = await watch.wait_for(lambda s: s.type == "CommandRejected" and s.key == subject.encode())
     assert letter.value == b"not json at all" and letter.headers["x-error-kind"] == "not-json"
     assert answer.data["command_id"] == command.command_id
-    assert answer.data["reason_code"] == "UNSUPPORTED_COMMAND"
+    assert answer.data["reason_code"] == reason_code
+
+
+async def test_scenario_3_across_the_services_a_call_confirms_the_co_borrower_and_paper_is_settled(
+    platform: dict[str, Process], kafka: KafkaDriver
+) -> None:
+    """Channel → requests → confirmation → agent (HTTP) → confirmation → requests → notifier; paper later."""
+    loan = a_loan(co_borrowers=1, debit_day=10, next_due_date=date(2020, 2, 25))
+    customer, co = primary_of(loan), loan.borrowers[1].customer_id
+    await publish_loan(kafka, loan, requests=platform["requests"].url)
+    await eventually(lambda: _known(platform["notifier"].url, customer), what="notifier knows the customer")
+    watched = (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.NOTIFICATIONS_EVENTS)
+    async with kafka.watch(*watched) as watch, httpx.AsyncClient(base_url=platform["confirmation"].url) as centre:
+        await kafka.publish(topics.REQUESTS_COMMANDS, a_debit_day_change(loan, 28), subject=loan.loan_id)
+        [call] = await watch.wait_for(lambda s: s.type == "ConfirmationCallRequested" and s.data["customer_id"] == co)
+        task = None
+        for _ in range(100):  # the agent asks for work until this call comes up (earliest deadline first)
+            task = (await centre.post("/tasks/next", json={"agent_id": "A-SC"})).json()
+            if task["task_id"] == call.data["task_id"]:
+                break
+        assert task is not None and task["task_id"] == call.data["task_id"] and task["phone"]
+        await kafka.publish(topics.CONFIRMATION_COMMANDS, C.RecordCallOutcome(
+            command_id=ref("cmd"), task_id=task["task_id"], agent_id="A-SC", outcome=C.CallOutcome.CONFIRMED,
+            recording_id="REC-E2E", called_at=ACCOUNT_DAY), subject=loan.loan_id)
+        [approved] = await watch.wait_for(lambda s: s.type == "RequestApproved" and s.key == loan.loan_id.encode())
+        await watch.wait_for(lambda s: s.type == "NotificationSent" and s.key == customer.encode()
+                             and s.data["template"] == "request_approved", count=2)
+        owed = (await centre.get("/paper/owed")).json()
+        assert [p["customer_id"] for p in owed if p["loan_id"] == loan.loan_id] == [co]
+        await kafka.publish(topics.CONFIRMATION_COMMANDS, C.RecordPaperSignature(
+            command_id=ref("cmd"), request_id=approved.data["request_id"], customer_id=co, received_at=ACCOUNT_DAY,
+            received_by="S-1", branch_id=loan.branch_id), subject=loan.loan_id)
+        await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.key == loan.loan_id.encode())
+        assert not [p for p in (await centre.get("/paper/owed")).json() if p["loan_id"] == loan.loan_id]
+    assert approved.data["new_debit_day"] == 28
 
 
 PII = re.compile(r"測試客戶|13800138000|440301198001011234|customer@example\.com")

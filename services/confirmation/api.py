@@ -1,0 +1,124 @@
+"""HTTP API of the confirmation service: dispatch (分單) for the call centre, the queue, the paper ledger."""
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel, Field
+
+from services.confirmation.domain import deadline_near
+from services.confirmation.repository import Store
+from services.confirmation.settings import Settings
+from shared.runtime import Deps, runtime_deps
+
+router = APIRouter()
+DepsDep = Annotated[Deps, Depends(runtime_deps)]
+
+
+class AgentRequest(BaseModel):
+    agent_id: str = Field(min_length=1)
+
+
+class TaskView(BaseModel):
+    task_id: str
+    request_id: str
+    loan_id: str
+    customer_id: str
+    due_by: date
+    attempts: int
+    held_by: str | None
+    lease_until: datetime | None
+    available_at: datetime
+    deadline_near: bool
+
+
+class AssignedTask(TaskView):
+    phone: str | None = Field(description="The number to call on the recorded line.")
+
+
+class QueueView(BaseModel):
+    counts: dict[str, int]
+    queue: list[TaskView]
+
+
+class OwedPaper(BaseModel):
+    request_id: str
+    customer_id: str
+    loan_id: str
+    branch_id: str
+    reason: str
+    state: str
+    owed_since: datetime
+    age_days: int
+    courier: str | None
+    tracking_number: str | None
+    signing_branch_id: str | None
+
+
+def _settings(deps: Deps) -> Settings:
+    assert isinstance(deps.settings, Settings)
+    return deps.settings
+
+
+def _view(task: Any, deps: Deps, cls: type[TaskView] = TaskView, **extra: Any) -> Any:
+    window = timedelta(hours=_settings(deps).alert_window_h)
+    fields = {k: getattr(task, k) for k in TaskView.model_fields if k != "deadline_near"}
+    return cls(**fields, deadline_near=deadline_near(task.due_by, deps.clock.now(), window), **extra)
+
+
+@router.post("/tasks/next", tags=["dispatch"], response_model=AssignedTask,
+             summary="Hold the open task with the earliest deadline that nobody else holds",
+             responses={204: {"description": "Nothing to call now"}})
+async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
+    now = deps.clock.now()
+    async with deps.sessions.begin() as session:
+        store = Store(session)
+        task = await store.take_next(body.agent_id, now, now + timedelta(seconds=_settings(deps).lease_s))
+        phone = await store.phone_of(task.customer_id) if task else None
+    if task is None:
+        return Response(status_code=204)
+    return _view(task, deps, AssignedTask, phone=phone)
+
+
+@router.post("/tasks/{task_id}/renew", tags=["dispatch"], summary="Extend the agent's hold on a task")
+async def renew(task_id: str, body: AgentRequest, deps: DepsDep) -> dict[str, Any]:
+    now = deps.clock.now()
+    until = now + timedelta(seconds=_settings(deps).lease_s)
+    async with deps.sessions.begin() as session:
+        if not await Store(session).renew(task_id, body.agent_id, now, until):
+            raise HTTPException(409, "the task is not held by this agent (lease expired or taken)")
+    return {"task_id": task_id, "lease_until": until}
+
+
+@router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state")
+async def queue(deps: DepsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> QueueView:
+    async with deps.sessions() as session:
+        store = Store(session)
+        rows, counts = await store.queue(limit), await store.counts()
+    return QueueView(counts=counts, queue=[_view(r, deps) for r in rows])
+
+
+async def _owed(deps: Deps, branch_id: str | None) -> list[OwedPaper]:
+    today = deps.clock.now().date()
+    async with deps.sessions() as session:
+        rows = await Store(session).outstanding_paper(branch_id)
+    return [OwedPaper(**{k: getattr(r, k) for k in OwedPaper.model_fields if k != "age_days"},
+                      age_days=(today - r.owed_since.date()).days) for r in rows]
+
+
+@router.get("/paper/owed", tags=["paper"], summary="Paper signatures owed, by branch and age (待補紙質簽字)")
+async def owed(deps: DepsDep, branch_id: str | None = None) -> list[OwedPaper]:
+    return await _owed(deps, branch_id)
+
+
+@router.get("/paper/owed.csv", tags=["paper"], summary="The same report as CSV")
+async def owed_csv(deps: DepsDep, branch_id: str | None = None) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(OwedPaper.model_fields))
+    writer.writeheader()
+    for item in await _owed(deps, branch_id):
+        writer.writerow(item.model_dump(mode="json"))
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"content-disposition": "attachment; filename=paper-owed.csv"})
