@@ -1,23 +1,49 @@
 """Composition root of the appointments service: `python -m services.appointments` or `uvicorn --factory services.appointments.app:create_app`."""
 
+import json
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.appointments.handlers import build_handlers
-from services.appointments.repository import SCHEMA, metadata
+from services.appointments import domain
+from services.appointments.api import router
+from services.appointments.handlers import build_handlers, build_timers
+from services.appointments.repository import SCHEMA, Store, metadata
+from services.appointments.service import plan_of
 from services.appointments.settings import Settings
-from shared.runtime import ServiceRuntime, ServiceSpec, serve
+from shared.contracts import appointments as contract
+from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
+
+
+def load_branches(path: Path) -> list[domain.Plan]:
+    """Branch plans from a data file: a JSON list of SetBranchPlan data (without command_id)."""
+    items = json.loads(path.read_text(encoding="utf-8"))
+    plans = [plan_of(contract.SetBranchPlan(command_id="seed", **item)) for item in items]
+    for plan in plans:
+        if (problem := domain.plan_problem(plan)) is not None:
+            raise ValueError(f"{path}: {plan.branch_id}: {problem.reason}")
+    return plans
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
+    seeds = load_branches(settings.branches_file) if settings.branches_file else []
+
+    async def seed_branches(deps: Deps) -> None:
+        """Known branches keep whatever operators set; only missing ones are added."""
+        async with deps.sessions.begin() as session:
+            for plan in seeds:
+                await Store(session).save_plan(plan, deps.clock.now(), only_if_absent=True)
+
     spec = ServiceSpec(
         name=SCHEMA,
-        version="0.1.0",
-        description="Branch plans, capacity control, bookings, check-in with priority tickets.",
+        version="0.2.0",
+        description="Branch plans and live capacity, bookings that never overbook, check-in with priority tickets.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(),
+        consumers=lambda _deps: build_handlers(settings),
+        routes=(router,),
+        timers=lambda _deps: build_timers(settings),
+        on_start=seed_branches,
     )
     return ServiceRuntime(spec, settings)
 

@@ -1,12 +1,22 @@
 """Settings of the appointments service (env prefix APPOINTMENTS_, falling back to POSTLOAN_)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+BUNDLED_BRANCHES = Path(__file__).parent / "branches.json"
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APPOINTMENTS_", extra="ignore", frozen=True)
 
     http_port: int = Field(8003, description="Port of the appointments HTTP API.")
+    booking_window_days: int = Field(14, ge=1, description="Bookings are taken from tomorrow up to this many days.")
+    checkin_opens_min: int = Field(30, ge=0, description="Check-in opens this many minutes before the slot.")
+    checkin_closes_min: int = Field(15, ge=0, description="Check-in closes this many minutes after the slot starts.")
+    branches_file: Path | None = Field(
+        BUNDLED_BRANCHES, description="Branch plans loaded at start when the branch is not known yet (demo data)."
+    )

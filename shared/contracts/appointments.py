@@ -113,6 +113,7 @@ class BookingCancelled(Contract):
     booking_id: str
     customer_id: str
     branch_id: str
+    command_id: str | None = None
     date: Day | None = None
     start_time: ClockTime | None = None
     cancelled_at: Timestamp | None = None
@@ -122,6 +123,7 @@ class CheckedIn(Contract):
     booking_id: str
     ticket_number: str
     priority: bool = True
+    command_id: str | None = None
     customer_id: str | None = None
     branch_id: str | None = None
     checked_in_at: Timestamp | None = None

@@ -55,19 +55,20 @@ async def test_a_single_borrower_request_is_submitted_approved_and_notified(
 
 
 @pytest.mark.parametrize(
-    ("commands", "events", "valid", "reason_code"),
+    ("commands", "events", "valid", "answer_type", "reason_code"),
     [
         (topics.CONFIRMATION_COMMANDS, topics.CONFIRMATION_EVENTS,
          C.RecordCallOutcome(command_id="placeholder", task_id="T-1", agent_id="A-1", outcome=C.CallOutcome.NO_ANSWER,
-                             called_at=ACCOUNT_DAY), "UNKNOWN_TASK"),
+                             called_at=ACCOUNT_DAY), "CommandRejected", "UNKNOWN_TASK"),
         (topics.APPOINTMENTS_COMMANDS, topics.APPOINTMENTS_EVENTS,
          A.BookSlot(command_id="placeholder", customer_id="C-1", branch_id="B-1", date=date(2020, 2, 4),
-                    start_time="09:30", service_type=A.ServiceType.OTHER), "UNSUPPORTED_COMMAND"),
+                    start_time="09:30", service_type=A.ServiceType.OTHER), "BookingRejected", "UNKNOWN_BRANCH"),
     ],
     ids=["confirmation", "appointments"],
 )
-async def test_the_other_services_dead_letter_invalid_commands_and_answer_valid_ones(
-    platform: dict[str, Process], kafka: KafkaDriver, commands: str, events: str, valid: object, reason_code: str
+async def test_the_command_services_dead_letter_invalid_commands_and_answer_valid_ones(
+    platform: dict[str, Process], kafka: KafkaDriver, commands: str, events: str, valid: object, answer_type: str,
+    reason_code: str,
 ) -> None:
     subject = ref("K")
     command = valid.model_copy(update={"command_id": ref("cmd")})  # type: ignore[attr-defined]
@@ -75,7 +76,7 @@ async def test_the_other_services_dead_letter_invalid_commands_and_answer_valid_
         await kafka.publish_raw(commands, b"not json at all", key=subject.encode())
         await kafka.publish(commands, command, subject=subject)
         [letter] = await watch.wait_for(lambda s: s.topic == topics.dlq(commands) and s.key == subject.encode())
-        [answer] = await watch.wait_for(lambda s: s.type == "CommandRejected" and s.key == subject.encode())
+        [answer] = await watch.wait_for(lambda s: s.type == answer_type and s.data.get("command_id") == command.command_id)
     assert letter.value == b"not json at all" and letter.headers["x-error-kind"] == "not-json"
     assert answer.data["command_id"] == command.command_id
     assert answer.data["reason_code"] == reason_code

@@ -1,0 +1,217 @@
+"""Rules of branch plans, bookings and check-in (SPEC §6). Pure: no I/O; 'now' and ids are passed in."""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+# Booking codes are read out over the phone and at the counter: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
+CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
+CODE_LENGTH = 5
+
+
+class BookingState(StrEnum):
+    BOOKED = "BOOKED"
+    CANCELLED = "CANCELLED"
+    CHECKED_IN = "CHECKED_IN"
+    NO_SHOW = "NO_SHOW"
+
+
+class Refusal(StrEnum):
+    """BookingRejected reasons (CONTRACT.md) and CommandRejected reasons of this service."""
+
+    BRANCH_CLOSED = "BRANCH_CLOSED"
+    UNKNOWN_SLOT = "UNKNOWN_SLOT"
+    SLOT_FULL = "SLOT_FULL"
+    DAY_FULL = "DAY_FULL"
+    OUTSIDE_BOOKING_WINDOW = "OUTSIDE_BOOKING_WINDOW"
+    DUPLICATE_BOOKING = "DUPLICATE_BOOKING"
+    UNKNOWN_BRANCH = "UNKNOWN_BRANCH"
+    INVALID_PLAN = "INVALID_PLAN"
+    UNKNOWN_BOOKING = "UNKNOWN_BOOKING"
+    NOT_BOOKING_OWNER = "NOT_BOOKING_OWNER"
+    BOOKING_NOT_ACTIVE = "BOOKING_NOT_ACTIVE"
+    UNKNOWN_CODE = "UNKNOWN_CODE"
+    ALREADY_CHECKED_IN = "ALREADY_CHECKED_IN"
+    OUTSIDE_CHECKIN_WINDOW = "OUTSIDE_CHECKIN_WINDOW"
+
+
+@dataclass(frozen=True)
+class Window:
+    start: time
+    end: time
+    capacity_per_slot: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    branch_id: str
+    name: str
+    address: str
+    timezone: str
+    slot_minutes: int
+    daily_cap: int
+    weekly: Mapping[str, Sequence[Window]]
+
+
+@dataclass(frozen=True)
+class Override:
+    closed: bool
+    windows: Sequence[Window] | None
+    daily_cap: int | None
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: time
+    end: time
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Day:
+    """What a branch offers on one date: its slots and the cap on tickets; no slots means closed."""
+
+    slots: tuple[Slot, ...]
+    daily_cap: int
+
+    @property
+    def closed(self) -> bool:
+        return not self.slots or self.daily_cap == 0
+
+    def slot_at(self, start: time) -> Slot | None:
+        return next((s for s in self.slots if s.start == start), None)
+
+
+@dataclass(frozen=True)
+class Refused:
+    code: Refusal
+    reason: str
+
+
+def plan_problem(plan: Plan) -> Refused | None:
+    """A plan operators can apply: a real time zone, windows that hold at least one slot."""
+    try:
+        ZoneInfo(plan.timezone)
+    except (KeyError, ValueError):
+        return Refused(Refusal.INVALID_PLAN, f"Unknown time zone {plan.timezone!r}.")
+    for weekday, windows in plan.weekly.items():
+        if weekday not in WEEKDAYS:
+            return Refused(Refusal.INVALID_PLAN, f"Unknown weekday {weekday!r}.")
+        problem = windows_problem(windows, plan.slot_minutes)
+        if problem:
+            return problem
+    return None
+
+
+def windows_problem(windows: Sequence[Window], slot_minutes: int) -> Refused | None:
+    for w in windows:
+        if _minutes(w.end) - _minutes(w.start) < slot_minutes:
+            return Refused(Refusal.INVALID_PLAN, f"The window {w.start:%H:%M}-{w.end:%H:%M} holds no "
+                                                 f"{slot_minutes}-minute slot.")
+    return None
+
+
+def _minutes(t: time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _at(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60)
+
+
+def day_of(plan: Plan, override: Override | None, on: date) -> Day:
+    """SPEC §6: the weekly plan for that weekday, unless a date override closes the branch or changes it."""
+    if override is not None and override.closed:
+        return Day((), 0)
+    windows = override.windows if override is not None and override.windows is not None else (
+        plan.weekly.get(WEEKDAYS[on.weekday()], ()))
+    cap = override.daily_cap if override is not None and override.daily_cap is not None else plan.daily_cap
+    slots = []
+    for w in windows:
+        start = _minutes(w.start)
+        while start + plan.slot_minutes <= _minutes(w.end):
+            slots.append(Slot(_at(start), _at(start + plan.slot_minutes), w.capacity_per_slot))
+            start += plan.slot_minutes
+    return Day(tuple(slots), cap)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def booking_problem(day: Day, on: date, start: time, *, today: date, window_days: int,
+                    has_booking_that_day: bool) -> Refused | None:
+    """SPEC §6: refused outside the booking window, on a closed day, for a slot that does not exist, or when the
+    customer already holds a booking at that branch that day. Capacity is decided by the database."""
+    if not today < on <= today + timedelta(days=window_days):
+        return Refused(Refusal.OUTSIDE_BOOKING_WINDOW,
+                       f"Bookings are taken from {today + timedelta(days=1)} to {today + timedelta(days=window_days)}.")
+    if day.closed:
+        return Refused(Refusal.BRANCH_CLOSED, f"The branch is closed on {on}.")
+    if day.slot_at(start) is None:
+        return Refused(Refusal.UNKNOWN_SLOT, f"There is no slot starting at {start:%H:%M} on {on}.")
+    if has_booking_that_day:
+        return Refused(Refusal.DUPLICATE_BOOKING, "You already hold a booking at this branch on that day.")
+    return None
+
+
+SLOT_FULL = Refused(Refusal.SLOT_FULL, "This time slot is fully booked.")
+DAY_FULL = Refused(Refusal.DAY_FULL, "All of the day's tickets are taken.")
+
+
+def booking_code(seed: str, attempt: int = 0) -> str:
+    """A short code that is easy to read out, derived from the booking (a replay gets the same code)."""
+    digest = int.from_bytes(hashlib.sha256(f"{seed}/{attempt}".encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(CODE_LENGTH):
+        digest, index = divmod(digest, len(CODE_ALPHABET))
+        chars.append(CODE_ALPHABET[index])
+    return "".join(chars)
+
+
+def checkin_problem(state: BookingState | None, slot_start: datetime, at: datetime, *,
+                    opens_before: timedelta, closes_after: timedelta) -> Refused | None:
+    """SPEC §6 (expected): check-in opens 30 minutes before the slot and closes 15 minutes after it starts."""
+    if state is None:
+        return Refused(Refusal.UNKNOWN_CODE, "No booking with this code today at this branch.")
+    if state is BookingState.CHECKED_IN:
+        return Refused(Refusal.ALREADY_CHECKED_IN, "This booking has already been checked in.")
+    if state is not BookingState.BOOKED:
+        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.")
+    if not slot_start - opens_before <= at <= slot_start + closes_after:
+        return Refused(Refusal.OUTSIDE_CHECKIN_WINDOW,
+                       f"Check-in is open from {(slot_start - opens_before):%H:%M} to "
+                       f"{(slot_start + closes_after):%H:%M}.")
+    return None
+
+
+def ticket_label(number: int) -> str:
+    """Priority tickets are numbered per branch and day: P001, P002, … (booked customers go first)."""
+    return f"P{number:03d}"
+
+
+def cancel_problem(state: BookingState | None, owner: str | None, customer_id: str) -> Refused | None:
+    if state is None:
+        return Refused(Refusal.UNKNOWN_BOOKING, "No booking with this id is known.")
+    if owner != customer_id:
+        return Refused(Refusal.NOT_BOOKING_OWNER, "Only the customer who booked can cancel.")
+    if state is not BookingState.BOOKED:
+        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.")
+    return None
+
+
+def over_capacity(day: Day, booked_by_slot: Mapping[time, int]) -> list[tuple[time, int, int]]:
+    """After a plan change: (start, booked, capacity) of slots holding more bookings than they now may.
+
+    A slot that no longer exists has capacity 0; existing bookings are never cancelled by a plan change."""
+    result = []
+    for start, booked in sorted(booked_by_slot.items()):
+        slot = day.slot_at(start)
+        capacity = 0 if slot is None or day.closed else slot.capacity
+        if booked > capacity:
+            result.append((start, booked, capacity))
+    return result
