@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.appointments import domain
 from services.appointments.api import router
+from services.appointments.batching import AppointmentBatching
 from services.appointments.handlers import build_handlers, build_timers
 from services.appointments.repository import SCHEMA, Store, metadata
 from services.appointments.service import plan_of
@@ -44,6 +45,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         routes=(router,),
         timers=lambda _deps: build_timers(settings),
         on_start=seed_branches,
+        batch_hooks=AppointmentBatching(),
     )
     return ServiceRuntime(spec, settings)
 

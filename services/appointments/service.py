@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from services.appointments import domain
+from services.appointments.batching import forget_snapshot, snapshot_of
 from services.appointments.domain import BookingState, Override, Plan, Refused, Window
 from services.appointments.repository import DayCounterRow, SlotCounterRow, Store, timers
 from services.appointments.settings import Settings
@@ -52,6 +53,7 @@ class AppointmentService:
 
     async def set_plan(self, cmd: contract.SetBranchPlan) -> None:
         """SPEC §6: operators change plans while the system runs; bookings stay; overflows are reported."""
+        forget_snapshot(self.ctx.session)
         plan = plan_of(cmd)
         if (problem := domain.plan_problem(plan)) is not None:
             self._refuse(cmd, problem, cmd.branch_id)
@@ -65,6 +67,7 @@ class AppointmentService:
         self._plan_changed(cmd, over)
 
     async def set_override(self, cmd: contract.SetDateOverride) -> None:
+        forget_snapshot(self.ctx.session)
         plan = await self.store.plan(cmd.branch_id)
         if plan is None:
             self._refuse(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."),
@@ -91,17 +94,22 @@ class AppointmentService:
     async def book(self, cmd: contract.BookSlot) -> None:
         """SPEC §6: a place on a slot, or a refusal with its reason; the database never lets a slot or day
         take more than its capacity, whatever the number of copies booking at once."""
-        if await self.store.booking_by_command(cmd.command_id) is not None:
+        snap = snapshot_of(self.ctx.session)
+        if (cmd.command_id in snap.known_commands) if snap else (
+                await self.store.booking_by_command(cmd.command_id) is not None):
             return  # a replayed command: the booking exists and was announced
-        plan = await self.store.plan(cmd.branch_id)
+        plan = snap.plans.get(cmd.branch_id) if snap else await self.store.plan(cmd.branch_id)
         if plan is None:
             self._reject(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."))
             return
-        day = domain.day_of(plan, await self.store.override(cmd.branch_id, cmd.date), cmd.date)
+        override = snap.overrides.get((cmd.branch_id, cmd.date)) if snap else await self.store.override(
+            cmd.branch_id, cmd.date)
+        day = domain.day_of(plan, override, cmd.date)
+        holder = (cmd.branch_id, cmd.date, cmd.customer_id)
         problem = domain.booking_problem(
             day, cmd.date, cmd.start_time, today=domain.local_today(self.ctx.now, plan.timezone),
             window_days=self.settings.booking_window_days,
-            has_booking_that_day=await self.store.active_booking_exists(cmd.branch_id, cmd.date, cmd.customer_id))
+            has_booking_that_day=(holder in snap.active) if snap else await self.store.active_booking_exists(*holder))
         if problem is not None:
             self._reject(cmd, problem)
             return
@@ -109,6 +117,13 @@ class AppointmentService:
         assert slot is not None
         slot_key = {"branch_id": cmd.branch_id, "date": cmd.date, "start_time": cmd.start_time}
         day_key = {"branch_id": cmd.branch_id, "date": cmd.date}
+        if snap is not None:  # refusals the snapshot already proves need no statement
+            if snap.day_booked.get((cmd.branch_id, cmd.date), 0) >= day.daily_cap:
+                self._reject(cmd, domain.DAY_FULL)
+                return
+            if snap.slot_booked.get((cmd.branch_id, cmd.date, slot.start), 0) >= slot.capacity:
+                self._reject(cmd, domain.SLOT_FULL)
+                return
         if not await self.store.take_place(SlotCounterRow, slot_key, slot.capacity):
             self._reject(cmd, domain.SLOT_FULL)
             return
@@ -116,6 +131,12 @@ class AppointmentService:
             await self.store.free_place(SlotCounterRow, slot_key)
             self._reject(cmd, domain.DAY_FULL)
             return
+        if snap is not None:
+            snap.known_commands.add(cmd.command_id)
+            snap.active.add(holder)
+            snap.day_booked[(cmd.branch_id, cmd.date)] = snap.day_booked.get((cmd.branch_id, cmd.date), 0) + 1
+            key = (cmd.branch_id, cmd.date, slot.start)
+            snap.slot_booked[key] = snap.slot_booked.get(key, 0) + 1
         booking_id = booking_id_for(cmd.command_id)
         code = await self._free_code(booking_id, cmd.branch_id, cmd.date)
         await self.store.add_booking(
@@ -144,6 +165,7 @@ class AppointmentService:
             reason=refusal.reason), cmd.branch_id)
 
     async def cancel(self, cmd: contract.CancelBooking) -> None:
+        forget_snapshot(self.ctx.session)
         row = await self.store.booking(cmd.booking_id)
         subject = row.branch_id if row else ((self.ctx.message.subject if self.ctx.message else None) or "unknown")
         problem = domain.cancel_problem(BookingState(row.state) if row else None, row.customer_id if row else None,
@@ -163,6 +185,7 @@ class AppointmentService:
 
     async def check_in(self, cmd: contract.CheckIn) -> None:
         """SPEC §6: the booking code at the branch within the window -> a priority ticket."""
+        forget_snapshot(self.ctx.session)
         plan = await self.store.plan(cmd.branch_id)
         if plan is None:
             self._refuse(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."),

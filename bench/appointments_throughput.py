@@ -1,0 +1,146 @@
+"""Benchmark: 10,000 concurrent BookSlot for one branch-day with a cap of 500.
+
+    .venv/bin/python -m bench.appointments_throughput [--count 10000] [--cap 500]
+
+Provisions its own broker and database (tests/support/infra.py), runs the appointments service as its own
+process, publishes one branch plan (16 half-hour slots of 40, daily cap CAP), then COUNT bookings by
+distinct customers for one day at once. Each command is timed to its answer (SlotBooked or BookingRejected).
+Checks that exactly CAP were booked, on the events and in the database.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, time as clock_time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.requests_throughput import envelopes, produce
+from shared import topics
+from shared.contracts import appointments as A
+from shared.db import migrate
+from tests.support.builders import ACCOUNT_DAY
+from tests.support.infra import ROOT, provide
+
+PORT = 18103
+DAY = date(2020, 2, 10)
+
+
+async def answers(bootstrap: str, want: set[str], timeout: float) -> dict[str, tuple[float, str]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    parts = [TopicPartition(topics.APPOINTMENTS_EVENTS, p) for p in cluster.partitions_for_topic(topics.APPOINTMENTS_EVENTS)]
+    consumer.assign(parts)
+    for tp, offset in (await consumer.end_offsets(parts)).items():
+        consumer.seek(tp, offset)
+    seen: dict[str, tuple[float, str]] = {}
+    deadline = time.perf_counter() + timeout
+    try:
+        while len(seen) < len(want) and time.perf_counter() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    event = json.loads(r.value)
+                    command_id = event["data"].get("command_id")
+                    if command_id in want:
+                        seen.setdefault(command_id, (now, event["type"]))
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--cap", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "appointments.json")
+    args = parser.parse_args()
+    async with provide() as infra:
+        from shared.kafka_admin import ensure_topics
+
+        await ensure_topics(infra.kafka_bootstrap)
+        await migrate(ROOT / "services" / "appointments" / "migrations", infra.database_url, "appointments")
+        env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+               "POSTLOAN_DATABASE_URL": infra.database_url, "APPOINTMENTS_HTTP_PORT": str(PORT),
+               "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
+        log = open(ROOT / ".local" / "bench-appointments.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "services.appointments"], env=env, cwd=ROOT, stdout=log,
+                                stderr=log)
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                for _ in range(300):
+                    try:
+                        if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.2)
+            branch = f"BR-BENCH-{uuid.uuid4().hex[:6]}"
+            window = A.Window(start=clock_time(9), end=clock_time(17), capacity_per_slot=40)
+            plan = A.SetBranchPlan(command_id=f"cmd-{uuid.uuid4().hex}", branch_id=branch, name="Bench branch",
+                                   address="1 Bench Road", timezone="Asia/Shanghai", slot_minutes=30,
+                                   daily_cap=args.cap, weekly={A.Weekday.MON: [window]})
+            planned = asyncio.create_task(answers(infra.kafka_bootstrap, {plan.command_id}, 60))
+            await asyncio.sleep(1)
+            await produce(infra.kafka_bootstrap, topics.APPOINTMENTS_COMMANDS, envelopes([(plan, branch)]))
+            await planned
+            slots = [clock_time(9 + i // 2, 30 * (i % 2)) for i in range(16)]
+            bookings = [A.BookSlot(command_id=f"cmd-{uuid.uuid4().hex}", customer_id=f"C-{uuid.uuid4().hex[:10]}",
+                                   branch_id=branch, date=DAY, start_time=random.choice(slots),
+                                   service_type=A.ServiceType.OTHER) for _ in range(args.count)]
+            records = envelopes([(b, branch) for b in bookings])
+            collector = asyncio.create_task(answers(infra.kafka_bootstrap, {b.command_id for b in bookings}, 900))
+            await asyncio.sleep(1)
+            started = time.perf_counter()
+            sent: dict[str, float] = {}
+            sent_at = await produce(infra.kafka_bootstrap, topics.APPOINTMENTS_COMMANDS, [])  # warm the producer
+            del sent_at
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                        linger_ms=5)
+            await producer.start()
+            futures = []
+            for b, (key, value) in zip(bookings, records, strict=True):
+                sent[b.command_id] = time.perf_counter()
+                futures.append(await producer.send(topics.APPOINTMENTS_COMMANDS, value, key=key))
+            await asyncio.gather(*futures)
+            await producer.stop()
+            seen = await collector
+            conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
+            stored = await conn.fetchval("SELECT count(*) FROM appointments.bookings WHERE branch_id = $1", branch)
+            counter = await conn.fetchval("SELECT booked FROM appointments.day_counters WHERE branch_id = $1", branch)
+            await conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    latencies = sorted((seen[c][0] - sent[c]) * 1000 for c in seen)
+    elapsed = max(t for t, _ in seen.values()) - started
+    kinds = [kind for _, kind in seen.values()]
+    result = {
+        "benchmark": f"{args.count} BookSlot for one branch-day, daily cap {args.cap}",
+        "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
+        "kafka": infra.kafka_version, "postgres": infra.postgres_version,
+        "answered": len(seen), "booked": kinds.count("SlotBooked"), "rejected": kinds.count("BookingRejected"),
+        "bookings_in_database": stored, "day_counter": counter,
+        "decisions_per_second": round(len(seen) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
