@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 import uvicorn
@@ -43,6 +43,14 @@ class Deps:
     clock: Clock
 
 
+class Worker(Protocol):
+    """A background loop of a service (e.g. the notifier's delivery worker), started and stopped with it."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class ServiceSpec:
     name: str  # also the PostgreSQL schema
@@ -55,6 +63,7 @@ class ServiceSpec:
     timers: Callable[[Deps], Mapping[str, TimerHandler]] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
+    workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
 
 
 def runtime_deps(request: Request) -> Deps:
@@ -109,6 +118,8 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self.timers: TimerRunner | None = None
         self._timer_task: asyncio.Task[None] | None = None
+        self.workers: list[Worker] = []
+        self._worker_tasks: list[asyncio.Task[None]] = []
         self.deps: Deps | None = None
 
     async def start(self) -> None:
@@ -138,6 +149,8 @@ class ServiceRuntime:
                 handlers=self.spec.timers(self.deps), clock=self.clock, interval=s.timer_interval_s,
             )
             self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
+        self.workers = list(self.spec.workers(self.deps))
+        self._worker_tasks = [asyncio.create_task(w.run(), name=f"{self.spec.name}-worker") for w in self.workers]
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
 
@@ -171,6 +184,11 @@ class ServiceRuntime:
             self.consumer.stopping = True
         if self.broker is not None:
             await self.broker.stop()
+        for worker in self.workers:
+            worker.stop()
+        for task in self._worker_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
         if self.timers is not None and self._timer_task is not None:
             self.timers.stop()
             with contextlib.suppress(asyncio.CancelledError):
@@ -191,6 +209,7 @@ class ServiceRuntime:
             "consuming": self._joined.joined.is_set(),
             "relay_running": self._relay_task is not None and not self._relay_task.done(),
             "timers_running": self.spec.timers is None or (self._timer_task is not None and not self._timer_task.done()),
+            "workers_running": all(not t.done() for t in self._worker_tasks),
         }
 
     async def health(self) -> dict[str, bool]:

@@ -5,21 +5,25 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier.api import router
-from services.notifier.handlers import build_handlers
+from services.notifier.handlers import build_handlers, build_timers
 from services.notifier.repository import SCHEMA, metadata
 from services.notifier.settings import Settings
+from services.notifier.worker import DeliveryWorker
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
     spec = ServiceSpec(
         name=SCHEMA,
-        version="0.1.0",
+        version="0.2.0",
         description="Customer and staff notifications in three languages over four channels, once per event.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(),
+        consumers=lambda _deps: build_handlers(settings),
         routes=(router,),
+        timers=lambda _deps: build_timers(settings),
+        workers=lambda deps: [DeliveryWorker(sessions=deps.sessions, tables=deps.tables, clock=deps.clock,
+                                             settings=settings)],
     )
     return ServiceRuntime(spec, settings)
 

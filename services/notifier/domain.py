@@ -4,27 +4,14 @@ Templates are keyed by name and language; a missing template or variable raises,
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+from services.notifier.templates import LANGUAGES, REASONS, TEMPLATES
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "request_received": {
-        "zh-Hans": "您的贷款（尾号{loan_tail}）变更申请已受理，我们会尽快处理。",
-        "zh-Hant": "您的貸款（尾號{loan_tail}）變更申請已受理，我們會盡快處理。",
-        "en": "We have received your change request for loan ending {loan_tail}.",
-    },
-    "request_approved": {
-        "zh-Hans": "您的贷款（尾号{loan_tail}）扣款日已变更为每月{new_debit_day}日，首个新还款日为{new_due_date}。",
-        "zh-Hant": "您的貸款（尾號{loan_tail}）扣款日已變更為每月{new_debit_day}日，首個新還款日為{new_due_date}。",
-        "en": "Your loan ending {loan_tail} is now debited on day {new_debit_day}; first new due date {new_due_date}.",
-    },
-    "request_rejected": {
-        "zh-Hans": "很抱歉，您的贷款（尾号{loan_tail}）变更申请未获通过：{reason}",
-        "zh-Hant": "很抱歉，您的貸款（尾號{loan_tail}）變更申請未獲通過：{reason}",
-        "en": "Sorry, the change request for loan ending {loan_tail} was not accepted: {reason}",
-    },
-}
+DEFAULT_LANGUAGE = "zh-Hans"
+STAFF = "STAFF"  # the service centre's channel and recipient id
 
 
 @dataclass(frozen=True)
@@ -46,8 +33,58 @@ def loan_tail(loan_id: str) -> str:
     return loan_id[-4:]
 
 
+def money(amount: Decimal | str, currency: str = "CNY") -> str:
+    """Money in a message: currency and thousands separators, two decimals (5230.15 -> CNY 5,230.15)."""
+    return f"{currency} {Decimal(str(amount)):,.2f}"
+
+
+def reason_text(code: str | None, language: str, fallback: str) -> str:
+    return REASONS.get(code or "", {}).get(language, fallback)
+
+
 def render(template: str, language: str, **variables: object) -> Message:
-    lang = language if language in LANGUAGES else "zh-Hans"
+    """The message in the customer's language; a missing template or variable raises (a test fails, not a customer)."""
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
     text = TEMPLATES[template][lang]
-    values = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in variables.items()}
+    values = {k: _shown(v) for k, v in variables.items()}
     return Message(template=template, language=lang, body=text.format(**values))
+
+
+def _shown(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value
+
+
+def in_quiet_hours(now: datetime, start: time, end: time, tz: ZoneInfo) -> bool:
+    """SPEC §7 (expected): no SMS at night; the quiet hours may wrap midnight (22:00-08:00)."""
+    local = now.astimezone(tz).time()
+    return (start <= local or local < end) if start > end else (start <= local < end)
+
+
+def quiet_hours_end(now: datetime, end: time, tz: ZoneInfo) -> datetime:
+    """The next instant the quiet hours end, when a held SMS goes out."""
+    local = now.astimezone(tz)
+    release = datetime.combine(local.date(), end, tzinfo=tz)
+    return release if release > local else release + timedelta(days=1)
+
+
+def retry_delay(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
+    """Exponential back-off after `attempts` failed deliveries: base, 2*base, 4*base, … up to cap."""
+    return min(base * (2 ** max(attempts - 1, 0)), cap)
+
+
+def mask_contact(contact: str | None) -> str | None:
+    """Contacts shown to staff: the last four characters only (13800138000 -> *******8000)."""
+    if not contact:
+        return contact
+    return "*" * max(len(contact) - 4, 0) + contact[-4:]
+
+
+def reminder_at(on: date, tz: ZoneInfo, hour: int = 9) -> datetime:
+    """SPEC §7 (expected): a booking reminder the day before, in the morning."""
+    return datetime.combine(on - timedelta(days=1), time(hour), tzinfo=tz)

@@ -1,81 +1,96 @@
-"""Kafka handlers of the notifier: project recipients, turn events into deliveries. No rules here."""
+"""Kafka handlers and timers of the notifier: which event becomes which message for whom. No rules here."""
 
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
-from services.notifier.domain import loan_tail, render
-from services.notifier.repository import DeliveryRepository, RecipientRepository
+from services.notifier.domain import money, reason_text
+from services.notifier.repository import RecipientRepository
+from services.notifier.service import REMINDER, Notifier
+from services.notifier.settings import Settings
 from shared import topics
+from shared.contracts import appointments as appt
+from shared.contracts import confirmation as conf
 from shared.contracts import loans as loan_contract
-from shared.contracts import notifications as out
 from shared.contracts import requests as req
 from shared.messaging import Handler, MessageContext
-
-log = structlog.get_logger("postloan.notifier")
-_NOTIFICATION_NS = uuid.UUID("5d7c3d4e-2f0a-4b8e-8c61-0e8f3a9b7c22")
+from shared.timers import TimerHandler
 
 
-def notification_id(event_id: str, customer_id: str, channel: str) -> str:
-    return f"N-{uuid.uuid5(_NOTIFICATION_NS, f'{event_id}|{customer_id}|{channel}')}"
-
-
-async def notify(ctx: MessageContext, *, loan_id: str, customer_id: str | None, template: str,
-                 **variables: Any) -> None:
+async def handle_loan_snapshot(ctx: MessageContext, s: loan_contract.LoanSnapshot) -> None:
     recipients = RecipientRepository(ctx.session)
-    customer_id = customer_id or await recipients.primary_of(loan_id)
-    recipient = await recipients.get(customer_id) if customer_id else None
-    event_id = ctx.message.id
-    if recipient is None or not recipient.channels:
-        error = "unknown customer" if recipient is None else "customer has no usable channel"
-        who = customer_id or f"loan:{loan_id}"
-        ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationFailed(
-            notification_id=notification_id(event_id, who, "NONE"), event_id=event_id, customer_id=who,
-            channel="NONE", template=template, language=recipient.language if recipient else "zh-Hans",
-            failed_at=ctx.now, error=error, attempts=0,
-        ), subject=who)
-        log.warning("notification_failed", event_id=event_id, customer_id=who, error=error)
-        return
-    message = render(template, recipient.language, loan_tail=loan_tail(loan_id), **variables)
-    deliveries = DeliveryRepository(ctx.session)
-    for channel in recipient.channels:
-        nid = notification_id(event_id, recipient.customer_id, channel)
-        if not await deliveries.record_sent(notification_id=nid, event_id=event_id, customer_id=recipient.customer_id,
-                                            channel=channel, message=message, at=ctx.now):
-            continue
-        ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationSent(
-            notification_id=nid, event_id=event_id, customer_id=recipient.customer_id, channel=channel,
-            template=template, language=message.language, sent_at=ctx.now,
-        ), subject=recipient.customer_id)
-        log.debug("notification_sent", notification_id=nid, customer_id=recipient.customer_id, channel=channel)
+    for b in s.borrowers:
+        await recipients.upsert(customer_id=b.customer_id, language=b.language.value,
+                                channels=[c.value for c in b.channels], phone=b.phone, email=b.email, as_of=s.as_of)
+        await recipients.link(s.loan_id, b.customer_id, b.role.value)
 
 
-def build_handlers() -> Mapping[str, Mapping[str, Handler]]:
-    async def handle_loan_snapshot(ctx: MessageContext, s: loan_contract.LoanSnapshot) -> None:
-        recipients = RecipientRepository(ctx.session)
-        for b in s.borrowers:
-            await recipients.upsert(customer_id=b.customer_id, language=b.language.value,
-                                    channels=[c.value for c in b.channels], phone=b.phone, email=b.email, as_of=s.as_of)
-            await recipients.link(s.loan_id, b.customer_id, b.role.value)
+def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
+    def on(action: Callable[[Notifier, Any], Any]) -> Handler:
+        async def handle(ctx: MessageContext, event: Any) -> None:
+            await action(Notifier(ctx, settings), event)
 
-    async def handle_request_submitted(ctx: MessageContext, e: req.RequestSubmitted) -> None:
-        await notify(ctx, loan_id=e.loan_id, customer_id=e.applicant_customer_id, template="request_received")
+        return handle
 
-    async def handle_request_approved(ctx: MessageContext, e: req.RequestApproved) -> None:
-        await notify(ctx, loan_id=e.loan_id, customer_id=e.applicant_customer_id, template="request_approved",
-                     new_debit_day=e.new_debit_day, new_due_date=e.new_due_date)
+    def to_applicant(template: str, **variables: Callable[[Any], Any]) -> Handler:
+        return on(lambda n, e: n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template=template,
+                                          **{k: f(e) for k, f in variables.items()}))
 
-    async def handle_request_rejected(ctx: MessageContext, e: req.RequestRejected) -> None:
-        await notify(ctx, loan_id=e.loan_id, customer_id=e.applicant_customer_id, template="request_rejected",
-                     reason=e.reason)
+    async def approved(n: Notifier, e: req.RequestApproved) -> None:
+        if e.request_type is req.RequestType.EARLY_REPAYMENT:
+            await n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template="repayment_approved",
+                             amount=money(e.amount or 0), requested_date=e.requested_date)
+        else:
+            await n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template="request_approved",
+                             new_debit_day=e.new_debit_day, new_due_date=e.new_due_date)
+
+    async def rejected(n: Notifier, e: req.RequestRejected) -> None:
+        row = await n.recipients.row(e.applicant_customer_id) if e.applicant_customer_id else None
+        language = row.language if row else "en"
+        await n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template="request_rejected",
+                         reason=reason_text(e.reason_code, language, e.reason))
+
+    async def booked(n: Notifier, e: appt.SlotBooked) -> None:
+        await n.customer(customer_id=e.customer_id, loan_id=None, template="booking_confirmed", code=e.booking_code,
+                         date=e.date, time=e.start_time, branch_name=e.branch_name or e.branch_id,
+                         branch_address=e.branch_address or "")
+        await n.schedule_reminder(e)
+
+    async def cancelled(n: Notifier, e: appt.BookingCancelled) -> None:
+        await n.cancel_reminder(e.booking_id)
+        if e.date is not None and e.start_time is not None:
+            await n.customer(customer_id=e.customer_id, loan_id=None, template="booking_cancelled", date=e.date,
+                             time=e.start_time)
+
+    async def call_requested(n: Notifier, e: conf.ConfirmationCallRequested) -> None:
+        if e.deadline_near:
+            await n.staff("staff_deadline_near", urgent=True, task_id=e.task_id, loan_tail=e.loan_id[-4:],
+                          due_by=e.due_by)
+        elif e.attempt == 1:
+            await n.staff("staff_call_task", urgent=False, task_id=e.task_id, loan_tail=e.loan_id[-4:],
+                          due_by=e.due_by)
 
     return {
         topics.LOANS_SNAPSHOTS: {"LoanSnapshot": handle_loan_snapshot},
         topics.REQUESTS_EVENTS: {
-            "RequestSubmitted": handle_request_submitted,
-            "RequestApproved": handle_request_approved,
-            "RequestRejected": handle_request_rejected,
+            "RequestSubmitted": to_applicant("request_received"),
+            "RequestApproved": on(approved),
+            "RequestRejected": on(rejected),
+            "RequestWithdrawn": to_applicant("request_withdrawn"),
+            "RequestExpired": to_applicant("request_expired", deadline=lambda e: e.deadline or ""),
+            "RequestCompleted": to_applicant("request_completed"),
         },
+        topics.APPOINTMENTS_EVENTS: {
+            "SlotBooked": on(booked),
+            "BookingCancelled": on(cancelled),
+            "CheckedIn": on(lambda n, e: n.customer(customer_id=e.customer_id, loan_id=None, template="checked_in",
+                                                    ticket=e.ticket_number)),
+        },
+        topics.CONFIRMATION_EVENTS: {"ConfirmationCallRequested": on(call_requested)},
     }
+
+
+def build_timers(settings: Settings) -> Mapping[str, TimerHandler]:
+    async def remind(ctx: MessageContext, booking_id: str, payload: Mapping[str, Any]) -> None:
+        await Notifier(ctx, settings).remind(booking_id, payload)
+
+    return {REMINDER: remind}

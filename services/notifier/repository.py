@@ -3,16 +3,36 @@
 Repositories never commit: the caller's transaction does.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ARRAY, Column, DateTime, Integer, MetaData, Table, Text, UniqueConstraint, select
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain import Message, Recipient
+from shared.db import messaging_tables
+from shared.timers import timer_table
 
 SCHEMA = "notifier"
 metadata = MetaData(schema=SCHEMA)
+inbox, outbox = messaging_tables(metadata)
+timers = timer_table(metadata)
 
 RecipientRow = Table(
     "recipients",
@@ -43,12 +63,18 @@ DeliveryRow = Table(
     Column("template", Text, nullable=False),
     Column("language", Text, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    Column("status", Text, nullable=False),  # SENT | PENDING | HELD (quiet hours) | FAILED
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("contact", Text),  # where it goes (phone, e-mail, customer id); shown masked only
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("urgent", Boolean, nullable=False, server_default="false"),
+    Column("last_error", Text),
+    Column("correlation_id", Text),
     # SPEC §7: the same event never notifies the same person twice on a channel.
     UniqueConstraint("event_id", "customer_id", "channel", name="one_delivery_per_event_recipient_channel"),
+    Index("deliveries_due", "next_attempt_at", postgresql_where=text("status IN ('PENDING', 'HELD')")),
 )
 
 
@@ -74,11 +100,11 @@ class RecipientRepository:
         ))
 
     async def get(self, customer_id: str) -> Recipient | None:
-        row = (await self._session.execute(
-            select(RecipientRow.c.customer_id, RecipientRow.c.language, RecipientRow.c.channels)
-            .where(RecipientRow.c.customer_id == customer_id)
-        )).first()
+        row = await self.row(customer_id)
         return Recipient(row.customer_id, row.language, tuple(row.channels)) if row else None
+
+    async def row(self, customer_id: str) -> Any:
+        return (await self._session.execute(select(RecipientRow).where(RecipientRow.c.customer_id == customer_id))).first()
 
     async def primary_of(self, loan_id: str) -> str | None:
         return await self._session.scalar(select(LoanBorrowerRow.c.customer_id).where(
@@ -89,12 +115,33 @@ class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record_sent(self, *, notification_id: str, event_id: str, customer_id: str, channel: str,
-                          message: Message, at: datetime) -> bool:
-        """The local sender: stores the delivery; False when this event already reached this person there."""
+    async def record(self, *, notification_id: str, event_id: str, customer_id: str, channel: str, message: Message,
+                     at: datetime, status: str, contact: str | None, next_attempt_at: datetime | None, urgent: bool,
+                     correlation_id: str | None) -> bool:
+        """Stores the delivery; False when this event already went to this person on this channel."""
         stmt = pg_insert(DeliveryRow).values(
             notification_id=notification_id, event_id=event_id, customer_id=customer_id, channel=channel,
-            template=message.template, language=message.language, body=message.body, status="SENT", attempts=1,
-            created_at=at, sent_at=at,
+            template=message.template, language=message.language, body=message.body, status=status,
+            attempts=1 if status == "SENT" else 0, created_at=at, sent_at=at if status == "SENT" else None,
+            contact=contact, next_attempt_at=next_attempt_at, urgent=urgent, correlation_id=correlation_id,
         ).on_conflict_do_nothing().returning(DeliveryRow.c.notification_id)
         return (await self._session.execute(stmt)).first() is not None
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Any]:
+        query = (select(DeliveryRow).where(DeliveryRow.c.status.in_(["PENDING", "HELD"]),
+                                           DeliveryRow.c.next_attempt_at <= now)
+                 .order_by(DeliveryRow.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
+        return (await self._session.execute(query)).all()
+
+    async def update(self, notification_id: str, **values: Any) -> None:
+        await self._session.execute(update(DeliveryRow).where(DeliveryRow.c.notification_id == notification_id)
+                                    .values(**values))
+
+    async def of(self, *, customer_id: str | None = None, event_id: str | None = None) -> Sequence[Any]:
+        query = select(DeliveryRow)
+        if customer_id is not None:
+            query = query.where(DeliveryRow.c.customer_id == customer_id)
+        if event_id is not None:
+            query = query.where(DeliveryRow.c.event_id == event_id)
+        return (await self._session.execute(query.order_by(DeliveryRow.c.created_at,
+                                                           DeliveryRow.c.notification_id))).all()
