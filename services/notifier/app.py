@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier.api import router
+from services.notifier.batching import NotifierBatching
 from services.notifier.handlers import build_handlers, build_timers
 from services.notifier.repository import SCHEMA, metadata
 from services.notifier.settings import Settings
@@ -22,6 +23,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=lambda _deps: build_handlers(settings),
         routes=(router,),
         timers=lambda _deps: build_timers(settings),
+        batch_hooks=NotifierBatching(),
         workers=lambda deps: [DeliveryWorker(sessions=deps.sessions, tables=deps.tables, clock=deps.clock,
                                              settings=settings)],
     )

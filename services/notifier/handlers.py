@@ -3,6 +3,7 @@
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from services.notifier.batching import batch_of
 from services.notifier.domain import money, reason_text
 from services.notifier.repository import RecipientRepository
 from services.notifier.service import REMINDER, Notifier
@@ -17,6 +18,9 @@ from shared.timers import TimerHandler
 
 
 async def handle_loan_snapshot(ctx: MessageContext, s: loan_contract.LoanSnapshot) -> None:
+    if (batch := batch_of(ctx.session)) is not None:  # later messages of the batch must see the new contacts
+        for b in s.borrowers:
+            batch.recipients.pop(b.customer_id, None)
     recipients = RecipientRepository(ctx.session)
     for b in s.borrowers:
         await recipients.upsert(customer_id=b.customer_id, language=b.language.value,

@@ -103,6 +103,10 @@ class RecipientRepository:
         row = await self.row(customer_id)
         return Recipient(row.customer_id, row.language, tuple(row.channels)) if row else None
 
+    async def rows(self, customer_ids: Sequence[str]) -> dict[str, Any]:
+        query = select(RecipientRow).where(RecipientRow.c.customer_id.in_(customer_ids))
+        return {r.customer_id: r for r in (await self._session.execute(query)).all()}
+
     async def row(self, customer_id: str) -> Any:
         return (await self._session.execute(select(RecipientRow).where(RecipientRow.c.customer_id == customer_id))).first()
 
@@ -111,20 +115,24 @@ class RecipientRepository:
             LoanBorrowerRow.c.loan_id == loan_id, LoanBorrowerRow.c.role == "PRIMARY"))
 
 
+def delivery_row(*, notification_id: str, event_id: str, customer_id: str, channel: str, message: Message,
+                 at: datetime, status: str, contact: str | None, next_attempt_at: datetime | None, urgent: bool,
+                 correlation_id: str | None) -> dict[str, Any]:
+    sent = status == "SENT"
+    return {"notification_id": notification_id, "event_id": event_id, "customer_id": customer_id, "channel": channel,
+            "template": message.template, "language": message.language, "body": message.body, "status": status,
+            "attempts": 1 if sent else 0, "created_at": at, "sent_at": at if sent else None, "contact": contact,
+            "next_attempt_at": next_attempt_at, "urgent": urgent, "last_error": None,
+            "correlation_id": correlation_id}
+
+
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, *, notification_id: str, event_id: str, customer_id: str, channel: str, message: Message,
-                     at: datetime, status: str, contact: str | None, next_attempt_at: datetime | None, urgent: bool,
-                     correlation_id: str | None) -> bool:
+    async def record(self, row: dict[str, Any]) -> bool:
         """Stores the delivery; False when this event already went to this person on this channel."""
-        stmt = pg_insert(DeliveryRow).values(
-            notification_id=notification_id, event_id=event_id, customer_id=customer_id, channel=channel,
-            template=message.template, language=message.language, body=message.body, status=status,
-            attempts=1 if status == "SENT" else 0, created_at=at, sent_at=at if status == "SENT" else None,
-            contact=contact, next_attempt_at=next_attempt_at, urgent=urgent, correlation_id=correlation_id,
-        ).on_conflict_do_nothing().returning(DeliveryRow.c.notification_id)
+        stmt = pg_insert(DeliveryRow).values(**row).on_conflict_do_nothing().returning(DeliveryRow.c.notification_id)
         return (await self._session.execute(stmt)).first() is not None
 
     async def due(self, now: datetime, limit: int) -> Sequence[Any]:
