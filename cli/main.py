@@ -150,4 +150,6 @@ def describe(msg: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    import cli.operations  # noqa: F401  - registers the operator commands on `app`
+
     app()
