@@ -176,9 +176,9 @@ async def _dead_letters(bootstrap: str, names: list[str]) -> list[Any]:
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         records: list[Any] = []
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(batch)
+                records.extend(r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)])
         return records
     finally:
         await consumer.stop()
@@ -196,11 +196,13 @@ def _dlq_names(topic: list[str] | None) -> list[str]:
 def dlq_list(topic: Annotated[list[str] | None, typer.Argument(help="Source topics (default: all).")] = None,
              bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
     """Show every dead letter with its reason."""
-    table = Table("dead letter", "kind", "reason", "from")
+    table = Table("kind", "reason", "from")
+    table.add_column("dead letter (to replay)", no_wrap=True)
     for r in asyncio.run(_dead_letters(bootstrap, _dlq_names(topic))):
         h = {k: v.decode("utf-8", "replace") for k, v in r.headers}
-        table.add_row(f"{r.topic}:{r.partition}:{r.offset}", h.get("x-error-kind", "?"), h.get("x-error", "")[:80],
-                      f"{h.get('x-original-topic')}:{h.get('x-original-partition')}:{h.get('x-original-offset')}")
+        table.add_row(h.get("x-error-kind", "?"), h.get("x-error", "")[:80],
+                      f"{h.get('x-original-topic')}:{h.get('x-original-partition')}:{h.get('x-original-offset')}",
+                      f"{r.topic}:{r.partition}:{r.offset}")
     console.print(table)
 
 
