@@ -22,7 +22,9 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.clock import Clock, clock_from
+from shared.contracts import TOPIC_TYPES
 from shared.db import create_engine, messaging_tables, migrate
+from shared.envelope import envelope_union
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, BatchHooks, Handler, Tables
 from shared.relay import OutboxRelay
@@ -58,7 +60,8 @@ class ServiceSpec:
     description: str
     metadata: MetaData  # the service's tables; inbox and outbox are added to it
     migrations: Path
-    consumers: Callable[[Deps], Mapping[str, Mapping[str, Handler]]]  # topic -> type -> handler
+    consumers: Mapping[str, Mapping[str, Handler]]  # topic -> CloudEvent type -> handler
+    produces: str  # the topic the service writes (documented in its AsyncAPI)
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     timers: Callable[[Deps], Mapping[str, TimerHandler]] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
@@ -111,7 +114,6 @@ class ServiceRuntime:
         inbox, outbox = messaging_tables(spec.metadata)
         self.tables = Tables(inbox=inbox, outbox=outbox, schema=spec.name)
         self.engine: AsyncEngine | None = None
-        self.broker: KafkaBroker | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: BatchConsumer | None = None
         self._joined = _Assignment()
@@ -121,6 +123,13 @@ class ServiceRuntime:
         self.workers: list[Worker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
         self.deps: Deps | None = None
+        # Built without I/O, so the AsyncAPI document exists before (and without) a broker connection.
+        self.broker = KafkaBroker(settings.kafka_bootstrap, logger=logging.getLogger("postloan.faststream"))
+        self._subscribe()
+        self.broker.publisher(
+            spec.produces, title=f"{spec.name} -> {spec.produces}", schema=envelope_union(TOPIC_TYPES[spec.produces]),
+            description=f"CloudEvents written by {spec.name} through its outbox relay; key = subject.",
+        )
 
     async def start(self) -> None:
         s = self.settings
@@ -130,12 +139,10 @@ class ServiceRuntime:
         self.engine = create_engine(url, pool_size=s.database_pool_size)
         sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.deps = Deps(settings=s, engine=self.engine, sessions=sessions, tables=self.tables, clock=self.clock)
-        self.broker = KafkaBroker(s.kafka_bootstrap, logger=logging.getLogger("postloan.faststream"))
         self.consumer = BatchConsumer(
-            service=self.spec.name, handlers=self.spec.consumers(self.deps),
+            service=self.spec.name, handlers=self.spec.consumers,
             sessions=sessions, tables=self.tables, clock=self.clock, hooks=self.spec.batch_hooks,
         )
-        self._subscribe(self.consumer)
         self.relay = OutboxRelay(
             engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
             batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
@@ -154,11 +161,12 @@ class ServiceRuntime:
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
 
-    def _subscribe(self, consumer: BatchConsumer) -> None:
+    def _subscribe(self) -> None:
         """One Kafka consumer per copy of the service, on all its topics (so copies rebalance once, not per topic)."""
         assert self.broker is not None
+        handlers = self.spec.consumers
         subscriber = self.broker.subscriber(
-            *consumer.handlers,
+            *handlers,
             group_id=self.settings.consumer_group(self.spec.name),
             batch=True,
             max_records=self.settings.consumer_max_records,
@@ -172,12 +180,13 @@ class ServiceRuntime:
             parser=_tolerant_parser,
             title=f"{self.spec.name}",
             description="; ".join(f"{t}: {', '.join(sorted(h)) or 'dead-letters invalid input'}"
-                                  for t, h in consumer.handlers.items()),
+                                  for t, h in handlers.items()),
         )
 
         @subscriber
         async def consume(msg: KafkaMessage) -> None:
-            await consumer.process(msg.raw_message)
+            assert self.consumer is not None, "the service has not started"
+            await self.consumer.process(msg.raw_message)
 
     async def stop(self) -> None:
         if self.consumer is not None:

@@ -13,6 +13,7 @@ from services.appointments.repository import SCHEMA, Store, metadata
 from services.appointments.service import plan_of
 from services.appointments.settings import Settings
 from shared.contracts import appointments as contract
+from shared import topics
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
 
 
@@ -41,7 +42,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Branch plans and live capacity, bookings that never overbook, check-in with priority tickets.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(settings),
+        consumers=build_handlers(settings),
+        produces=topics.APPOINTMENTS_EVENTS,
         routes=(router,),
         timers=lambda _deps: build_timers(settings),
         on_start=seed_branches,

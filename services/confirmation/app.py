@@ -8,6 +8,7 @@ from services.confirmation.api import router
 from services.confirmation.handlers import build_handlers, build_timers
 from services.confirmation.repository import SCHEMA, metadata
 from services.confirmation.settings import Settings
+from shared import topics
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
 
 
@@ -18,7 +19,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Co-borrower confirmation by recorded call, dispatch to agents, the paper-document ledger.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(settings),
+        consumers=build_handlers(settings),
+        produces=topics.CONFIRMATION_EVENTS,
         routes=(router,),
         timers=lambda _deps: build_timers(settings),
     )

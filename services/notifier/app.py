@@ -10,6 +10,7 @@ from services.notifier.handlers import build_handlers, build_timers
 from services.notifier.repository import SCHEMA, metadata
 from services.notifier.settings import Settings
 from services.notifier.worker import DeliveryWorker
+from shared import topics
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
 
 
@@ -20,7 +21,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Customer and staff notifications in three languages over four channels, once per event.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(settings),
+        consumers=build_handlers(settings),
+        produces=topics.NOTIFICATIONS_EVENTS,
         routes=(router,),
         timers=lambda _deps: build_timers(settings),
         batch_hooks=NotifierBatching(),

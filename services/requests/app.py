@@ -10,6 +10,7 @@ from services.requests.handlers import build_handlers, build_timers
 from services.requests.policies import load_policy
 from services.requests.repository import SCHEMA, PolicyRepository, metadata
 from services.requests.settings import Settings
+from shared import topics
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
 
 
@@ -27,7 +28,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Post-loan change requests: debit-day changes, early repayment, their decisions and lifecycle.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=lambda _deps: build_handlers(),
+        consumers=build_handlers(),
+        produces=topics.REQUESTS_EVENTS,
         routes=(router,),
         timers=lambda _deps: build_timers(),
         on_start=seed_policy,
