@@ -121,6 +121,7 @@ def tail(
     bootstrap: Bootstrap = "127.0.0.1:9092",
     from_beginning: bool = typer.Option(False, "--from-beginning"),
     loan: str | None = typer.Option(None, help="Only messages whose subject is this loan."),
+    branch: str | None = typer.Option(None, help="Only messages whose subject is this branch."),
     type_: str | None = typer.Option(None, "--type", help="Only this CloudEvent type."),
 ) -> None:
     """Follow topics and print each CloudEvent on one readable line."""
@@ -131,7 +132,8 @@ def tail(
 
     async def run() -> None:
         async for name, msg in follow(bootstrap, None, names, from_beginning=from_beginning):
-            if (loan and msg.get("subject") != loan) or (type_ and msg.get("type") != type_):
+            subject = msg.get("subject")
+            if (loan and subject != loan) or (branch and subject != branch) or (type_ and msg.get("type") != type_):
                 continue
             console.print(f"[green]{name}[/green] {describe(msg)}")
 
@@ -153,4 +155,9 @@ def main() -> None:
     import cli.docs  # noqa: F401  - registers `docs` on `app`
     import cli.operations  # noqa: F401  - registers the operator commands on `app`
 
-    app()
+    try:
+        app()
+    except (KafkaError, OSError, httpx.HTTPError) as exc:
+        # Bad input or an unreachable platform: a clear message and a non-zero exit, never a traceback.
+        console.print(f"[red]error:[/red] {exc!r} — is the platform up (make up)?")
+        raise SystemExit(2) from None
