@@ -14,22 +14,19 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date, time as clock_time
 from pathlib import Path
 
 import asyncpg
-import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.requests_throughput import envelopes, produce
 from shared import topics
 from shared.contracts import appointments as A
 from shared.db import migrate
-from tests.support.builders import ACCOUNT_DAY
+from bench.support import service_process
 from tests.support.infra import ROOT, provide
 
 PORT = 18103
@@ -72,21 +69,7 @@ async def main() -> None:
 
         await ensure_topics(infra.kafka_bootstrap)
         await migrate(ROOT / "services" / "appointments" / "migrations", infra.database_url, "appointments")
-        env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-               "POSTLOAN_DATABASE_URL": infra.database_url, "APPOINTMENTS_HTTP_PORT": str(PORT),
-               "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
-        log = open(ROOT / ".local" / "bench-appointments.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "services.appointments"], env=env, cwd=ROOT, stdout=log,
-                                stderr=log)
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+        async with service_process("appointments", infra, PORT):
             branch = f"BR-BENCH-{uuid.uuid4().hex[:6]}"
             window = A.Window(start=clock_time(9), end=clock_time(17), capacity_per_slot=40)
             plan = A.SetBranchPlan(command_id=f"cmd-{uuid.uuid4().hex}", branch_id=branch, name="Bench branch",
@@ -105,10 +88,6 @@ async def main() -> None:
             await asyncio.sleep(1)
             started = time.perf_counter()
             sent: dict[str, float] = {}
-            sent_at = await produce(infra.kafka_bootstrap, topics.APPOINTMENTS_COMMANDS, [])  # warm the producer
-            del sent_at
-            from aiokafka import AIOKafkaProducer
-
             producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
                                         linger_ms=5)
             await producer.start()
@@ -123,9 +102,6 @@ async def main() -> None:
             stored = await conn.fetchval("SELECT count(*) FROM appointments.bookings WHERE branch_id = $1", branch)
             counter = await conn.fetchval("SELECT booked FROM appointments.day_counters WHERE branch_id = $1", branch)
             await conn.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     latencies = sorted((seen[c][0] - sent[c]) * 1000 for c in seen)
     elapsed = max(t for t, _ in seen.values()) - started
     kinds = [kind for _, kind in seen.values()]

@@ -13,8 +13,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -28,6 +26,7 @@ from shared import topics
 from shared.contracts import confirmation as C
 from shared.contracts import requests as R
 from shared.db import migrate
+from bench.support import service_process
 from tests.support.builders import ACCOUNT_DAY
 from tests.support.infra import ROOT, Infra, provide
 
@@ -114,28 +113,11 @@ async def main() -> None:
 
         await ensure_topics(infra.kafka_bootstrap)
         await migrate(ROOT / "services" / "confirmation" / "migrations", infra.database_url, "confirmation")
-        env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-               "POSTLOAN_DATABASE_URL": infra.database_url, "CONFIRMATION_HTTP_PORT": str(PORT),
-               "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
-        log = open(ROOT / ".local" / "bench-confirmation.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "services.confirmation"], env=env, cwd=ROOT, stdout=log,
-                                stderr=log)
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+        async with service_process("confirmation", infra, PORT):
             outcomes = await outcomes_phase(infra, args.tasks)
             print("outcomes", outcomes, flush=True)
             dispatch = await dispatch_phase(infra, args.agents, args.calls)
             print("dispatch", dispatch, flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     result = {"benchmark": "confirmation: RecordCallOutcome -> CoBorrowerConfirmed; POST /tasks/next",
               "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
               "kafka": infra.kafka_version, "postgres": infra.postgres_version,

@@ -13,8 +13,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -22,7 +20,6 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
-import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.requests_throughput import produce
@@ -31,6 +28,7 @@ from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.db import migrate
 from shared.envelope import encode, new_event
+from bench.support import service_process
 from tests.support.builders import ACCOUNT_DAY, a_borrower, a_loan
 from tests.support.infra import ROOT, provide
 
@@ -74,21 +72,7 @@ async def main() -> None:
 
         await ensure_topics(infra.kafka_bootstrap)
         await migrate(ROOT / "services" / "notifier" / "migrations", infra.database_url, "notifier")
-        env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-               "POSTLOAN_DATABASE_URL": infra.database_url, "NOTIFIER_HTTP_PORT": str(PORT),
-               "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
-        log = open(ROOT / ".local" / "bench-notifier.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "services.notifier"], env=env, cwd=ROOT, stdout=log, stderr=log)
-        dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
+        async with service_process("notifier", infra, PORT):
             loans = []
             for _ in range(args.count):
                 loan = a_loan(loan_id=f"LN-{uuid.uuid4().hex[:12]}")
@@ -119,9 +103,6 @@ async def main() -> None:
             first, copies = await collector
             stored = await conn.fetchval("SELECT count(*) FROM notifier.deliveries WHERE customer_id = ANY($1)", ids)
             await conn.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     by_key = {e.id: e.subject.encode() for e in events}  # type: ignore[union-attr]
     latencies = sorted((first[i] - sent_at[by_key[i]]) * 1000 for i in first)
     elapsed = max(first.values()) - started

@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -30,6 +28,7 @@ from shared import topics
 from shared.db import migrate
 from shared.envelope import encode, new_event
 from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
+from bench.support import service_process
 from tests.support.infra import ROOT, Infra, provide
 
 PORT = 18101
@@ -98,15 +97,7 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
 async def run_service(infra: Infra, count: int) -> dict[str, float]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=10, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
-    env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "POSTLOAN_DATABASE_URL": infra.database_url,
-           "REQUESTS_HTTP_PORT": str(PORT), "POSTLOAN_LOG_JSON": "true",
-           "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
-    log = open(ROOT / ".local" / "bench-requests.log", "wb")  # noqa: SIM115
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-    proc = subprocess.Popen([sys.executable, *profile, "-m", "services.requests"], env=env, cwd=ROOT, stdout=log,
-                            stderr=log)
-    try:
-        await wait_ready()
+    async with service_process("requests", infra, PORT):
         await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(l, l.loan_id) for l in loans]))
         dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
         conn = await asyncpg.connect(dsn)
@@ -121,23 +112,6 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
         await asyncio.sleep(1)  # the collector is positioned
         sent = await produce(infra.kafka_bootstrap, topics.REQUESTS_COMMANDS, commands)
         return figures(sent, await collector)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-async def wait_ready() -> None:
-    import httpx
-
-    async with httpx.AsyncClient(timeout=2) as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"http://127.0.0.1:{PORT}/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("requests service not ready")
 
 
 BASELINE_SQL = """

@@ -1,0 +1,42 @@
+"""What the benchmark scripts share: a service as its own process on the benchmark's broker and database."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+
+from tests.support.builders import ACCOUNT_DAY
+from tests.support.infra import ROOT, Infra
+
+
+@contextlib.asynccontextmanager
+async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`python -m services.<name>` at log level INFO (as in production), ready when its /ready answers 200."""
+    env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+           "POSTLOAN_DATABASE_URL": infra.database_url, f"{name.upper()}_HTTP_PORT": str(port),
+           "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "PYTHONPATH": str(ROOT)}
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+    log = open(ROOT / ".local" / f"bench-{name}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, *profile, "-m", f"services.{name}"], env=env, cwd=ROOT, stdout=log,
+                            stderr=log)
+    try:
+        await wait_ready(port)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+async def wait_ready(port: int) -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the service on port {port} did not become ready")
