@@ -82,7 +82,7 @@ async def main() -> None:
             await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, [
                 (l.loan_id.encode(), encode(new_event(l, source="bench", subject=l.loan_id, time=ACCOUNT_DAY)))
                 for l in loans])
-            conn = await asyncpg.connect(dsn)
+            conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
             ids = [l.borrowers[0].customer_id for l in loans]
             while await conn.fetchval("SELECT count(*) FROM notifier.recipients WHERE customer_id = ANY($1)", ids) \
                     < args.count:
