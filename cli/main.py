@@ -152,6 +152,7 @@ def describe(msg: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    import cli.demo  # noqa: F401  - registers `demo` on `app`
     import cli.docs  # noqa: F401  - registers `docs` on `app`
     import cli.operations  # noqa: F401  - registers the operator commands on `app`
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from rich.progress import track
 from rich.table import Table
 
 from cli.kafka_io import envelope, publish
-from cli.main import Bootstrap, app, console, describe, fail
+from cli.main import Bootstrap, app, console, fail
 from shared import topics
 from shared.contracts import TOPIC_TYPES, Contract
 from shared.contracts import appointments as appt
@@ -52,8 +51,9 @@ def send(
         fail("give the data with exactly one of --data or --file")
     try:
         raw = json.loads(data if data is not None else file.read_text(encoding="utf-8"))  # type: ignore[union-attr]
-        raw.setdefault("command_id", f"cli-{uuid.uuid4().hex[:12]}") if type_ != "LoanSnapshot" else None
         topic, model = TYPE_TOPIC[type_]
+        if "command_id" in model.model_fields:
+            raw.setdefault("command_id", f"cli-{uuid.uuid4().hex[:12]}")
         parsed = model.model_validate(raw)
     except (OSError, ValueError, ValidationError) as exc:
         fail(f"not a valid {type_}: {exc}")
@@ -256,79 +256,3 @@ def status() -> None:
     """Health of each part of the local stack."""
     for script in ("kafka.sh", "postgres.sh", "services.sh"):
         _deploy(script, "status")
-
-
-@app.command("demo")
-def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http://127.0.0.1:8002",
-         requests_url: str = "http://127.0.0.1:8001", timeout: float = 60.0) -> None:
-    """Play SPEC §11 scenario 3: a co-borrower confirmed by a recorded call, paper owed, then received."""
-    from cli.kafka_io import end_offsets, follow
-    from shared.contracts import confirmation as conf
-    from shared.contracts import requests as req
-
-    suffix = uuid.uuid4().hex[:6].upper()
-    at = datetime.fromisoformat("2020-02-03T09:30:00+08:00")
-    borrower = {"role": "PRIMARY", "name": "Demo Primary", "phone": "+86-000-0000-0010", "id_number": "DEMO-P",
-                "language": "zh-Hant", "channels": ["APP_PUSH"]}
-    loan = loan_contract.LoanSnapshot.model_validate({
-        "loan_id": f"L-DEMO3-{suffix}", "status": "ACTIVE", "product": "MORTGAGE", "branch_id": "SZ-SERVICE-CENTRE",
-        "currency": "CNY", "instalment_amount": "7410.00", "outstanding_principal": "1260000.00", "debit_day": 10,
-        "next_due_date": "2020-02-25", "as_of": "2020-02-03T08:00:00+08:00",
-        "borrowers": [{**borrower, "customer_id": f"C-P-{suffix}"},
-                      {**borrower, "customer_id": f"C-CO-{suffix}", "role": "CO_BORROWER", "name": "Demo Co",
-                       "language": "en"}]})
-    command = req.SubmitDebitDayChange(command_id=f"demo-{suffix}", loan_id=loan.loan_id,
-                                       applicant_customer_id=f"C-P-{suffix}", channel=req.Channel.APP,
-                                       new_debit_day=28, submitted_at=at)
-    watched = [t for t in topics.ALL if t.endswith(".events")]
-
-    async def play() -> None:
-        start = await end_offsets(bootstrap, watched)
-        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id))])
-        console.print(f"[bold]core banking[/bold] → LoanSnapshot {loan.loan_id} (one co-borrower)")
-        async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(timeout):
-            while (await client.get(f"{requests_url}/loans/{loan.loan_id}")).status_code != 200:
-                await asyncio.sleep(0.2)
-            await publish(bootstrap, [(topics.REQUESTS_COMMANDS, envelope(command, subject=loan.loan_id))])
-            console.print("[bold]app[/bold] → SubmitDebitDayChange: primary borrower asks for day 28")
-            request_id = paper_sent = None
-            async for topic, msg in follow(bootstrap, start, watched):
-                if msg.get("subject") not in (loan.loan_id, f"C-P-{suffix}", f"C-CO-{suffix}", "STAFF"):
-                    continue
-                console.print(f"[green]← {topic}[/green] {describe(msg)}")
-                kind, data = msg.get("type"), msg.get("data") or {}
-                if kind == "RequestSubmitted":
-                    request_id = data["request_id"]
-                if kind == "ConfirmationCallRequested" and data.get("attempt") == 1:
-                    task = None
-                    while task is None or task.get("task_id") != data["task_id"]:
-                        task = (await client.post(f"{confirmation_url}/tasks/next", json={"agent_id": "A-DEMO"})).json()
-                    console.print(f"[bold]agent A-DEMO[/bold] takes task {task['task_id']}, calls the co-borrower "
-                                  "on a recorded line → CONFIRMED")
-                    await publish(bootstrap, [(topics.CONFIRMATION_COMMANDS, envelope(conf.RecordCallOutcome(
-                        command_id=f"demo-call-{suffix}", task_id=task["task_id"], agent_id="A-DEMO",
-                        outcome=conf.CallOutcome.CONFIRMED, recording_id=f"REC-{suffix}", called_at=at),
-                        subject=loan.loan_id))])
-                if kind == "CoBorrowerConfirmed" and not paper_sent:
-                    owed = (await client.get(f"{confirmation_url}/paper/owed")).json()
-                    mine = [p for p in owed if p["request_id"] == request_id]
-                    console.print(f"[bold]service centre[/bold] paper owed: {len(mine)} signature(s) "
-                                  f"({', '.join(p['customer_id'] for p in mine)})")
-                if kind == "RequestApproved" and not paper_sent:
-                    paper_sent = True
-                    await publish(bootstrap, [(topics.CONFIRMATION_COMMANDS, envelope(conf.RecordPaperSignature(
-                        command_id=f"demo-paper-{suffix}", request_id=request_id, customer_id=f"C-CO-{suffix}",
-                        received_at=at, received_by="S-DEMO", branch_id="SZ-SERVICE-CENTRE"), subject=loan.loan_id))])
-                    console.print("[bold]service centre[/bold] → RecordPaperSignature: the paper arrived")
-                if kind == "PaperSignatureReceived":
-                    owed = (await client.get(f"{confirmation_url}/paper/owed")).json()
-                    left = [p for p in owed if p["request_id"] == request_id]
-                    console.print(f"[bold]done[/bold]: paper still owed for this request: {len(left)}")
-                    return
-
-    try:
-        asyncio.run(play())
-    except TimeoutError:
-        fail(f"the scenario did not finish within {timeout:.0f} s; is the platform up (make up)?")
-    except (OSError, httpx.HTTPError) as exc:
-        fail(f"is the platform up (make up)? {exc!r}")

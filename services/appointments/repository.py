@@ -211,8 +211,3 @@ class Store:
         rows = (await self._s.execute(select(DayCounterRow.c.date, DayCounterRow.c.booked).where(
             DayCounterRow.c.branch_id == branch_id, DayCounterRow.c.date.between(first, last)))).all()
         return {r.date: r.booked for r in rows}
-
-    async def active_count(self, branch_id: str, on: date) -> int:
-        query = text("SELECT count(*) FROM appointments.bookings WHERE branch_id = :b AND date = :d "
-                     "AND state IN ('BOOKED', 'CHECKED_IN')")
-        return int((await self._s.execute(query, {"b": branch_id, "d": on})).scalar_one())
