@@ -73,7 +73,8 @@ class OutboxRelay:
             await self._sleep(self._poll * 2)  # another copy leads; look again later
             return
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+            max_batch_size=256 * 1024,  # fewer, fuller produce requests when a round sends thousands of rows
         )
         raw = (await conn.get_raw_connection()).driver_connection
         channel = notify_channel(self._schema)
