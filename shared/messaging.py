@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponen
 from shared import outbox, topics
 from shared.clock import Clock
 from shared.contracts import CommandRejected, Contract
-from shared.db import is_transient, notify_channel
+from shared.db import is_transient
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
 
@@ -57,6 +57,16 @@ class MessageContext:
     @classmethod
     def of_message(cls, session: AsyncSession, now: datetime, source: str, message: CloudEvent[Any]) -> "MessageContext":
         return cls(session, now, source, message.correlationid or message.id, message.id, message)
+
+    def reject_command(self, topic: str, reason_code: str, reason: str, *, subject: str | None = None) -> None:
+        """Answers the command being handled with `CommandRejected` on `topic` (keyed by `subject`, by default the
+        command's own): a refused command is never met with silence."""
+        assert self.message is not None, "only a message has a command to reject"
+        command_id = getattr(self.message.data, "command_id", self.message.id)
+        self.emit(topic, CommandRejected(command_id=command_id, command_type=self.message.type,
+                                         reason_code=reason_code, reason=reason, rejected_at=self.now),
+                  subject=subject or self.message.subject or self.message.id)
+        log.info("command_rejected", command_id=command_id, reason_code=reason_code)
 
     def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
         event = new_event(
@@ -180,8 +190,6 @@ class BatchConsumer:
             if self._hooks is not None and not isolate:
                 await self._hooks.flush(session)
             await outbox.add(session, self._tables.outbox, out)
-            if out:
-                await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(self._tables.schema)})
         self.applied += len(decoded)
 
     async def _handle(
@@ -248,19 +256,3 @@ def dead_letter(record: Record, kind: ErrorKind, error: str) -> OutgoingRecord:
 def _coords(record: Record) -> dict[str, Any]:
     return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
-
-def unsupported_command(events_topic: str) -> Handler:
-    """A handler answering a valid command this version of the service does not apply yet: never silence."""
-
-    async def handle(ctx: MessageContext, command: Any) -> None:
-        assert ctx.message is not None
-        message = ctx.message
-        ctx.emit(events_topic, CommandRejected(
-            command_id=getattr(command, "command_id", message.id), command_type=message.type,
-            reason_code="UNSUPPORTED_COMMAND",
-            reason=f"This version of the service does not apply {message.type} yet; nothing was changed.",
-            rejected_at=ctx.now,
-        ), subject=message.subject or message.id)
-        log.warning("command_unsupported", command_type=message.type)
-
-    return handle

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from shared.db import copy_rows
+from shared.db import copy_rows, notify_channel
 from shared.envelope import CONTENT_TYPE, CloudEvent, encode
 
 
@@ -33,8 +33,11 @@ class OutgoingRecord:
 
 
 async def add(session: AsyncSession | AsyncConnection, outbox: Table, records: Sequence[OutgoingRecord]) -> None:
-    """Queues `records` in the current transaction (one COPY for all of them)."""
+    """Queues `records` in the current transaction (one COPY for all of them) and wakes the relay on commit."""
+    if not records:
+        return
     await copy_rows(session, outbox, [r.row() for r in records])
+    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(outbox.schema or "public")})
 
 
 async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]:

@@ -63,7 +63,7 @@ class ServiceSpec:
     consumers: Mapping[str, Mapping[str, Handler]]  # topic -> CloudEvent type -> handler
     produces: str  # the topic the service writes (documented in its AsyncAPI)
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
-    timers: Callable[[Deps], Mapping[str, TimerHandler]] | None = None  # timer kind -> handler
+    timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
@@ -153,7 +153,7 @@ class ServiceRuntime:
         if self.spec.timers is not None:
             self.timers = TimerRunner(
                 service=self.spec.name, sessions=sessions, table=timer_table(self.spec.metadata), tables=self.tables,
-                handlers=self.spec.timers(self.deps), clock=self.clock, interval=s.timer_interval_s,
+                handlers=self.spec.timers, clock=self.clock, interval=s.timer_interval_s,
             )
             self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
         self.workers = list(self.spec.workers(self.deps))

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import outbox
 from shared.clock import Clock
-from shared.db import is_transient, notify_channel
+from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
 
 log = structlog.get_logger("postloan.timers")
@@ -121,8 +121,6 @@ class TimerRunner:
                 out.extend(ctx.emitted)
                 await session.execute(delete(t).where(t.c.id == row.id))
             await outbox.add(session, self._tables.outbox, out)
-            if out:
-                await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(self._tables.schema)})
         self.fired += len(rows)
         return len(rows)
 

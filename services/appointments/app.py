@@ -45,7 +45,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=build_handlers(settings),
         produces=topics.APPOINTMENTS_EVENTS,
         routes=(router,),
-        timers=lambda _deps: build_timers(settings),
+        timers=build_timers(settings),
         on_start=seed_branches,
         batch_hooks=AppointmentBatching(),
     )

@@ -159,6 +159,7 @@ def booking_problem(day: Day, on: date, start: time, *, today: date, window_days
     return None
 
 
+UNKNOWN_BRANCH = Refused(Refusal.UNKNOWN_BRANCH, "No branch with this id is known.")
 SLOT_FULL = Refused(Refusal.SLOT_FULL, "This time slot is fully booked.")
 DAY_FULL = Refused(Refusal.DAY_FULL, "All of the day's tickets are taken.")
 

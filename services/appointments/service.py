@@ -13,7 +13,7 @@ from services.appointments.domain import BookingState, Override, Plan, Refused, 
 from services.appointments.repository import DayCounterRow, SlotCounterRow, Store, timers
 from services.appointments.settings import Settings
 from shared import topics
-from shared.contracts import CommandRejected, Contract
+from shared.contracts import Contract
 from shared.contracts import appointments as contract
 from shared.messaging import MessageContext
 from shared.timers import cancel, schedule
@@ -45,18 +45,15 @@ class AppointmentService:
     def _emit(self, data: Contract, branch_id: str) -> None:
         self.ctx.emit(topics.APPOINTMENTS_EVENTS, data, subject=branch_id)
 
-    def _refuse(self, command: Any, refusal: Refused, branch_id: str) -> None:
-        assert self.ctx.message is not None
-        self._emit(CommandRejected(command_id=command.command_id, command_type=self.ctx.message.type,
-                                   reason_code=refusal.code.value, reason=refusal.reason, rejected_at=self.ctx.now),
-                   branch_id)
+    def _refuse(self, refusal: Refused, branch_id: str | None) -> None:
+        self.ctx.reject_command(topics.APPOINTMENTS_EVENTS, refusal.code.value, refusal.reason, subject=branch_id)
 
     async def set_plan(self, cmd: contract.SetBranchPlan) -> None:
         """SPEC §6: operators change plans while the system runs; bookings stay; overflows are reported."""
         forget_snapshot(self.ctx.session)
         plan = plan_of(cmd)
         if (problem := domain.plan_problem(plan)) is not None:
-            self._refuse(cmd, problem, cmd.branch_id)
+            self._refuse(problem, cmd.branch_id)
             return
         await self.store.save_plan(plan, self.ctx.now)
         today = domain.local_today(self.ctx.now, plan.timezone)
@@ -70,12 +67,11 @@ class AppointmentService:
         forget_snapshot(self.ctx.session)
         plan = await self.store.plan(cmd.branch_id)
         if plan is None:
-            self._refuse(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."),
-                         cmd.branch_id)
+            self._refuse(domain.UNKNOWN_BRANCH, cmd.branch_id)
             return
         windows = windows_of(cmd.windows) if cmd.windows is not None else None
         if windows and (problem := domain.windows_problem(windows, plan.slot_minutes)) is not None:
-            self._refuse(cmd, problem, cmd.branch_id)
+            self._refuse(problem, cmd.branch_id)
             return
         override = Override(cmd.closed, windows, cmd.daily_cap)
         await self.store.save_override(cmd.branch_id, cmd.date, override)
@@ -100,7 +96,7 @@ class AppointmentService:
             return  # a replayed command: the booking exists and was announced
         plan = snap.plans.get(cmd.branch_id) if snap else await self.store.plan(cmd.branch_id)
         if plan is None:
-            self._reject(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."))
+            self._reject(cmd, domain.UNKNOWN_BRANCH)
             return
         override = snap.overrides.get((cmd.branch_id, cmd.date)) if snap else await self.store.override(
             cmd.branch_id, cmd.date)
@@ -167,11 +163,10 @@ class AppointmentService:
     async def cancel(self, cmd: contract.CancelBooking) -> None:
         forget_snapshot(self.ctx.session)
         row = await self.store.booking(cmd.booking_id)
-        subject = row.branch_id if row else ((self.ctx.message.subject if self.ctx.message else None) or "unknown")
         problem = domain.cancel_problem(BookingState(row.state) if row else None, row.customer_id if row else None,
                                         cmd.customer_id)
         if problem is not None:
-            self._refuse(cmd, problem, subject)
+            self._refuse(problem, row.branch_id if row else None)
             return
         await self.store.set_state(row.booking_id, BookingState.CANCELLED, self.ctx.now)
         await self.store.free_place(SlotCounterRow, {"branch_id": row.branch_id, "date": row.date,
@@ -188,8 +183,7 @@ class AppointmentService:
         forget_snapshot(self.ctx.session)
         plan = await self.store.plan(cmd.branch_id)
         if plan is None:
-            self._refuse(cmd, Refused(domain.Refusal.UNKNOWN_BRANCH, "No branch with this id is known."),
-                         cmd.branch_id)
+            self._refuse(domain.UNKNOWN_BRANCH, cmd.branch_id)
             return
         tz = ZoneInfo(plan.timezone)
         row = await self.store.booking_by_code(cmd.branch_id, cmd.at.astimezone(tz).date(), cmd.booking_code.upper())
@@ -199,7 +193,7 @@ class AppointmentService:
             opens_before=timedelta(minutes=self.settings.checkin_opens_min),
             closes_after=timedelta(minutes=self.settings.checkin_closes_min))
         if problem is not None:
-            self._refuse(cmd, problem, cmd.branch_id)
+            self._refuse(problem, cmd.branch_id)
             return
         ticket = domain.ticket_label(await self.store.next_ticket(cmd.branch_id, row.date))
         await self.store.set_state(row.booking_id, BookingState.CHECKED_IN, self.ctx.now, ticket_number=ticket)

@@ -22,7 +22,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=build_handlers(settings),
         produces=topics.CONFIRMATION_EVENTS,
         routes=(router,),
-        timers=lambda _deps: build_timers(settings),
+        timers=build_timers(settings),
     )
     return ServiceRuntime(spec, settings)
 

@@ -11,7 +11,7 @@ from services.confirmation.domain import PaperState, Rejected, Task, TaskState
 from services.confirmation.repository import ContactRow, LoanRow, Store, timers
 from services.confirmation.settings import Settings
 from shared import topics
-from shared.contracts import CommandRejected, Contract
+from shared.contracts import Contract
 from shared.contracts import confirmation as contract
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
@@ -36,15 +36,8 @@ class ConfirmationService:
     def _emit(self, data: Contract, loan_id: str) -> None:
         self.ctx.emit(topics.CONFIRMATION_EVENTS, data, subject=loan_id)
 
-    def _refuse(self, command: Any, refusal: Rejected, subject: str) -> None:
-        assert self.ctx.message is not None
-        self._emit(CommandRejected(command_id=command.command_id, command_type=self.ctx.message.type,
-                                   reason_code=refusal.code.value, reason=refusal.reason, rejected_at=self.ctx.now),
-                   subject)
-        log.info("command_rejected", command_id=command.command_id, reason_code=refusal.code.value)
-
-    def _subject(self) -> str:
-        return (self.ctx.message.subject if self.ctx.message else None) or "unknown"
+    def _refuse(self, refusal: Rejected, loan_id: str | None) -> None:
+        self.ctx.reject_command(topics.CONFIRMATION_EVENTS, refusal.code.value, refusal.reason, subject=loan_id)
 
     async def loan_snapshot(self, s: loan_contract.LoanSnapshot) -> None:
         await self.store.upsert_newest(LoanRow, "loan_id", {"loan_id": s.loan_id, "branch_id": s.branch_id,
@@ -98,7 +91,7 @@ class ConfirmationService:
             task, agent_id=cmd.agent_id, outcome=cmd.outcome.value, recording_id=cmd.recording_id, now=self.ctx.now,
             max_attempts=self.settings.max_attempts, retry_pause=timedelta(seconds=self.settings.retry_pause_s))
         if isinstance(result, Rejected):
-            self._refuse(cmd, result, task.loan_id if task else self._subject())
+            self._refuse(result, task.loan_id if task else None)
             return
         assert task is not None
         await self.store.add_attempt(command_id=cmd.command_id, task_id=task.task_id, agent_id=cmd.agent_id,
@@ -128,7 +121,7 @@ class ConfirmationService:
         row = await self.store.paper(cmd.request_id, cmd.customer_id)
         result = domain.receive_paper(PaperState(row.state) if row else None)
         if isinstance(result, Rejected):
-            self._refuse(cmd, result, row.loan_id if row else self._subject())
+            self._refuse(result, row.loan_id if row else None)
             return
         await self.store.update_paper(cmd.request_id, cmd.customer_id, state=result.value, received_at=cmd.received_at,
                                       received_by=cmd.received_by, received_branch_id=cmd.branch_id)
@@ -140,7 +133,7 @@ class ConfirmationService:
         row = await self.store.paper(cmd.request_id, cmd.customer_id)
         result = domain.send_remote_signing(PaperState(row.state) if row else None)
         if isinstance(result, Rejected):
-            self._refuse(cmd, result, row.loan_id if row else self._subject())
+            self._refuse(result, row.loan_id if row else None)
             return
         await self.store.update_paper(cmd.request_id, cmd.customer_id, state=result.value, courier=cmd.courier,
                                       tracking_number=cmd.tracking_number, signing_branch_id=cmd.signing_branch_id,

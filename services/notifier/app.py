@@ -24,7 +24,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=build_handlers(settings),
         produces=topics.NOTIFICATIONS_EVENTS,
         routes=(router,),
-        timers=lambda _deps: build_timers(settings),
+        timers=build_timers(settings),
         batch_hooks=NotifierBatching(),
         workers=lambda deps: [DeliveryWorker(sessions=deps.sessions, tables=deps.tables, clock=deps.clock,
                                              settings=settings)],

@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.notifier.batching import batch_of
-from services.notifier.domain import money, reason_text
+from services.notifier.domain import loan_tail, money, reason_text
 from services.notifier.repository import RecipientRepository
 from services.notifier.service import REMINDER, Notifier
 from services.notifier.settings import Settings
@@ -48,10 +48,8 @@ def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
                              new_debit_day=e.new_debit_day, new_due_date=e.new_due_date)
 
     async def rejected(n: Notifier, e: req.RequestRejected) -> None:
-        row = await n.recipients.row(e.applicant_customer_id) if e.applicant_customer_id else None
-        language = row.language if row else "en"
         await n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template="request_rejected",
-                         reason=reason_text(e.reason_code, language, e.reason))
+                         reason=lambda language: reason_text(e.reason_code, language, e.reason))
 
     async def booked(n: Notifier, e: appt.SlotBooked) -> None:
         await n.customer(customer_id=e.customer_id, loan_id=None, template="booking_confirmed", code=e.booking_code,
@@ -67,10 +65,10 @@ def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
 
     async def call_requested(n: Notifier, e: conf.ConfirmationCallRequested) -> None:
         if e.deadline_near:
-            await n.staff("staff_deadline_near", urgent=True, task_id=e.task_id, loan_tail=e.loan_id[-4:],
+            await n.staff("staff_deadline_near", urgent=True, task_id=e.task_id, loan_tail=loan_tail(e.loan_id),
                           due_by=e.due_by)
         elif e.attempt == 1:
-            await n.staff("staff_call_task", urgent=False, task_id=e.task_id, loan_tail=e.loan_id[-4:],
+            await n.staff("staff_call_task", urgent=False, task_id=e.task_id, loan_tail=loan_tail(e.loan_id),
                           due_by=e.due_by)
 
     return {

@@ -71,7 +71,9 @@ class Notifier:
 
     async def _deliver(self, recipient: Recipient, template: str, event_id: str, urgent: bool,
                        contacts: Mapping[str, str | None], variables: Mapping[str, Any]) -> None:
-        message = render(template, recipient.language, **variables)
+        # A variable may depend on the language (a refusal's words): it is a function of it.
+        shown = {k: v(recipient.language) if callable(v) else v for k, v in variables.items()}
+        message = render(template, recipient.language, **shown)
         now = self.ctx.now
         for channel in recipient.channels:
             held = channel == "SMS" and not urgent and domain.in_quiet_hours(

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 import httpx
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.channels import LocalSender, Outgoing, Sender, SendFailed, WebhookSender
@@ -18,7 +17,7 @@ from services.notifier.settings import Settings
 from shared import outbox, topics
 from shared.clock import Clock
 from shared.contracts import notifications as out
-from shared.db import is_transient, notify_channel
+from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
 
 log = structlog.get_logger("postloan.notifier.worker")
@@ -96,6 +95,4 @@ class DeliveryWorker:
                     self.sent += 1
                 emitted.extend(ctx.emitted)
             await outbox.add(session, self._tables.outbox, emitted)
-            if emitted:
-                await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(self._tables.schema)})
         return len(rows)

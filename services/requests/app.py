@@ -31,7 +31,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=build_handlers(),
         produces=topics.REQUESTS_EVENTS,
         routes=(router,),
-        timers=lambda _deps: build_timers(),
+        timers=build_timers(),
         on_start=seed_policy,
         batch_hooks=RequestBatching(),
     )

@@ -5,6 +5,7 @@ requests and audit rows are written in two statements. If another copy raced us 
 conflicts and the batch is redone message by message, where the database's unique index decides.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,12 @@ from shared.envelope import CloudEvent
 from shared.messaging import RedoIsolated
 
 SUBMISSIONS = ("SubmitDebitDayChange", "SubmitEarlyRepayment")
+# Request ids derive from the command id, so a command replayed under a new envelope id finds its request.
+_REQUEST_NS = uuid.UUID("1b0e5e1c-7f7e-4d3a-9a55-4f1c2a0d9e01")
+
+
+def request_id_for(command_id: str) -> str:
+    return f"R-{uuid.uuid5(_REQUEST_NS, command_id)}"
 _KEY = "requests.batch"
 
 
@@ -55,8 +62,6 @@ async def write_pending(session: AsyncSession) -> None:
 
 class RequestBatching:
     async def prepare(self, session: AsyncSession, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:
-        from services.requests.service import request_id_for  # the id rule lives with the service
-
         submissions = [e.data for topic, e in messages if topic == topics.REQUESTS_COMMANDS and e.type in SUBMISSIONS]
         if not submissions:
             return

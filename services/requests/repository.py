@@ -159,19 +159,12 @@ class RequestRepository:
 
     async def add(self, request: Request, *, at: datetime) -> bool:
         """Inserts a request; False when its command was already applied or the loan has an open request."""
-        return bool(await self.add_many([request_row(request, at=at)]))
+        stmt = pg_insert(RequestRow).values(request_row(request, at=at)).on_conflict_do_nothing()
+        return (await self._session.execute(stmt.returning(RequestRow.c.request_id))).first() is not None
 
     async def copy_in(self, rows: Sequence[dict[str, Any]]) -> None:
         """Inserts many new requests with COPY; a conflict fails the transaction (the caller redoes the batch)."""
         await copy_rows(self._session, RequestRow, [{**r, "details": json.dumps(r["details"])} for r in rows])
-
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Inserts requests in one statement; returns how many went in (the rest conflicted)."""
-        if not rows:
-            return 0
-        # executemany form: SQLAlchemy compiles it once and batches the rows (insertmanyvalues).
-        stmt = pg_insert(RequestRow).on_conflict_do_nothing().returning(RequestRow.c.request_id)
-        return len((await self._session.execute(stmt, list(rows))).all())
 
     async def save_state(self, request: Request, *, at: datetime) -> None:
         await self._session.execute(

@@ -3,16 +3,16 @@
 Everything here runs inside the caller's transaction (a Kafka batch or a timer firing).
 """
 
-import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from services.requests import domain, events
-from services.requests.batching import batch_of, write_pending
+from services.requests.batching import batch_of, request_id_for, write_pending
 from services.requests.domain import Accepted, Applicant, Loan, Policy, Rejection, Request, State
 from services.requests.repository import (
     LoanRepository,
@@ -29,14 +29,8 @@ from shared.timers import cancel, schedule
 
 log = structlog.get_logger("postloan.requests")
 EXPIRY = "request-expiry"
-# Request ids derive from the command id, so a command replayed under a new envelope id finds its request.
-_REQUEST_NS = uuid.UUID("1b0e5e1c-7f7e-4d3a-9a55-4f1c2a0d9e01")
 
 Decide = Callable[[Loan | None, Policy, bool], Accepted | Rejection]
-
-
-def request_id_for(command_id: str) -> str:
-    return f"R-{uuid.uuid5(_REQUEST_NS, command_id)}"
 
 
 def _json(value: Any) -> Any:
@@ -90,9 +84,8 @@ class RequestService:
             await self.requests.record(audit)
         else:
             # Another copy stored a request for this loan between our read and our insert.
-            rejection = Rejection(domain.ReasonCode.OPEN_REQUEST_EXISTS,
-                                  "This loan already has a request in progress.", {"loan_id": loan_id})
-            self._refuse(command_id, loan_id, rejection, policy.version, applicant.customer_id)
+            self._refuse(command_id, loan_id, domain.open_request_exists(loan_id), policy.version,
+                         applicant.customer_id)
             return
         self._emit(events.submitted(request, decision, applicant.submitted_at), loan_id)
         log.debug("request_submitted", request_id=request_id, loan_id=loan_id, state=request.state.value)
@@ -104,7 +97,7 @@ class RequestService:
 
     def _audit_submission(self, request: Request, applicant: Applicant) -> list[dict[str, Any]]:
         recording = applicant.verification.recording_id if applicant.verification else None
-        submitted = Request(**{**request.__dict__, "state": State.SUBMITTED})
+        submitted = replace(request, state=State.SUBMITTED)
         event_id = self.ctx.causationid
         return [
             transition_row(submitted, at=self.ctx.now, from_state=None,
@@ -125,8 +118,7 @@ class RequestService:
     async def _move(self, request: Request, to: State, *, actor: str, actor_kind: str,
                     confirmed_by: frozenset[str] | None = None, recording_id: str | None = None,
                     reason_code: str | None = None) -> Request:
-        moved = Request(**{**request.__dict__, "state": to,
-                           "confirmed_by": request.confirmed_by if confirmed_by is None else confirmed_by})
+        moved = replace(request, state=to, confirmed_by=request.confirmed_by if confirmed_by is None else confirmed_by)
         await self.requests.save_state(moved, at=self.ctx.now)
         await self.requests.record([transition_row(
             moved, at=self.ctx.now, from_state=request.state, actor=actor, actor_kind=actor_kind,

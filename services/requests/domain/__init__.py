@@ -38,6 +38,7 @@ from services.requests.domain._rules import (
     is_business_day,
     needs_verification,
     new_due_date,
+    open_request_exists,
     start_of,
 )
 
@@ -46,5 +47,5 @@ __all__ = [
     "EarlyRepayment", "Ignore", "Loan", "Policy", "ReasonCode", "Rejection", "Request", "RequestType", "State",
     "Verification", "Wait", "apply_co_borrower_outcome", "cutoff", "decide_debit_day_change",
     "decide_early_repayment", "decide_withdrawal", "due_dates_after", "expires_at", "is_business_day",
-    "is_completed_by", "needs_verification", "new_due_date", "should_expire", "start_of",
+    "is_completed_by", "needs_verification", "new_due_date", "open_request_exists", "should_expire", "start_of",
 ]

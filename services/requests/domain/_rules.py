@@ -96,9 +96,10 @@ def _common_problem(loan: Loan | None, loan_id: str, applicant: Applicant, polic
     return verification_problem(applicant) or applicant_problem(loan, loan_id, applicant, policy)
 
 
-def _open_request(loan: Loan) -> Rejection:
+def open_request_exists(loan_id: str) -> Rejection:
+    """SPEC §2 (expected): one open request per loan."""
     return Rejection(ReasonCode.OPEN_REQUEST_EXISTS, "This loan already has a request in progress.",
-                     {"loan_id": loan.loan_id})
+                     {"loan_id": loan_id})
 
 
 def _paper_owed(loan: Loan, applicant: Applicant) -> bool:
@@ -129,7 +130,7 @@ def decide_debit_day_change(
                          f"The request had to arrive before {deadline.isoformat()} (the instalment due {d0}).",
                          {"deadline": deadline.isoformat(), "arrived": cmd.applicant.submitted_at.isoformat()})
     if has_open_request:
-        return _open_request(loan)
+        return open_request_exists(loan.loan_id)
     d1 = new_due_date(d0, day)
     return Accepted(
         request_type=RequestType.DEBIT_DAY_CHANGE, deadline=d0, co_borrower_ids=loan.co_borrower_ids,
@@ -165,7 +166,7 @@ def decide_early_repayment(
                          {"requested_date": wanted.isoformat(), "today": today.isoformat(),
                           "latest": latest.isoformat(), "weekday": wanted.strftime("%A")})
     if has_open_request:
-        return _open_request(loan)
+        return open_request_exists(loan.loan_id)
     return Accepted(
         request_type=RequestType.EARLY_REPAYMENT, deadline=wanted, co_borrower_ids=loan.co_borrower_ids,
         paper_documents_required=_paper_owed(loan, cmd.applicant),

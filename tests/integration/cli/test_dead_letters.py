@@ -18,7 +18,7 @@ runner = CliRunner()
 DLQ = topics.dlq(topics.CONFIRMATION_COMMANDS)
 
 
-async def cli(*args: str) -> str:
+async def run_cli(*args: str) -> str:
     result = await asyncio.to_thread(runner.invoke, app, list(args), env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     return result.output
@@ -31,10 +31,10 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_replayed_to_its_topic
     async with running("confirmation", migrated), kafka.watch(DLQ) as watch:
         await kafka.publish_raw(topics.CONFIRMATION_COMMANDS, b"<not json>", key=key.encode())
         [letter] = await watch.wait_for(lambda s: s.key == key.encode())
-        listed = await cli("dlq", "list", topics.CONFIRMATION_COMMANDS, "--bootstrap", migrated.kafka_bootstrap)
+        listed = await run_cli("dlq", "list", topics.CONFIRMATION_COMMANDS, "--bootstrap", migrated.kafka_bootstrap)
         letter_id = f"{DLQ}:{letter.partition}:{letter.offset}"
         assert re.search(rf"not-json.*{re.escape(letter_id)}", listed)
-        await cli("dlq", "replay", letter_id, "--bootstrap", migrated.kafka_bootstrap)
+        await run_cli("dlq", "replay", letter_id, "--bootstrap", migrated.kafka_bootstrap)
         [_, again] = await watch.wait_for(lambda s: s.key == key.encode(), count=2)
     assert again.value == b"<not json>"
     assert again.headers["x-replayed-from"] == letter_id and again.headers["x-error-kind"] == "not-json"

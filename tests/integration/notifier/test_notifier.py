@@ -2,7 +2,6 @@
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 

@@ -4,7 +4,6 @@ import asyncio
 
 import asyncpg
 
-from shared import topics
 from tests.integration.shared.test_messaging import CMDS, EVENTS, of_type
 from tests.support.builders import a_debit_day_change, a_loan
 from tests.support.infra import Infra
