@@ -64,6 +64,26 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
     return inbox, outbox
 
 
+def command_table(metadata: MetaData) -> Table:
+    """`commands`: every command a service answered, with the answer, so a replay gets the same one (SPEC §10)."""
+    name = f"{metadata.schema}.commands" if metadata.schema else "commands"
+    if name in metadata.tables:
+        return metadata.tables[name]
+    return Table(
+        "commands",
+        metadata,
+        Column("command_id", Text, primary_key=True),
+        Column("command_type", Text, nullable=False),
+        Column("answer", JSONB, nullable=False),  # the records the first handling emitted, byte for byte
+        Column("answered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def create_command_table(bind: Connection, schema: str) -> None:
+    """For a service's migration: its `commands` table as defined above."""
+    command_table(MetaData(schema=schema)).create(bind)
+
+
 def create_messaging_tables(bind: Connection, schema: str) -> None:
     """For a service's first migration: its inbox and outbox as defined above."""
     for table in messaging_tables(MetaData(schema=schema)):

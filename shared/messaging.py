@@ -6,6 +6,7 @@ the transaction commits before the caller commits the Kafka offsets. Transient f
 back-off; a handler that fails for any other reason sends its message to the dead-letter topic instead.
 """
 
+import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -14,13 +15,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Table, delete, text
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
 
 from shared import outbox, topics
 from shared.clock import Clock
-from shared.contracts import CommandRejected, Contract
+from shared.contracts import Command, CommandRejected, Contract
 from shared.db import is_transient
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
@@ -58,13 +59,18 @@ class MessageContext:
     def of_message(cls, session: AsyncSession, now: datetime, source: str, message: CloudEvent[Any]) -> "MessageContext":
         return cls(session, now, source, message.correlationid or message.id, message.id, message)
 
-    def reject_command(self, topic: str, reason_code: str, reason: str, *, subject: str | None = None) -> None:
+    def reject_command(self, topic: str, reason_code: str, reason: str, *, facts: Mapping[str, str] | None = None,
+                       subject: str | None = None, **named: str | None) -> None:
         """Answers the command being handled with `CommandRejected` on `topic` (keyed by `subject`, by default the
-        command's own): a refused command is never met with silence."""
+        command's own): a refused command is never met with silence, and changes nothing.
+
+        `named` carries the `request_id` / `booking_id` / `task_id` / `customer_id` the command named.
+        """
         assert self.message is not None, "only a message has a command to reject"
         command_id = getattr(self.message.data, "command_id", self.message.id)
         self.emit(topic, CommandRejected(command_id=command_id, command_type=self.message.type,
-                                         reason_code=reason_code, reason=reason, rejected_at=self.now),
+                                         reason_code=reason_code, reason=reason, facts=dict(facts or {}),
+                                         rejected_at=self.now, **named),
                   subject=subject or self.message.subject or self.message.id)
         log.info("command_rejected", command_id=command_id, reason_code=reason_code)
 
@@ -102,6 +108,7 @@ class Tables:
     inbox: Table
     outbox: Table
     schema: str
+    commands: Table | None = None  # answered commands (shared.db.command_table); None for a service without any
 
 
 class BatchConsumer:
@@ -183,18 +190,31 @@ class BatchConsumer:
                 handler = self.handlers[record.topic].get(event.type)
                 if handler is not None:
                     todo.append((record, event, handler))
+            answers = _Answers(self._tables.commands, isolate=isolate)
+            await answers.load(session, [event for _, event, _ in todo])
             if self._hooks is not None and not isolate:
-                await self._hooks.prepare(session, [(record.topic, event) for record, event, _ in todo])
+                await self._hooks.prepare(session, [(record.topic, event) for record, event, _ in todo
+                                                    if not answers.replays(event)])
             for record, event, handler in todo:
-                out.extend(await self._handle(session, handler, record, event, isolate=isolate))
+                if (previous := answers.previous(event)) is not None:
+                    log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
+                    out.extend(previous)
+                    continue
+                emitted, applied = await self._handle(session, handler, record, event, isolate=isolate, answers=answers)
+                out.extend(emitted)
+                if applied and not isolate:
+                    answers.remember(event, emitted)
             if self._hooks is not None and not isolate:
                 await self._hooks.flush(session)
+            await answers.store(session)
             await outbox.add(session, self._tables.outbox, out)
         self.applied += len(decoded)
 
     async def _handle(
-        self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool
-    ) -> list[OutgoingRecord]:
+        self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool,
+        answers: "_Answers",
+    ) -> tuple[list[OutgoingRecord], bool]:
+        """Runs one handler; returns what it emitted and whether it applied (False: dead-lettered)."""
         ctx = MessageContext.of_message(session, self._clock.now(), self._source, event)
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
@@ -209,17 +229,24 @@ class BatchConsumer:
                     if is_transient(exc):
                         raise
                     raise _HandlerFailed from exc
-                return ctx.emitted
+                return ctx.emitted, True
             try:
                 async with session.begin_nested():
                     await handler(ctx, event.data)
+                    if not await answers.store_one(session, event, ctx.emitted):
+                        raise _AnsweredMeanwhile
+            except _AnsweredMeanwhile:
+                # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
+                previous = await answers.fetch(session, event.data.command_id)
+                log.info("command_replayed", command_id=event.data.command_id)
+                return previous, True
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 log.error("handler_failed_dead_lettered", error=repr(exc), exc_info=exc)
                 await session.execute(delete(self._tables.inbox).where(self._tables.inbox.c.message_id == event.id))
-                return [dead_letter(record, ErrorKind.PROCESSING_FAILED, repr(exc)[:900])]
-            return ctx.emitted
+                return [dead_letter(record, ErrorKind.PROCESSING_FAILED, repr(exc)[:900])], False
+            return ctx.emitted, True
 
     async def _claim(self, session: AsyncSession, ids: Sequence[tuple[str, str]]) -> set[str]:
         """Records the (topic, id) pairs in the inbox; returns the ids seen for the first time."""
@@ -238,6 +265,92 @@ class BatchConsumer:
 
 class _HandlerFailed(Exception):
     """A handler raised a non-transient error; the batch is redone message by message."""
+
+
+class _AnsweredMeanwhile(Exception):
+    """A concurrent copy stored an answer for the same command first; this handling is rolled back."""
+
+
+def _command_id(event: CloudEvent[Any]) -> str | None:
+    return event.data.command_id if isinstance(event.data, Command) else None
+
+
+class _Answers:
+    """SPEC §10: every command is idempotent by `command_id`, refusals included. The first handling's records
+    are stored with the command; a replay (any envelope id) is answered with those same records, so consumers,
+    who de-duplicate on the event id, see no second effect and send no second notification."""
+
+    def __init__(self, table: Table | None, *, isolate: bool) -> None:
+        self._table = table
+        self._isolate = isolate
+        self._stored: dict[str, list[OutgoingRecord]] = {}
+        self._new: dict[str, tuple[str, list[OutgoingRecord]]] = {}
+
+    async def load(self, session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+        ids = sorted({cid for e in events if (cid := _command_id(e)) is not None})
+        if self._table is None or not ids:
+            return
+        rows = await session.execute(select(self._table.c.command_id, self._table.c.answer)
+                                     .where(self._table.c.command_id.in_(ids)))
+        self._stored = {command_id: _records(answer) for command_id, answer in rows.all()}
+
+    def replays(self, event: CloudEvent[Any]) -> bool:
+        return (cid := _command_id(event)) is not None and cid in self._stored
+
+    def previous(self, event: CloudEvent[Any]) -> list[OutgoingRecord] | None:
+        cid = _command_id(event)
+        if cid is None or self._table is None:
+            return None
+        if cid in self._stored:
+            return self._stored[cid]
+        return self._new[cid][1] if cid in self._new else None
+
+    def remember(self, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> None:
+        if (cid := _command_id(event)) is not None and self._table is not None:
+            self._new[cid] = (event.type, list(emitted))
+
+    async def store(self, session: AsyncSession) -> None:
+        """Writes the batch's new answers; a conflict means a concurrent copy answered one: redo in isolation."""
+        if self._table is None or not self._new:
+            return
+        ids = list(self._new)
+        written = await self._insert(session, ids, [self._new[i][0] for i in ids], [self._new[i][1] for i in ids])
+        if written != len(ids):
+            raise RedoIsolated("a command was answered by a concurrent copy")
+
+    async def store_one(self, session: AsyncSession, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> bool:
+        if self._table is None or (cid := _command_id(event)) is None:
+            return True
+        self._new[cid] = (event.type, list(emitted))
+        return await self._insert(session, [cid], [event.type], [emitted]) == 1
+
+    async def fetch(self, session: AsyncSession, command_id: str) -> list[OutgoingRecord]:
+        assert self._table is not None
+        answer = await session.scalar(select(self._table.c.answer).where(self._table.c.command_id == command_id))
+        records = _records(answer or [])
+        self._stored[command_id] = records
+        return records
+
+    async def _insert(self, session: AsyncSession, ids: list[str], types: list[str],
+                      answers: list[list[OutgoingRecord]]) -> int:
+        assert self._table is not None
+        stmt = text(
+            f'INSERT INTO "{self._table.schema}".commands (command_id, command_type, answer) '
+            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:answers AS jsonb[])) "
+            "ON CONFLICT (command_id) DO NOTHING RETURNING command_id"
+        )
+        params = {"ids": ids, "types": types, "answers": [json.dumps([_answer(r) for r in a]) for a in answers]}
+        return len((await session.execute(stmt, params)).all())
+
+
+def _answer(record: OutgoingRecord) -> dict[str, Any]:
+    return {"topic": record.topic, "key": record.key.decode() if record.key is not None else None,
+            "value": record.value.decode(), "headers": [list(h) for h in record.headers]}
+
+
+def _records(answer: Sequence[Mapping[str, Any]]) -> list[OutgoingRecord]:
+    return [OutgoingRecord(a["topic"], a["key"].encode() if a["key"] is not None else None, a["value"].encode(),
+                           tuple((k, v) for k, v in a["headers"])) for a in answer]
 
 
 def dead_letter(record: Record, kind: ErrorKind, error: str) -> OutgoingRecord:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
-from shared.db import create_engine, messaging_tables, migrate
+from shared.db import command_table, create_engine, messaging_tables, migrate
 from shared.envelope import envelope_union
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, BatchHooks, Handler, Tables
@@ -112,7 +112,7 @@ class ServiceRuntime:
         self.settings = settings
         self.clock = clock or clock_from(**settings.clock_args())
         inbox, outbox = messaging_tables(spec.metadata)
-        self.tables = Tables(inbox=inbox, outbox=outbox, schema=spec.name)
+        self.tables = Tables(inbox=inbox, outbox=outbox, schema=spec.name, commands=command_table(spec.metadata))
         self.engine: AsyncEngine | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: BatchConsumer | None = None

@@ -57,11 +57,18 @@ class RequestType(StrEnum):
 
 
 class CommandRejected(Contract):
-    """Any service: a command it could not apply, with the reason in plain words."""
+    """Any service: a command it could not apply, with the reason in plain words and the facts it rests on.
+
+    It changes nothing: the command is refused, whatever it named goes on as before (contract 1.1).
+    """
 
     command_id: str
     command_type: str
     reason_code: str
     reason: str
+    facts: dict[str, str] = Field(description="The facts the refusal rests on.")
     rejected_at: Timestamp | None = None
-    facts: dict[str, str] = Field(default_factory=dict, description="The facts the refusal rests on.")
+    request_id: str | None = Field(default=None, description="The request the command named, if any.")
+    booking_id: str | None = Field(default=None, description="The booking the command named, if any.")
+    task_id: str | None = Field(default=None, description="The call task the command named, if any.")
+    customer_id: str | None = Field(default=None, description="Who sent the command, when it names a customer.")

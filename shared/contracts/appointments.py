@@ -72,6 +72,7 @@ class SetBranchPlan(Command):
     timezone: str
     slot_minutes: int = Field(gt=0, le=240)
     daily_cap: int = Field(ge=0)
+    booking_window_days: int = Field(default=14, ge=1, le=366, description="How many days ahead customers book.")
     weekly: dict[Weekday, list[Window]]
 
 
@@ -97,6 +98,7 @@ class SlotBooked(Contract):
     note: str | None = None
     branch_name: str | None = None
     branch_address: str | None = None
+    branch_timezone: str | None = Field(default=None, description="The branch's time zone (IANA), for reminders.")
 
 
 class BookingRejected(Contract):
@@ -107,6 +109,7 @@ class BookingRejected(Contract):
     start_time: ClockTime
     reason_code: BookingRejectReason
     reason: str
+    facts: dict[str, str] = Field(description="The facts the refusal rests on.")
 
 
 class BookingCancelled(Contract):
@@ -144,9 +147,16 @@ class OverCapacitySlot(Contract):
     capacity: int
 
 
+class OverDailyCap(Contract):
+    date: Day
+    booked: int
+    daily_cap: int
+
+
 class BranchPlanChanged(Contract):
     branch_id: str
     over_capacity: list[OverCapacitySlot]
+    over_daily_cap: list[OverDailyCap]
     command_id: str | None = None
     changed_at: Timestamp | None = None
 

@@ -1,10 +1,11 @@
 """`requests.commands` and `requests.events`: post-loan change requests (CONTRACT.md)."""
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, model_validator
 
-from shared.contracts._base import Channel, Command, Contract, Day, Money, RequestType, Timestamp
+from shared.contracts._base import Channel, Command, CommandRejected, Contract, Day, Money, RequestType, Timestamp
 
 
 class VerificationMethod(StrEnum):
@@ -62,8 +63,13 @@ class RequestSubmitted(Contract):
     deadline: Day
     paper_documents_required: bool
     policy_version: str
-    submitted_at: Timestamp | None = None
+    branch_id: str = Field(description="The loan's branch (where paper documents are filed).")
+    confirmation_attempts: int = Field(ge=1, description="Calls allowed per co-borrower, from the policy in force.")
+    submitted_at: Timestamp | None = Field(default=None, description="As the sender wrote it; kept for the record.")
+    received_at: Timestamp | None = Field(default=None, description="When the service decided, on its own clock.")
     staff_id: str | None = None
+    identity_verification: IdentityVerification | None = Field(
+        default=None, description="For a staff submission: the verification method and recording reference.")
     current_debit_day: int | None = None
     new_debit_day: int | None = None
     current_due_date: Day | None = None
@@ -91,8 +97,19 @@ class RequestRejected(Contract):
     policy_version: str
     rejected_at: Timestamp | None = None
     applicant_customer_id: str | None = None
-    facts: dict[str, str] = Field(default_factory=dict, description="The facts the refusal rests on.")
+    facts: dict[str, str] = Field(description="The facts the refusal rests on.")
     command_type: str | None = Field(default=None, description="Set when the refused command is not a submission.")
+
+
+class PolicyChanged(Contract):
+    """SPEC §9: a policy version was put in force; the whole document travels so any instant can be replayed."""
+
+    version: str
+    document: dict[str, Any]
+    document_sha256: str
+    previous_version: str | None = Field(description="None for the first policy a service puts in force.")
+    changed_by: str
+    changed_at: Timestamp
 
 
 class RequestApproved(Contract):
@@ -133,4 +150,13 @@ class RequestExpired(Contract):
 
 
 COMMAND_TYPES = (SubmitDebitDayChange, SubmitEarlyRepayment, WithdrawRequest)
-EVENT_TYPES = (RequestSubmitted, RequestRejected, RequestApproved, RequestCompleted, RequestWithdrawn, RequestExpired)
+EVENT_TYPES = (
+    RequestSubmitted,
+    RequestRejected,
+    RequestApproved,
+    RequestCompleted,
+    RequestWithdrawn,
+    RequestExpired,
+    CommandRejected,
+    PolicyChanged,
+)

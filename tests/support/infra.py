@@ -16,7 +16,8 @@ from pathlib import Path
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_KAFKA_PORT = 19092
+# Settable so that two test runs on one machine (say, two checkouts) use brokers of their own.
+TEST_KAFKA_PORT = int(os.environ.get("POSTLOAN_TEST_KAFKA_PORT", "19092"))
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _native_kafka() -> Iterator[tuple[str, str]]:
     env = {
         "KAFKA_PORT": str(TEST_KAFKA_PORT),
         "KAFKA_CONTROLLER_PORT": str(TEST_KAFKA_PORT + 1),
-        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / "test"),
+        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / f"test-{TEST_KAFKA_PORT}"),
         "POSTLOAN_PYTHON": sys.executable,
         "KAFKA_FRESH": "1",  # every run starts from empty topics
     }

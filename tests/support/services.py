@@ -27,8 +27,9 @@ class ServiceInfo:
     test_port: int
 
 
+_PORT_BASE = int(os.environ.get("POSTLOAN_TEST_PORT_BASE", "18000"))
 SERVICES = {
-    name: ServiceInfo(name, name, ROOT / "services" / name / "migrations", f"{name.upper()}_", 18000 + i)
+    name: ServiceInfo(name, name, ROOT / "services" / name / "migrations", f"{name.upper()}_", _PORT_BASE + i)
     for i, name in enumerate(("requests", "confirmation", "appointments", "notifier"), start=1)
 }
 

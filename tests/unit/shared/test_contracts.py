@@ -15,7 +15,7 @@ from shared.contracts import requests as R
 
 DATA = Path(__file__).parent / "data"
 
-# Transcribed from CONTRACT.md ("Topics" and "Data of each type"): the fields every message of a type carries.
+# Transcribed from CONTRACT.md 1.1 ("Topics" and "Data of each type"): the fields every message of a type carries.
 CONTRACT: dict[str, dict[str, list[str]]] = {
     topics.LOANS_SNAPSHOTS: {
         "LoanSnapshot": ["loan_id", "status", "product", "branch_id", "currency", "instalment_amount",
@@ -30,12 +30,15 @@ CONTRACT: dict[str, dict[str, list[str]]] = {
     },
     topics.REQUESTS_EVENTS: {
         "RequestSubmitted": ["request_id", "command_id", "loan_id", "request_type", "applicant_customer_id",
-                             "channel", "co_borrowers", "deadline", "paper_documents_required", "policy_version"],
-        "RequestRejected": ["command_id", "loan_id", "reason_code", "reason", "policy_version"],
+                             "channel", "co_borrowers", "deadline", "paper_documents_required", "policy_version",
+                             "branch_id", "confirmation_attempts"],
+        "RequestRejected": ["command_id", "loan_id", "reason_code", "reason", "facts", "policy_version"],
         "RequestApproved": ["request_id", "loan_id", "request_type", "approved_at", "policy_version"],
         "RequestCompleted": ["request_id", "loan_id", "completed_at"],
         "RequestWithdrawn": ["request_id", "loan_id", "withdrawn_at"],
         "RequestExpired": ["request_id", "loan_id", "expired_at"],
+        "CommandRejected": ["command_id", "command_type", "reason_code", "reason", "facts"],
+        "PolicyChanged": ["version", "document", "document_sha256", "previous_version", "changed_by", "changed_at"],
     },
     topics.CONFIRMATION_COMMANDS: {
         "RecordCallOutcome": ["command_id", "task_id", "agent_id", "outcome", "called_at"],
@@ -53,7 +56,7 @@ CONTRACT: dict[str, dict[str, list[str]]] = {
         "CoBorrowerUnreachable": ["task_id", "request_id", "loan_id", "customer_id", "unreachable_at"],
         "PaperSignatureReceived": ["request_id", "customer_id"],
         "DocumentsInTransit": ["request_id", "customer_id"],
-        "CommandRejected": ["command_id", "command_type", "reason_code", "reason"],
+        "CommandRejected": ["command_id", "command_type", "reason_code", "reason", "facts"],
     },
     topics.APPOINTMENTS_COMMANDS: {
         "BookSlot": ["command_id", "customer_id", "branch_id", "date", "start_time", "service_type"],
@@ -67,12 +70,12 @@ CONTRACT: dict[str, dict[str, list[str]]] = {
         "SlotBooked": ["booking_id", "booking_code", "command_id", "customer_id", "branch_id", "date",
                        "start_time", "end_time", "service_type"],
         "BookingRejected": ["command_id", "customer_id", "branch_id", "date", "start_time", "reason_code",
-                            "reason"],
+                            "reason", "facts"],
         "BookingCancelled": ["booking_id"],
         "CheckedIn": ["booking_id", "ticket_number", "priority"],
         "NoShow": ["booking_id"],
-        "BranchPlanChanged": ["branch_id", "over_capacity"],
-        "CommandRejected": ["command_id", "command_type", "reason_code", "reason"],
+        "BranchPlanChanged": ["branch_id", "over_capacity", "over_daily_cap"],
+        "CommandRejected": ["command_id", "command_type", "reason_code", "reason", "facts"],
     },
     topics.NOTIFICATIONS_EVENTS: {
         "NotificationSent": ["notification_id", "event_id", "customer_id", "channel", "template", "language",
@@ -85,7 +88,10 @@ CONTRACT: dict[str, dict[str, list[str]]] = {
 OPTIONAL = {
     "SubmitDebitDayChange": ["reason", "staff_id", "identity_verification"],
     "SubmitEarlyRepayment": ["amount", "reason", "staff_id", "identity_verification"],
-    "RequestSubmitted": ["current_debit_day", "new_debit_day", "current_due_date", "new_due_date"],
+    "RequestSubmitted": ["current_debit_day", "new_debit_day", "current_due_date", "new_due_date", "staff_id",
+                         "identity_verification"],
+    "CommandRejected": ["request_id", "booking_id", "task_id"],
+    "SetBranchPlan": ["booking_window_days"],
     "RequestRejected": ["request_id"],
     "RequestApproved": ["new_debit_day", "new_due_date", "repayment_type", "amount", "requested_date"],
     "RecordCallOutcome": ["recording_id", "note"],
