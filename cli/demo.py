@@ -2,12 +2,19 @@
 
 import asyncio
 import uuid
-from datetime import datetime
 
 import httpx
 
 from cli.kafka_io import envelope, publish
-from cli.main import Bootstrap, app, console, describe, fail
+from cli.main import (
+    Bootstrap,
+    app,
+    console,
+    describe,
+    due_in_two_weeks,
+    fail,
+    platform_now,
+)
 from shared import topics
 from shared.contracts import loans as loan_contract
 
@@ -21,24 +28,25 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http:
     from shared.contracts import requests as req
 
     suffix = uuid.uuid4().hex[:6].upper()
-    at = datetime.fromisoformat("2020-02-03T09:30:00+08:00")
     borrower = {"role": "PRIMARY", "name": "Demo Primary", "phone": "+86-000-0000-0010", "id_number": "DEMO-P",
                 "language": "zh-Hant", "channels": ["APP_PUSH"]}
     loan = loan_contract.LoanSnapshot.model_validate({
         "loan_id": f"L-DEMO3-{suffix}", "status": "ACTIVE", "product": "MORTGAGE", "branch_id": "SZ-SERVICE-CENTRE",
-        "currency": "CNY", "instalment_amount": "7410.00", "outstanding_principal": "1260000.00", "debit_day": 10,
+        "currency": "CNY", "instalment_amount": "7410.00", "outstanding_principal": "1260000.00", "debit_day": 25,
         "next_due_date": "2020-02-25", "as_of": "2020-02-03T08:00:00+08:00",
         "borrowers": [{**borrower, "customer_id": f"C-P-{suffix}"},
                       {**borrower, "customer_id": f"C-CO-{suffix}", "role": "CO_BORROWER", "name": "Demo Co",
                        "language": "en"}]})
-    command = req.SubmitDebitDayChange(command_id=f"demo-{suffix}", loan_id=loan.loan_id,
-                                       applicant_customer_id=f"C-P-{suffix}", channel=req.Channel.APP,
-                                       new_debit_day=28, submitted_at=at)
     watched = [t for t in topics.ALL if t.endswith(".events")]
 
     async def play() -> None:
+        at = await platform_now(requests_url)  # the services judge on their clock; the demo writes the same time
+        dated = due_in_two_weeks(loan, at)
+        command = req.SubmitDebitDayChange(command_id=f"demo-{suffix}", loan_id=loan.loan_id,
+                                           applicant_customer_id=f"C-P-{suffix}", channel=req.Channel.APP,
+                                           new_debit_day=28, submitted_at=at)
         start = await end_offsets(bootstrap, watched)
-        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id))])
+        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(dated, subject=loan.loan_id))])
         console.print(f"[bold]core banking[/bold] → LoanSnapshot {loan.loan_id} (one co-borrower)")
         async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(timeout):
             while (await client.get(f"{requests_url}/loans/{loan.loan_id}")).status_code != 200:

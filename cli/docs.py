@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-
 from cli.main import app, console
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,9 +3,10 @@
 import asyncio
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import typer
@@ -22,6 +23,7 @@ from shared.kafka_admin import ensure_topics
 app = typer.Typer(help="Operate a local postloan platform.", no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
 DEMO = Path(__file__).resolve().parent.parent / "deploy" / "demo"
+BANK_TZ = ZoneInfo("Asia/Shanghai")
 Bootstrap = Annotated[str, typer.Option(envvar="POSTLOAN_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers.")]
 
 
@@ -56,7 +58,8 @@ def load_demo(bootstrap: Bootstrap = "127.0.0.1:9092",
 def try_request(
     bootstrap: Bootstrap = "127.0.0.1:9092",
     day: int = typer.Option(20, help="The new debit day asked for."),
-    at: datetime = typer.Option("2020-02-03T09:30:00+08:00", help="When the customer submits (the account's date)."),
+    at: datetime | None = typer.Option(None, help="What the app writes as submitted_at (default: the platform's "
+                                                  "own clock; the services decide on theirs either way)."),
     requests_url: str = typer.Option("http://127.0.0.1:8001", help="The requests service."),
     notifier_url: str = typer.Option("http://127.0.0.1:8004", help="The notifier."),
     timeout: float = 30.0,
@@ -65,17 +68,20 @@ def try_request(
     template = loan_contract.LoanSnapshot.model_validate(json.loads((DEMO / "loans.json").read_text())[0])
     suffix = uuid.uuid4().hex[:6].upper()
     customer = template.borrowers[0].model_copy(update={"customer_id": f"C-TRY-{suffix}"})
-    loan = template.model_copy(update={"loan_id": f"L-TRY-{suffix}", "borrowers": [customer]})
-    cmd = req.SubmitDebitDayChange(command_id=f"cli-{suffix}", loan_id=loan.loan_id,
-                                   applicant_customer_id=customer.customer_id, channel=req.Channel.APP,
-                                   new_debit_day=day, submitted_at=at)
-    event = envelope(cmd, subject=loan.loan_id, source="channel/app")
     watched = [topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.NOTIFICATIONS_EVENTS]
 
     async def run() -> int:
+        now = await platform_now(requests_url)
+        loan = due_in_two_weeks(template.model_copy(update={"loan_id": f"L-TRY-{suffix}", "borrowers": [customer]}),
+                                now)
+        cmd = req.SubmitDebitDayChange(command_id=f"cli-{suffix}", loan_id=loan.loan_id,
+                                       applicant_customer_id=customer.customer_id, channel=req.Channel.APP,
+                                       new_debit_day=day, submitted_at=at or now)
+        event = envelope(cmd, subject=loan.loan_id, source="channel/app")
         await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id,
                                                                      source="core-banking/demo"))])
-        console.print(f"[bold]→ {topics.LOANS_SNAPSHOTS}[/bold] LoanSnapshot loan={loan.loan_id} debit_day=10")
+        console.print(f"[bold]→ {topics.LOANS_SNAPSHOTS}[/bold] LoanSnapshot loan={loan.loan_id} "
+                      f"debit_day={loan.debit_day} next_due_date={loan.next_due_date}")
         await wait_until_known(f"{requests_url}/loans/{loan.loan_id}", f"{notifier_url}/recipients/{customer.customer_id}",
                                timeout=timeout)
         start = await end_offsets(bootstrap, watched)
@@ -105,6 +111,21 @@ def try_request(
         fail(f"the services did not see the demo loan within {timeout:.0f} s; see .local/logs")
     except (OSError, KafkaError, httpx.HTTPError) as exc:
         fail(f"is the platform up (make up)? {exc!r}")
+
+
+async def platform_now(service_url: str) -> datetime:
+    """The service's own clock (its /health says it): `make up` replays the account's dates from 3 Feb 2020."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        body = (await client.get(f"{service_url}/health")).json()
+    return datetime.fromisoformat(body["now"])
+
+
+def due_in_two_weeks(loan: loan_contract.LoanSnapshot, now: datetime) -> loan_contract.LoanSnapshot:
+    """The demo loan as of `now`, its next instalment about two weeks ahead on a consistent debit day (1..28), so
+    the demo works on the replayed 2020 clock and on real time alike."""
+    due = (now.astimezone(BANK_TZ) + timedelta(days=14)).date()
+    due = due.replace(day=min(due.day, 28))
+    return loan.model_copy(update={"debit_day": due.day, "next_due_date": due, "as_of": now})
 
 
 async def wait_until_known(*urls: str, timeout: float) -> None:

@@ -9,7 +9,15 @@ from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 from uuid import uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from shared.contracts import TOPIC_TYPES, Contract
 

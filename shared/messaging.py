@@ -17,7 +17,12 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_never,
+    wait_exponential_jitter,
+)
 
 from shared import outbox, topics
 from shared.clock import Clock

@@ -260,13 +260,15 @@ class ServiceRuntime:
         async def health(response: Response) -> dict[str, Any]:
             checks = await self.health()
             response.status_code = 200 if all(checks.values()) else 503
-            return {"service": self.spec.name, **checks}
+            # The service's own clock (fixed or shifted in demos): what its decisions are judged on (SPEC §10).
+            return {"service": self.spec.name, **checks, "now": self.clock.now().isoformat()}
 
         @app.get("/ready", tags=["operations"], summary="Consuming its topics and relaying its outbox")
         async def ready(response: Response) -> dict[str, Any]:
             checks = self.ready()
             response.status_code = 200 if all(checks.values()) else 503
-            return {"service": self.spec.name, **checks}
+            # The service's own clock (fixed or shifted in demos): what its decisions are judged on (SPEC §10).
+            return {"service": self.spec.name, **checks, "now": self.clock.now().isoformat()}
 
         @app.get("/docs/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
         async def asyncapi() -> Any:

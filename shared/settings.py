@@ -8,7 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, Field, SecretStr
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postloan@127.0.0.1:55432/postloan"
 

@@ -3,7 +3,6 @@
 Reads only, except switching the policy (SPEC §9: a policy change needs no code change and no restart).
 """
 
-import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,7 +12,14 @@ from pydantic import BaseModel, Field
 
 from services.requests.domain import OPEN_STATES, Policy, State
 from services.requests.policies import load_policy, presets
-from services.requests.repository import LoanRepository, PolicyRepository, RequestRepository
+from services.requests.repository import (
+    LoanRepository,
+    PolicyRepository,
+    PolicyVersionConflict,
+    RequestRepository,
+    document_sha256,
+)
+from services.requests.service import switch_policy
 from shared.runtime import Deps, runtime_deps
 
 router = APIRouter()
@@ -42,6 +48,8 @@ class TransitionView(BaseModel):
     recording_id: str | None
     reason_code: str | None
     event_id: str | None
+    verification_method: str | None = Field(None, description="Staff submissions: how the customer was verified.")
+    on_behalf_of: str | None = Field(None, description="Staff submissions: the customer the staff member acted for.")
 
 
 class RequestView(BaseModel):
@@ -69,9 +77,24 @@ class RequestWithHistory(RequestView):
 class PolicyView(BaseModel):
     version: str
     document: dict[str, Any]
+    document_sha256: str
     changed_at: datetime
     changed_by: str
     presets: list[str]
+
+
+class PolicySwitchView(BaseModel):
+    id: int
+    changed_at: datetime
+    changed_by: str
+    from_version: str | None
+    to_version: str
+    document_sha256: str
+
+
+class PolicyHistoryPage(BaseModel):
+    switches: list[PolicySwitchView]
+    next_cursor: int | None = Field(description="Pass as `before` for older switches; null at the end.")
 
 
 class PolicyChange(BaseModel):
@@ -130,8 +153,30 @@ async def list_requests(
 async def get_policy(deps: DepsDep) -> PolicyView:
     async with deps.sessions() as session:
         row = await PolicyRepository(session).describe()
-    return PolicyView(version=row.version, document=row.document, changed_at=row.changed_at,
-                      changed_by=row.changed_by, presets=presets())
+    return PolicyView(version=row.version, document=row.document, document_sha256=document_sha256(row.document),
+                      changed_at=row.changed_at, changed_by=row.changed_by, presets=presets())
+
+
+@router.get("/policy/history", tags=["policy"], summary="Every switch of the policy in force, newest first")
+async def policy_history(
+    deps: DepsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Cursor from the previous page.")] = None,
+) -> PolicyHistoryPage:
+    async with deps.sessions() as session:
+        rows = await PolicyRepository(session).history(limit=limit, before_id=before)
+    switches = [PolicySwitchView(**{k: getattr(r, k) for k in PolicySwitchView.model_fields}) for r in rows]
+    return PolicyHistoryPage(switches=switches, next_cursor=switches[-1].id if len(switches) == limit else None)
+
+
+@router.get("/policy/versions/{version}", tags=["policy"], summary="The document a policy version names (immutable)")
+async def policy_version(version: str, deps: DepsDep) -> dict[str, Any]:
+    async with deps.sessions() as session:
+        row = await PolicyRepository(session).version(version)
+    if row is None:
+        raise HTTPException(404, f"policy version {version!r} was never put in force here")
+    return {"version": row.version, "document": row.document, "document_sha256": row.document_sha256,
+            "first_seen_at": row.first_seen_at, "first_seen_by": row.first_seen_by}
 
 
 @router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)")
@@ -142,7 +187,10 @@ async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
         policy = load_policy(change.preset) if change.preset else Policy(**(change.policy or {}))
     except (ValueError, TypeError) as exc:
         raise HTTPException(422, str(exc)) from None
-    async with deps.sessions.begin() as session:
-        await PolicyRepository(session).put(policy, at=deps.clock.now(), by=change.changed_by)
-    return PolicyView(version=policy.version, document=dataclasses.asdict(policy), changed_at=deps.clock.now(),
-                      changed_by=change.changed_by, presets=presets())
+    now = deps.clock.now()
+    try:
+        async with deps.sessions.begin() as session:
+            await switch_policy(session, deps.tables, policy, at=now, by=change.changed_by)
+    except PolicyVersionConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return await get_policy(deps)

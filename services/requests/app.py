@@ -8,7 +8,8 @@ from services.requests.api import router
 from services.requests.batching import RequestBatching
 from services.requests.handlers import build_handlers, build_timers
 from services.requests.policies import load_policy
-from services.requests.repository import SCHEMA, PolicyRepository, metadata
+from services.requests.repository import SCHEMA, metadata
+from services.requests.service import switch_policy
 from services.requests.settings import Settings
 from shared import topics
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
@@ -20,7 +21,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
     async def seed_policy(deps: Deps) -> None:
         """The preset named in the settings is in force until an operator switches it (then it stays switched)."""
         async with deps.sessions.begin() as session:
-            await PolicyRepository(session).put(initial, at=deps.clock.now(), by="settings", only_if_absent=True)
+            await switch_policy(session, deps.tables, initial, at=deps.clock.now(), by="settings",
+                                only_if_absent=True)
 
     spec = ServiceSpec(
         name=SCHEMA,

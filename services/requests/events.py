@@ -3,11 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from services.requests.domain import Accepted, Rejection, Request, RequestType
+from services.requests.domain import (
+    Accepted,
+    Applicant,
+    Rejection,
+    Request,
+    RequestType,
+)
 from shared.contracts import requests as contract
 
 
-def submitted(request: Request, accepted: Accepted, submitted_at: datetime) -> contract.RequestSubmitted:
+def submitted(request: Request, accepted: Accepted, applicant: Applicant, *,
+              received_at: datetime) -> contract.RequestSubmitted:
     t = accepted.terms
     extra: dict[str, Any] = (
         {"current_debit_day": t["current_debit_day"], "new_debit_day": t["new_debit_day"],
@@ -22,8 +29,17 @@ def submitted(request: Request, accepted: Accepted, submitted_at: datetime) -> c
         applicant_customer_id=request.applicant_customer_id, channel=contract.Channel(request.channel),
         co_borrowers=[contract.CoBorrowerRef(customer_id=c) for c in request.co_borrower_ids],
         deadline=request.deadline, paper_documents_required=accepted.paper_documents_required,
-        policy_version=request.policy_version, submitted_at=submitted_at, staff_id=request.staff_id, **extra,
+        policy_version=request.policy_version, branch_id=request.branch_id,
+        confirmation_attempts=request.confirmation_attempts, submitted_at=applicant.submitted_at,
+        received_at=received_at, staff_id=request.staff_id, identity_verification=_verification(applicant), **extra,
     )
+
+
+def _verification(applicant: Applicant) -> contract.IdentityVerification | None:
+    v = applicant.verification
+    if applicant.staff_id is None or v is None:
+        return None
+    return contract.IdentityVerification(method=contract.VerificationMethod(v.method), recording_id=v.recording_id)
 
 
 def approved(request: Request, at: datetime) -> contract.RequestApproved:
@@ -41,10 +57,9 @@ def approved(request: Request, at: datetime) -> contract.RequestApproved:
 
 
 def rejected(*, command_id: str, loan_id: str, rejection: Rejection, policy_version: str, at: datetime,
-             applicant: str | None, request_id: str | None = None,
-             command_type: str | None = None) -> contract.RequestRejected:
+             applicant: str | None, request_id: str | None = None) -> contract.RequestRejected:
     return contract.RequestRejected(
         request_id=request_id, command_id=command_id, loan_id=loan_id, reason_code=rejection.code.value,
         reason=rejection.reason, policy_version=policy_version, rejected_at=at, applicant_customer_id=applicant,
-        facts=dict(rejection.facts), command_type=command_type,
+        facts={**rejection.facts, "policy_version": policy_version},
     )

@@ -40,7 +40,8 @@ async def handle_submit_debit_day_change(ctx: MessageContext, cmd: contract.Subm
     change = domain.DebitDayChange(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.new_debit_day)
     await RequestService(ctx).submit(
         cmd.command_id, cmd.loan_id, change.applicant,
-        lambda loan, policy, busy: domain.decide_debit_day_change(loan, change, policy, has_open_request=busy),
+        lambda loan, policy, now, open_id: domain.decide_debit_day_change(loan, change, policy, now=now,
+                                                                          open_request_id=open_id),
     )
 
 
@@ -49,13 +50,13 @@ async def handle_submit_early_repayment(ctx: MessageContext, cmd: contract.Submi
                                       cmd.amount, cmd.requested_date)
     await RequestService(ctx).submit(
         cmd.command_id, cmd.loan_id, repayment.applicant,
-        lambda loan, policy, busy: domain.decide_early_repayment(loan, repayment, policy, has_open_request=busy),
+        lambda loan, policy, now, open_id: domain.decide_early_repayment(loan, repayment, policy, now=now,
+                                                                         open_request_id=open_id),
     )
 
 
 async def handle_withdraw_request(ctx: MessageContext, cmd: contract.WithdrawRequest) -> None:
-    loan_hint = ctx.message.subject if ctx.message else None
-    await RequestService(ctx).withdraw(cmd.command_id, cmd.request_id, cmd.applicant_customer_id, loan_hint)
+    await RequestService(ctx).withdraw(cmd.command_id, cmd.request_id, cmd.applicant_customer_id)
 
 
 async def handle_co_borrower_outcome(outcome: str, ctx: MessageContext, e: Any) -> None:

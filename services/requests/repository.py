@@ -4,8 +4,10 @@ Repositories map rows to domain objects and never commit: the caller's transacti
 """
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -30,7 +32,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.requests.domain import OPEN_STATES, Loan, Policy, Request, RequestType, State
+from services.requests.domain import (
+    OPEN_STATES,
+    Loan,
+    Policy,
+    Request,
+    RequestType,
+    State,
+)
 from shared.db import copy_rows, messaging_tables
 from shared.timers import timer_table
 
@@ -70,6 +79,8 @@ RequestRow = Table(
     Column("co_borrower_ids", ARRAY(Text), nullable=False),
     Column("confirmed_by", ARRAY(Text), nullable=False),
     Column("details", JSONB, nullable=False),  # the terms: days and dates, or amount and date
+    Column("branch_id", Text, nullable=False, server_default=""),  # the loan's, when submitted
+    Column("confirmation_attempts", Integer, nullable=False, server_default="3"),  # from the policy in force
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # SPEC §2: one open request per loan, enforced by the database under concurrency.
@@ -91,6 +102,8 @@ TransitionRow = Table(
     Column("recording_id", Text),
     Column("reason_code", Text),
     Column("event_id", Text),  # the message that caused it
+    Column("verification_method", Text),  # staff submissions: RECORDED_CALL | FACE_TO_FACE (SPEC §5)
+    Column("on_behalf_of", Text),  # staff submissions: the customer the staff member acted for
 )
 
 PolicyRow = Table(
@@ -100,6 +113,24 @@ PolicyRow = Table(
     Column("document", JSONB, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("changed_by", Text, nullable=False),
+)
+# SPEC §9: versions are immutable (a name never means two documents) and every switch is kept.
+PolicyVersionRow = Table(
+    "policy_versions", metadata,
+    Column("version", Text, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("document_sha256", Text, nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("first_seen_by", Text, nullable=False),
+)
+PolicyHistoryRow = Table(
+    "policy_history", metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Column("from_version", Text),
+    Column("to_version", Text, nullable=False),
+    Column("document_sha256", Text, nullable=False),
 )
 
 
@@ -133,7 +164,8 @@ def _request(row: Any) -> Request:
         request_type=RequestType(row.request_type), state=State(row.state),
         applicant_customer_id=row.applicant_customer_id, channel=row.channel, staff_id=row.staff_id,
         policy_version=row.policy_version, deadline=row.deadline, co_borrower_ids=tuple(row.co_borrower_ids),
-        confirmed_by=frozenset(row.confirmed_by), terms=row.details,
+        confirmed_by=frozenset(row.confirmed_by), terms=row.details, branch_id=row.branch_id,
+        confirmation_attempts=row.confirmation_attempts,
     )
 
 
@@ -202,19 +234,47 @@ def request_row(request: Request, *, at: datetime) -> dict[str, Any]:
         "applicant_customer_id": request.applicant_customer_id, "channel": request.channel,
         "staff_id": request.staff_id, "policy_version": request.policy_version, "deadline": request.deadline,
         "co_borrower_ids": list(request.co_borrower_ids), "confirmed_by": sorted(request.confirmed_by),
-        "details": dict(request.terms), "created_at": at, "updated_at": at,
+        "details": dict(request.terms), "created_at": at, "updated_at": at, "branch_id": request.branch_id,
+        "confirmation_attempts": request.confirmation_attempts,
     }
 
 
 def transition_row(request: Request, *, at: datetime, from_state: State | None, actor: str, actor_kind: str,
                    channel: str | None = None, recording_id: str | None = None, reason_code: str | None = None,
-                   event_id: str | None = None) -> dict[str, Any]:
+                   event_id: str | None = None, verification_method: str | None = None,
+                   on_behalf_of: str | None = None) -> dict[str, Any]:
     return {
         "request_id": request.request_id, "at": at, "from_state": from_state.value if from_state else None,
         "to_state": request.state.value, "actor": actor, "actor_kind": actor_kind, "channel": channel,
         "policy_version": request.policy_version, "recording_id": recording_id, "reason_code": reason_code,
-        "event_id": event_id,
+        "event_id": event_id, "verification_method": verification_method, "on_behalf_of": on_behalf_of,
     }
+
+
+@dataclass(frozen=True)
+class PolicySwitch:
+    """One switch of the policy in force (SPEC §9), as it is kept in the history and published."""
+
+    version: str
+    document: dict[str, Any]
+    document_sha256: str
+    previous_version: str | None
+    changed_by: str
+    changed_at: datetime
+
+
+class PolicyVersionConflict(ValueError):
+    """A version name that already names another document (versions are immutable)."""
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    return dataclasses.asdict(policy)
+
+
+def document_sha256(document: dict[str, Any]) -> str:
+    """The hash of a policy document in canonical JSON (sorted keys, no spaces), so equal documents hash equal."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class PolicyRepository:
@@ -232,16 +292,47 @@ class PolicyRepository:
             cached = self._session.info["policy"] = Policy(**document)
         return cached  # type: ignore[no-any-return]
 
-    async def put(self, policy: Policy, *, at: datetime, by: str, only_if_absent: bool = False) -> None:
-        values = {"id": 1, "version": policy.version, "document": dataclasses.asdict(policy), "changed_at": at,
-                  "changed_by": by}
+    async def put(self, policy: Policy, *, at: datetime, by: str, only_if_absent: bool = False) -> PolicySwitch | None:
+        """Puts `policy` in force; returns the switch, or None when nothing changed (already in force, or
+        `only_if_absent` and a policy is in force). Raises PolicyVersionConflict when the version name is
+        already taken by another document."""
+        document = policy_document(policy)
+        digest = document_sha256(document)
+        await self._register_version(policy.version, document, digest, at=at, by=by)
+        current = (await self._session.execute(
+            select(PolicyRow.c.version).where(PolicyRow.c.id == 1).with_for_update())).scalar_one_or_none()
+        if current is not None and (only_if_absent or current == policy.version):
+            return None
+        values = {"id": 1, "version": policy.version, "document": document, "changed_at": at, "changed_by": by}
         stmt = pg_insert(PolicyRow).values(values)
-        if only_if_absent:
-            await self._session.execute(stmt.on_conflict_do_nothing())
-        else:
-            await self._session.execute(stmt.on_conflict_do_update(
-                index_elements=[PolicyRow.c.id], set_={k: stmt.excluded[k] for k in values if k != "id"}))
+        await self._session.execute(stmt.on_conflict_do_update(
+            index_elements=[PolicyRow.c.id], set_={k: stmt.excluded[k] for k in values if k != "id"}))
+        await self._session.execute(PolicyHistoryRow.insert().values(
+            changed_at=at, changed_by=by, from_version=current, to_version=policy.version, document_sha256=digest))
         self._session.info.pop("policy", None)
+        return PolicySwitch(policy.version, document, digest, current, by, at)
+
+    async def _register_version(self, version: str, document: dict[str, Any], digest: str, *, at: datetime,
+                                by: str) -> None:
+        stmt = pg_insert(PolicyVersionRow).values(version=version, document=document, document_sha256=digest,
+                                                  first_seen_at=at, first_seen_by=by).on_conflict_do_nothing()
+        await self._session.execute(stmt)
+        known = await self._session.scalar(
+            select(PolicyVersionRow.c.document_sha256).where(PolicyVersionRow.c.version == version))
+        if known != digest:
+            raise PolicyVersionConflict(
+                f"policy version {version!r} already names another document (sha256 {known}); "
+                "give the changed document a new version name")
 
     async def describe(self) -> Any:
         return (await self._session.execute(select(PolicyRow).where(PolicyRow.c.id == 1))).first()
+
+    async def history(self, *, limit: int, before_id: int | None = None) -> Sequence[Any]:
+        query = select(PolicyHistoryRow).order_by(PolicyHistoryRow.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(PolicyHistoryRow.c.id < before_id)
+        return (await self._session.execute(query)).all()
+
+    async def version(self, version: str) -> Any:
+        query = select(PolicyVersionRow).where(PolicyVersionRow.c.version == version)
+        return (await self._session.execute(query)).first()

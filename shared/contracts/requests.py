@@ -5,7 +5,16 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from shared.contracts._base import Channel, Command, CommandRejected, Contract, Day, Money, RequestType, Timestamp
+from shared.contracts._base import (
+    Channel,
+    Command,
+    CommandRejected,
+    Contract,
+    Day,
+    Money,
+    RequestType,
+    Timestamp,
+)
 
 
 class VerificationMethod(StrEnum):

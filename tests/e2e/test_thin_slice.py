@@ -73,7 +73,7 @@ async def test_scenario_3_across_the_services_a_call_confirms_the_co_borrower_an
     platform: dict[str, Process], kafka: KafkaDriver
 ) -> None:
     """Channel → requests → confirmation → agent (HTTP) → confirmation → requests → notifier; paper later."""
-    loan = a_loan(co_borrowers=1, debit_day=10, next_due_date=date(2020, 2, 25))
+    loan = a_loan(co_borrowers=1, debit_day=25, next_due_date=date(2020, 2, 25))
     customer, co = primary_of(loan), loan.borrowers[1].customer_id
     await publish_loan(kafka, loan, requests=platform["requests"].url)
     await eventually(lambda: _known(platform["notifier"].url, customer), what="notifier knows the customer")

@@ -40,6 +40,14 @@ class Seen:
             return None
 
     @property
+    def id(self) -> str | None:
+        """The CloudEvent id (consumers de-duplicate on it)."""
+        try:
+            return self.event.get("id")
+        except ValueError:
+            return None
+
+    @property
     def data(self) -> dict[str, Any]:
         return self.event["data"]  # type: ignore[no-any-return]
 
@@ -74,6 +82,19 @@ class Watch:
                 summary = [(s.topic, s.type) for s in self.seen][-20:]
                 raise AssertionError(f"expected {count} matching records, got {len(found)}; last seen: {summary}")
             await asyncio.sleep(0.05)
+
+    async def caught_up(self, timeout: float = 20.0) -> None:
+        """Returns once every record written to the watched partitions before this call has been seen: the
+        positive marker behind a negative check ("nothing else arrived") instead of a sleep."""
+        parts = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(parts)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(await self._consumer.position(tp) < end for tp, end in ends.items()):
+            if loop.time() > deadline:
+                raise AssertionError(f"the watch did not reach the end offsets {ends} within {timeout} s")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # let the reader append what it fetched last
 
     def matching(self, match: Callable[[Seen], bool]) -> list[Seen]:
         return [s for s in self.seen if _safe(match, s)]

@@ -27,7 +27,7 @@ async def next_event(watch: Watch, kind: str, request_id: str, timeout: float = 
     return seen
 
 
-async def co_borrower_says(kafka: KafkaDriver, submitted: Seen, customer_id: str, outcome: str) -> None:
+async def co_borrower_says(kafka: KafkaDriver, submitted: Seen, customer_id: str, outcome: str) -> Contract:
     """What the confirmation service publishes after the agent's recorded call."""
     d = submitted.data
     common: dict[str, Any] = {"task_id": ref("T"), "request_id": d["request_id"], "loan_id": d["loan_id"],
@@ -40,5 +40,6 @@ async def co_borrower_says(kafka: KafkaDriver, submitted: Seen, customer_id: str
     else:
         event = C.CoBorrowerUnreachable(**common, attempts=3, unreachable_at=ACCOUNT_DAY)
     await kafka.publish(topics.CONFIRMATION_EVENTS, event, subject=d["loan_id"], source="postloan/confirmation")
+    return event
 
 

@@ -47,8 +47,8 @@ async def running(name: str, infra: Infra, *, clock: Clock | None = None, **over
     Its clock stands still on the account's first day unless the test passes another (SPEC §10).
     """
     build, settings_cls = _builder(name)
-    settings = settings_cls(kafka_bootstrap=infra.kafka_bootstrap, database_url=infra.database_url,
-                            migrate_on_start=False, timer_interval_s=0.2, **overrides)
+    settings = settings_cls(**{"kafka_bootstrap": infra.kafka_bootstrap, "database_url": infra.database_url,
+                               "migrate_on_start": False, "timer_interval_s": 0.2, **overrides})
     runtime: ServiceRuntime = build(settings)
     runtime.clock = clock or FixedClock(ACCOUNT_DAY)
     await runtime.start()

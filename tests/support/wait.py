@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from services.requests.repository import LoanRepository
+from shared import topics
 from shared.contracts.loans import LoanSnapshot
 from shared.runtime import ServiceRuntime
 from tests.support.kafka import KafkaDriver
-from shared import topics
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, what: str = "condition") -> None:

@@ -5,6 +5,7 @@ No I/O here: no database, broker, clock or id generation; callers pass all of th
 
 from services.requests.domain._lifecycle import (
     Approve,
+    Expire,
     Ignore,
     Wait,
     apply_co_borrower_outcome,
@@ -31,6 +32,7 @@ from services.requests.domain._models import (
     Verification,
 )
 from services.requests.domain._rules import (
+    arrival_facts,
     cutoff,
     decide_debit_day_change,
     decide_early_repayment,
@@ -44,8 +46,8 @@ from services.requests.domain._rules import (
 
 __all__ = [
     "BANK_TZ", "OPEN_STATES", "UNDECIDED_STATES", "Accepted", "Applicant", "Approve", "DebitDayChange",
-    "EarlyRepayment", "Ignore", "Loan", "Policy", "ReasonCode", "Rejection", "Request", "RequestType", "State",
-    "Verification", "Wait", "apply_co_borrower_outcome", "cutoff", "decide_debit_day_change",
+    "EarlyRepayment", "Expire", "Ignore", "Loan", "Policy", "ReasonCode", "Rejection", "Request", "RequestType", "State",
+    "Verification", "Wait", "apply_co_borrower_outcome", "arrival_facts", "cutoff", "decide_debit_day_change",
     "decide_early_repayment", "decide_withdrawal", "due_dates_after", "expires_at", "is_business_day",
     "is_completed_by", "needs_verification", "new_due_date", "open_request_exists", "should_expire", "start_of",
 ]

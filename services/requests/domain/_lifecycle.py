@@ -1,10 +1,19 @@
 """Rules of a request's life after submission (SPEC §2, §4): confirmation, withdrawal, expiry, completion."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from services.requests.domain._models import UNDECIDED_STATES, Loan, ReasonCode, Rejection, Request, RequestType, State
+from services.requests.domain._models import (
+    BANK_TZ,
+    UNDECIDED_STATES,
+    Loan,
+    ReasonCode,
+    Rejection,
+    Request,
+    RequestType,
+    State,
+)
 from services.requests.domain._rules import start_of
 
 
@@ -19,25 +28,37 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Expire:
+    """The deadline day has begun: nothing is approved and no outcome accepted any more (SPEC §2)."""
+
+
+@dataclass(frozen=True)
 class Ignore:
     """An outcome that changes nothing (the request is no longer waiting, or the person is not a co-borrower)."""
 
     reason: str
 
 
-def apply_co_borrower_outcome(request: Request, customer_id: str, outcome: str) -> Approve | Wait | Rejection | Ignore:
-    """SPEC §2: all confirmed -> approved; one refusal rejects; one unreachable co-borrower ends it."""
+def apply_co_borrower_outcome(
+    request: Request, customer_id: str, outcome: str, *, now: datetime, recording_id: str | None = None
+) -> Approve | Wait | Rejection | Expire | Ignore:
+    """SPEC §2: all confirmed -> approved; one refusal rejects; one unreachable co-borrower ends it; once the
+    deadline day has begun (on the service's clock `now`) the request expires instead, whatever the outcome."""
     if request.state is not State.AWAITING_CONFIRMATION:
         return Ignore(f"request is {request.state}, not awaiting confirmation")
     if customer_id not in request.co_borrower_ids:
         return Ignore("not a co-borrower of this request")
+    if should_expire(request, now):
+        return Expire()
+    facts = {"co_borrower": customer_id}
     if outcome == "DECLINED":
         return Rejection(ReasonCode.CO_BORROWER_DECLINED,
-                         "A co-borrower did not agree to the change on a recorded call.", {"co_borrower": customer_id})
+                         "A co-borrower did not agree to the change on a recorded call.",
+                         {**facts, "recording_id": recording_id or ""})
     if outcome == "UNREACHABLE":
         return Rejection(ReasonCode.CO_BORROWER_UNREACHABLE,
                          "A co-borrower could not be reached in the allowed number of calls.",
-                         {"co_borrower": customer_id})
+                         {**facts, "attempts_allowed": str(request.confirmation_attempts)})
     confirmed = request.confirmed_by | {customer_id}
     return Approve() if confirmed >= set(request.co_borrower_ids) else Wait(confirmed)
 
@@ -52,7 +73,7 @@ def decide_withdrawal(request: Request | None, request_id: str, applicant_custom
     if request.state not in UNDECIDED_STATES:
         return Rejection(ReasonCode.REQUEST_NOT_WITHDRAWABLE,
                          f"The request is {request.state.lower().replace('_', ' ')} and can no longer be withdrawn.",
-                         {"state": request.state.value})
+                         {"request_id": request_id, "state": request.state.value})
     return State.WITHDRAWN
 
 
@@ -66,12 +87,20 @@ def should_expire(request: Request, now: datetime) -> bool:
 
 
 def is_completed_by(request: Request, loan: Loan) -> bool:
-    """SPEC §2: an approved change is complete when a loan snapshot shows it applied."""
+    """SPEC §2, §3: an approved change is complete when a loan snapshot shows it applied.
+
+    Debit day: the new day and a next due date on or after D1. Full repayment: the loan settled. Partial: a
+    snapshot dated on or after the requested date whose principal fell by at least the amount. An ordinary
+    instalment completes nothing.
+    """
     if request.state is not State.APPROVED:
         return False
+    t = request.terms
     if request.request_type is RequestType.DEBIT_DAY_CHANGE:
-        return loan.debit_day == int(request.terms["new_debit_day"])
-    if loan.status == "SETTLED":
-        return True
-    before = Decimal(str(request.terms["principal_at_submission"]))
-    return request.terms.get("repayment_type") == "PARTIAL" and loan.outstanding_principal < before
+        d1 = date.fromisoformat(str(t["new_due_date"]))
+        return loan.debit_day == int(t["new_debit_day"]) and loan.next_due_date >= d1
+    if t.get("repayment_type") == "FULL":
+        return loan.status == "SETTLED"
+    fell_by = Decimal(str(t["principal_at_submission"])) - loan.outstanding_principal
+    on_or_after = loan.as_of.astimezone(BANK_TZ).date() >= date.fromisoformat(str(t["requested_date"]))
+    return on_or_after and fell_by >= Decimal(str(t["amount"]))

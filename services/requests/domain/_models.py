@@ -5,7 +5,7 @@ Frozen dataclasses only; no I/O.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
 STAFF_CHANNELS = frozenset({"HOTLINE", "ACCOUNT_MANAGER"})
+COUNTER_CHANNEL = "BRANCH"  # SPEC §2: the counter stays open to loans with co-borrowers under every policy
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # SPEC §2: a `submitted_at` further ahead of the service's clock is refused
 
 
 class ReasonCode(StrEnum):
@@ -24,7 +26,6 @@ class ReasonCode(StrEnum):
     NOT_PRIMARY_BORROWER = "NOT_PRIMARY_BORROWER"
     CO_BORROWERS_NOT_ALLOWED_ONLINE = "CO_BORROWERS_NOT_ALLOWED_ONLINE"
     DAY_OUT_OF_RANGE = "DAY_OUT_OF_RANGE"
-    SAME_DAY = "SAME_DAY"
     PAST_CUTOFF = "PAST_CUTOFF"
     OPEN_REQUEST_EXISTS = "OPEN_REQUEST_EXISTS"
     VERIFICATION_REQUIRED = "VERIFICATION_REQUIRED"
@@ -32,7 +33,10 @@ class ReasonCode(StrEnum):
     INVALID_DATE = "INVALID_DATE"
     CO_BORROWER_DECLINED = "CO_BORROWER_DECLINED"
     CO_BORROWER_UNREACHABLE = "CO_BORROWER_UNREACHABLE"
-    # Additions (CONTRACT.md allows more codes): refusals of a WithdrawRequest.
+    # Additions (CONTRACT.md allows more codes).
+    STAFF_REQUIRED = "STAFF_REQUIRED"  # a staff channel without the staff member who submits
+    SUBMITTED_IN_FUTURE = "SUBMITTED_IN_FUTURE"  # `submitted_at` more than 5 minutes ahead of the service's clock
+    # Refusals of a WithdrawRequest (answered with CommandRejected: they change nothing).
     REQUEST_NOT_FOUND = "REQUEST_NOT_FOUND"
     NOT_APPLICANT = "NOT_APPLICANT"
     REQUEST_NOT_WITHDRAWABLE = "REQUEST_NOT_WITHDRAWABLE"
@@ -102,7 +106,7 @@ class Applicant:
 
     customer_id: str
     channel: str
-    submitted_at: datetime
+    submitted_at: datetime  # as the sender wrote it: kept for the record, never decides anything
     staff_id: str | None = None
     verification: Verification | None = None
 
@@ -162,6 +166,8 @@ class Request:
     co_borrower_ids: tuple[str, ...]
     confirmed_by: frozenset[str]
     terms: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    branch_id: str = ""
+    confirmation_attempts: int = 3
 
     @property
     def is_open(self) -> bool:

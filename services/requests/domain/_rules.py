@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from services.requests.domain._models import (
     BANK_TZ,
+    COUNTER_CHANNEL,
+    MAX_CLOCK_SKEW,
     STAFF_CHANNELS,
     Accepted,
     Applicant,
@@ -61,9 +63,13 @@ def needs_verification(channel: str, staff_id: str | None) -> bool:
 
 
 def verification_problem(applicant: Applicant) -> Rejection | None:
+    """SPEC §5: a staff submission names the staff member and how the customer's identity was verified."""
     if not needs_verification(applicant.channel, applicant.staff_id):
         return None
     facts = {"channel": applicant.channel, "staff_id": applicant.staff_id or ""}
+    if not applicant.staff_id:
+        return Rejection(ReasonCode.STAFF_REQUIRED,
+                         f"A request through {applicant.channel} is submitted by staff and must name them.", facts)
     v = applicant.verification
     if v is None:
         return Rejection(ReasonCode.VERIFICATION_REQUIRED,
@@ -85,21 +91,39 @@ def applicant_problem(loan: Loan | None, loan_id: str, applicant: Applicant, pol
         return Rejection(ReasonCode.NOT_PRIMARY_BORROWER,
                          "Only the primary borrower can apply; co-borrowers are confirmed by the service centre.",
                          {"applicant_role": role})
-    if loan.co_borrower_ids and not policy.co_borrower_loans_online:
+    if loan.co_borrower_ids and not policy.co_borrower_loans_online and applicant.channel != COUNTER_CHANNEL:
         return Rejection(ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE,
                          "Under this policy a loan with co-borrowers must be changed at the counter by all borrowers.",
-                         {"co_borrowers": str(len(loan.co_borrower_ids)), "policy_version": policy.version})
+                         {"co_borrowers": str(len(loan.co_borrower_ids)), "channel": applicant.channel})
     return None
 
 
-def _common_problem(loan: Loan | None, loan_id: str, applicant: Applicant, policy: Policy) -> Rejection | None:
-    return verification_problem(applicant) or applicant_problem(loan, loan_id, applicant, policy)
+def arrival_problem(applicant: Applicant, now: datetime) -> Rejection | None:
+    """SPEC §2: arrival is judged on the service's clock; a `submitted_at` over 5 minutes ahead of it is refused."""
+    if applicant.submitted_at > now + MAX_CLOCK_SKEW:
+        return Rejection(ReasonCode.SUBMITTED_IN_FUTURE,
+                         "The request says it was sent later than it arrived; check the sending device's clock.",
+                         arrival_facts(applicant, now))
+    return None
 
 
-def open_request_exists(loan_id: str) -> Rejection:
-    """SPEC §2 (expected): one open request per loan."""
+def arrival_facts(applicant: Applicant, now: datetime) -> dict[str, str]:
+    """When the sender says it sent the command, when it arrived, and the gap (seconds) between them."""
+    gap = (now - applicant.submitted_at).total_seconds()
+    return {"submitted_at": applicant.submitted_at.isoformat(), "arrived": now.isoformat(),
+            "arrival_gap_s": f"{gap:.0f}"}
+
+
+def _common_problem(loan: Loan | None, loan_id: str, applicant: Applicant, policy: Policy,
+                    now: datetime) -> Rejection | None:
+    return (arrival_problem(applicant, now) or verification_problem(applicant)
+            or applicant_problem(loan, loan_id, applicant, policy))
+
+
+def open_request_exists(loan_id: str, open_request_id: str | None) -> Rejection:
+    """SPEC §2 (expected): one open request per loan; the refusal names it."""
     return Rejection(ReasonCode.OPEN_REQUEST_EXISTS, "This loan already has a request in progress.",
-                     {"loan_id": loan_id})
+                     {"loan_id": loan_id, "open_request_id": open_request_id or "(being decided concurrently)"})
 
 
 def _paper_owed(loan: Loan, applicant: Applicant) -> bool:
@@ -108,10 +132,13 @@ def _paper_owed(loan: Loan, applicant: Applicant) -> bool:
 
 
 def decide_debit_day_change(
-    loan: Loan | None, cmd: DebitDayChange, policy: Policy, *, has_open_request: bool
+    loan: Loan | None, cmd: DebitDayChange, policy: Policy, *, now: datetime, open_request_id: str | None
 ) -> Accepted | Rejection:
-    """SPEC §2 and §5: accept or refuse a debit-day change."""
-    if (problem := _common_problem(loan, cmd.loan_id, cmd.applicant, policy)) is not None:
+    """SPEC §2 and §5: accept or refuse a debit-day change, on the service's clock `now`.
+
+    The current day is allowed: it defers the next instalment by exactly one month (the account's own example).
+    """
+    if (problem := _common_problem(loan, cmd.loan_id, cmd.applicant, policy, now)) is not None:
         return problem
     assert loan is not None
     day = cmd.new_debit_day
@@ -121,16 +148,15 @@ def decide_debit_day_change(
                          f"{day} was asked for.",
                          {"allowed": f"{policy.min_debit_day}..{policy.max_debit_day}", "asked": str(day),
                           "policy_version": policy.version})
-    if day == loan.debit_day:
-        return Rejection(ReasonCode.SAME_DAY, f"The debit day is already {day}.", {"current_debit_day": str(day)})
     d0 = loan.next_due_date
     deadline = cutoff(d0, policy)
-    if cmd.applicant.submitted_at >= deadline:
+    if now >= deadline:
         return Rejection(ReasonCode.PAST_CUTOFF,
                          f"The request had to arrive before {deadline.isoformat()} (the instalment due {d0}).",
-                         {"deadline": deadline.isoformat(), "arrived": cmd.applicant.submitted_at.isoformat()})
-    if has_open_request:
-        return open_request_exists(loan.loan_id)
+                         {"deadline": deadline.isoformat(), "due_date": d0.isoformat(),
+                          **arrival_facts(cmd.applicant, now)})
+    if open_request_id is not None:
+        return open_request_exists(loan.loan_id, open_request_id)
     d1 = new_due_date(d0, day)
     return Accepted(
         request_type=RequestType.DEBIT_DAY_CHANGE, deadline=d0, co_borrower_ids=loan.co_borrower_ids,
@@ -146,10 +172,11 @@ def is_business_day(day: date) -> bool:
 
 
 def decide_early_repayment(
-    loan: Loan | None, cmd: EarlyRepayment, policy: Policy, *, has_open_request: bool
+    loan: Loan | None, cmd: EarlyRepayment, policy: Policy, *, now: datetime, open_request_id: str | None
 ) -> Accepted | Rejection:
-    """SPEC §3: a positive amount not above the outstanding principal, on a future business day."""
-    if (problem := _common_problem(loan, cmd.loan_id, cmd.applicant, policy)) is not None:
+    """SPEC §3: a positive amount not above the outstanding principal, on a future business day ("future" by the
+    service's clock `now`, in Asia/Shanghai)."""
+    if (problem := _common_problem(loan, cmd.loan_id, cmd.applicant, policy, now)) is not None:
         return problem
     assert loan is not None
     amount = cmd.amount if cmd.repayment_type == "PARTIAL" else loan.outstanding_principal
@@ -157,16 +184,17 @@ def decide_early_repayment(
         return Rejection(ReasonCode.INVALID_AMOUNT,
                          "A partial repayment needs an amount above zero and not above the outstanding principal.",
                          {"amount": str(cmd.amount), "outstanding_principal": str(loan.outstanding_principal)})
-    today = cmd.applicant.submitted_at.astimezone(BANK_TZ).date()
+    today = now.astimezone(BANK_TZ).date()
     latest = today + timedelta(days=policy.early_repayment_max_days_ahead)
     wanted = cmd.requested_date
     if not today < wanted <= latest or not is_business_day(wanted):
         return Rejection(ReasonCode.INVALID_DATE,
                          f"The repayment date must be a business day after {today} and at the latest {latest}.",
                          {"requested_date": wanted.isoformat(), "today": today.isoformat(),
-                          "latest": latest.isoformat(), "weekday": wanted.strftime("%A")})
-    if has_open_request:
-        return open_request_exists(loan.loan_id)
+                          "latest": latest.isoformat(), "weekday": wanted.strftime("%A"),
+                          **arrival_facts(cmd.applicant, now)})
+    if open_request_id is not None:
+        return open_request_exists(loan.loan_id, open_request_id)
     return Accepted(
         request_type=RequestType.EARLY_REPAYMENT, deadline=wanted, co_borrower_ids=loan.co_borrower_ids,
         paper_documents_required=_paper_owed(loan, cmd.applicant),

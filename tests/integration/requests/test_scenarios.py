@@ -3,19 +3,29 @@
 The confirmation service's events are published by the test, as that service would publish them.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import httpx
 from sqlalchemy import select
 
 from services.requests.repository import inbox
+from shared.clock import FixedClock
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of, ref
+from tests.support.builders import (
+    ACCOUNT_DAY,
+    SHANGHAI,
+    a_debit_day_change,
+    a_loan,
+    primary_of,
+    ref,
+)
+from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event
+from tests.support.services import http, running
 from tests.support.wait import eventually, publish_loan
 
 DUE_25_FEB = date(2020, 2, 25)
@@ -24,12 +34,25 @@ DUE_25_FEB = date(2020, 2, 25)
 async def test_scenario_1_a_single_borrower_moves_the_day_in_the_app_and_is_approved_at_once(
     service: ServiceRuntime, kafka: KafkaDriver
 ) -> None:
-    loan = a_loan(debit_day=10, next_due_date=DUE_25_FEB)
+    """Exactly as the account says: due 25 Feb on day 25, picking 25 moves it to 25 Mar (a full month).
+
+    Completion needs a snapshot with the new day and a next due date on or after D1: the next ordinary snapshot
+    (day 25, due 25 Feb) completes nothing; the one with 25 Mar does.
+    """
+    loan = a_loan(debit_day=25, next_due_date=DUE_25_FEB)
     await publish_loan(kafka, loan, requests=service)
     async with kafka.watch(EVENTS) as watch:
         submitted = await answer(kafka, watch, a_debit_day_change(loan, 25), loan_id=loan.loan_id)
         approved = await next_event(watch, "RequestApproved", submitted.data["request_id"])
+        ordinary = loan.model_copy(update={"as_of": ACCOUNT_DAY.replace(hour=12)})
+        await kafka.publish("loans.snapshots", ordinary, subject=loan.loan_id)
+        applied = loan.model_copy(update={"next_due_date": date(2020, 3, 25), "as_of": ACCOUNT_DAY.replace(hour=18)})
+        applied_event = await kafka.publish("loans.snapshots", applied, subject=loan.loan_id)
+        completed = await next_event(watch, "RequestCompleted", submitted.data["request_id"])
+    assert completed.event["causationid"] == applied_event.id
     assert submitted.type == "RequestSubmitted"
+    assert (submitted.data["current_debit_day"], submitted.data["new_debit_day"]) == (25, 25)
+    assert submitted.data["branch_id"] == loan.branch_id and submitted.data["confirmation_attempts"] == 3
     assert submitted.data["new_due_date"] == "2020-03-25" and submitted.data["current_due_date"] == "2020-02-25"
     assert submitted.data["next_due_dates"] == ["2020-03-25", "2020-04-25", "2020-05-25"]
     assert submitted.data["paper_documents_required"] is False and submitted.data["co_borrowers"] == []
@@ -40,7 +63,7 @@ async def test_scenario_1_a_single_borrower_moves_the_day_in_the_app_and_is_appr
 async def test_scenario_2_the_old_policy_refuses_day_25_and_accepts_day_15(
     service: ServiceRuntime, api: httpx.AsyncClient, kafka: KafkaDriver
 ) -> None:
-    loan = a_loan(debit_day=10, next_due_date=DUE_25_FEB)
+    loan = a_loan(debit_day=25, next_due_date=DUE_25_FEB)
     await publish_loan(kafka, loan, requests=service)
     switched = await api.put("/policy", json={"preset": "standard-2019", "changed_by": "ops-1"})
     assert switched.status_code == 200 and switched.json()["version"] == "standard-2019"
@@ -60,7 +83,7 @@ async def test_scenario_2_the_old_policy_refuses_day_25_and_accepts_day_15(
 async def test_scenario_3_a_confirmed_co_borrower_lets_the_request_through_then_core_banking_completes_it(
     service: ServiceRuntime, api: httpx.AsyncClient, kafka: KafkaDriver
 ) -> None:
-    loan = a_loan(co_borrowers=1, debit_day=10, next_due_date=DUE_25_FEB)
+    loan = a_loan(co_borrowers=1, debit_day=25, next_due_date=DUE_25_FEB)
     co = loan.borrowers[1].customer_id
     await publish_loan(kafka, loan, requests=service)
     async with kafka.watch(EVENTS) as watch:
@@ -88,16 +111,17 @@ async def test_scenario_3_a_confirmed_co_borrower_lets_the_request_through_then_
 async def test_scenario_4_a_co_borrower_who_declines_ends_the_request_with_the_reason(
     service: ServiceRuntime, kafka: KafkaDriver
 ) -> None:
-    loan = a_loan(co_borrowers=2, debit_day=10, next_due_date=DUE_25_FEB)
+    loan = a_loan(co_borrowers=2, debit_day=25, next_due_date=DUE_25_FEB)
     first, second = (b.customer_id for b in loan.borrowers[1:])
     await publish_loan(kafka, loan, requests=service)
     async with kafka.watch(EVENTS) as watch:
         submitted = await answer(kafka, watch, a_debit_day_change(loan, 20), loan_id=loan.loan_id)
         await co_borrower_says(kafka, submitted, first, "CONFIRMED")
-        await co_borrower_says(kafka, submitted, second, "DECLINED")
+        declined = await co_borrower_says(kafka, submitted, second, "DECLINED")
         rejected = await next_event(watch, "RequestRejected", submitted.data["request_id"])
     assert rejected.data["reason_code"] == "CO_BORROWER_DECLINED"
-    assert rejected.data["reason"] and rejected.data["facts"] == {"co_borrower": second}
+    assert rejected.data["reason"] and rejected.data["facts"] == {
+        "co_borrower": second, "recording_id": declined.recording_id, "policy_version": "epidemic-2020"}  # type: ignore[attr-defined]
     assert watch.matching(lambda s: s.type == "RequestApproved" and s.event["subject"] == loan.loan_id) == []
 
 
@@ -109,7 +133,7 @@ async def test_scenario_5_a_co_borrower_cannot_apply(service: ServiceRuntime, ka
         refused = await answer(kafka, watch, a_debit_day_change(loan, 20, applicant_customer_id=co),
                                loan_id=loan.loan_id)
     assert refused.data["reason_code"] == "NOT_PRIMARY_BORROWER"
-    assert refused.data["facts"] == {"applicant_role": "co-borrower"}
+    assert refused.data["facts"] == {"applicant_role": "co-borrower", "policy_version": "epidemic-2020"}
 
 
 async def test_scenario_8_the_hotline_submits_after_a_recorded_identity_check_and_paper_is_owed(
@@ -127,9 +151,11 @@ async def test_scenario_8_the_hotline_submits_after_a_recorded_identity_check_an
     assert unverified.data["reason_code"] == "VERIFICATION_REQUIRED"
     assert verified.type == "RequestSubmitted" and verified.data["paper_documents_required"] is True
     assert verified.data["staff_id"] == "S-HOTLINE-12" and verified.data["channel"] == "HOTLINE"
+    assert verified.data["identity_verification"] == {"method": "RECORDED_CALL", "recording_id": "REC-HL-1"}
     first = (await api.get(f"/requests/{verified.data['request_id']}")).json()["history"][0]
-    assert (first["actor"], first["actor_kind"], first["channel"], first["recording_id"]) == (
-        "S-HOTLINE-12", "STAFF", "HOTLINE", "REC-HL-1")
+    assert (first["actor"], first["actor_kind"], first["channel"], first["recording_id"],
+            first["verification_method"], first["on_behalf_of"]) == (
+        "S-HOTLINE-12", "STAFF", "HOTLINE", "REC-HL-1", "RECORDED_CALL", primary_of(loan))
 
 
 async def test_scenario_10_staff_arrange_early_repayment_for_a_disabled_borrower(
@@ -147,10 +173,15 @@ async def test_scenario_10_staff_arrange_early_repayment_for_a_disabled_borrower
     async with kafka.watch(EVENTS) as watch:
         submitted = await answer(kafka, watch, command, loan_id=loan.loan_id)
         approved = await next_event(watch, "RequestApproved", submitted.data["request_id"])
-        paid = loan.model_copy(update={"outstanding_principal": Decimal("26000.00"),
+        # SPEC §3: the ordinary instalment on the 10th lowers the principal a little: that completes nothing.
+        instalment = loan.model_copy(update={"outstanding_principal": Decimal("43500.00"),
+                                             "as_of": ACCOUNT_DAY.replace(hour=20)})
+        await kafka.publish("loans.snapshots", instalment, subject=loan.loan_id)
+        paid = loan.model_copy(update={"outstanding_principal": Decimal("23500.00"),
                                        "as_of": ACCOUNT_DAY.replace(day=7)})
-        await kafka.publish("loans.snapshots", paid, subject=loan.loan_id)
-        await next_event(watch, "RequestCompleted", submitted.data["request_id"])
+        paid_event = await kafka.publish("loans.snapshots", paid, subject=loan.loan_id)
+        completed = await next_event(watch, "RequestCompleted", submitted.data["request_id"])
+    assert completed.event["causationid"] == paid_event.id
     assert submitted.data["request_type"] == "EARLY_REPAYMENT" and submitted.data["paper_documents_required"]
     assert (approved.data["repayment_type"], approved.data["amount"], approved.data["requested_date"]) == (
         "PARTIAL", "20000.00", "2020-02-07")
@@ -173,3 +204,24 @@ async def processed(service: ServiceRuntime, event_id: str) -> bool:
     async with service.engine.connect() as conn:
         found = await conn.scalar(select(inbox.c.message_id).where(inbox.c.message_id == event_id))
     return found is not None
+
+
+async def test_an_outcome_processed_once_the_deadline_day_began_expires_the_request(
+    migrated: Infra, kafka: KafkaDriver
+) -> None:
+    """SPEC §2: no co-borrower outcome is accepted once D0 has begun, even before the expiry timer fires."""
+    loan = a_loan(co_borrowers=1, debit_day=10, next_due_date=date(2020, 2, 10))
+    clock = FixedClock(ACCOUNT_DAY)
+    # Timers are polled once an hour here, so the outcome is what meets the passed deadline, not the timer.
+    async with running("requests", migrated, clock=clock, timer_interval_s=3600) as late_service, \
+            kafka.watch(EVENTS) as watch:
+        await publish_loan(kafka, loan, requests=late_service)
+        submitted = await answer(kafka, watch, a_debit_day_change(loan, 20), loan_id=loan.loan_id)
+        clock.advance(datetime(2020, 2, 10, 0, 0, 1, tzinfo=SHANGHAI) - ACCOUNT_DAY)
+        await co_borrower_says(kafka, submitted, loan.borrowers[1].customer_id, "CONFIRMED")
+        expired = await next_event(watch, "RequestExpired", submitted.data["request_id"])
+        async with http(late_service) as api:
+            status = (await api.get(f"/requests/{submitted.data['request_id']}")).json()
+    assert watch.matching(lambda s: s.type == "RequestApproved" and s.data["request_id"] == expired.data[
+        "request_id"]) == []
+    assert status["state"] == "EXPIRED" and status["confirmed_by"] == []

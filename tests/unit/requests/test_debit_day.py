@@ -29,7 +29,7 @@ ARRIVED = datetime(2020, 2, 3, 9, 30, tzinfo=BANK_TZ)
 
 def a_loan(**over: object) -> Loan:
     values: dict[str, object] = dict(
-        loan_id="L-1", status="ACTIVE", branch_id="SZ", debit_day=10, next_due_date=date(2020, 2, 25),
+        loan_id="L-1", status="ACTIVE", branch_id="SZ", debit_day=25, next_due_date=date(2020, 2, 25),
         outstanding_principal=Decimal("100000"), primary_customer_id="C-1", co_borrower_ids=(),
         as_of=ARRIVED,
     )
@@ -45,9 +45,10 @@ def a_change(day: int = 20, **over: object) -> DebitDayChange:
     return DebitDayChange(command_id="cmd", loan_id="L-1", applicant=an_applicant(**over), new_debit_day=day)
 
 
-def decide(loan: Loan | None = None, cmd: DebitDayChange | None = None, policy=EPIDEMIC, open_request=False):  # type: ignore[no-untyped-def]
-    return decide_debit_day_change(a_loan() if loan is None else loan, cmd or a_change(), policy,
-                                   has_open_request=open_request)
+def decide(loan: Loan | None = None, cmd: DebitDayChange | None = None, policy=EPIDEMIC, open_request=None,  # type: ignore[no-untyped-def]
+           now: datetime = ARRIVED):
+    return decide_debit_day_change(a_loan() if loan is None else loan, cmd or a_change(), policy, now=now,
+                                   open_request_id=open_request)
 
 
 def refused(result: object) -> ReasonCode:
@@ -62,7 +63,8 @@ def test_the_accounts_example_under_the_old_rules_defers_twenty_days() -> None:
 
 
 def test_the_accounts_example_under_the_new_rules_defers_a_full_month() -> None:
-    result = decide(loan=a_loan(debit_day=10), cmd=a_change(25))
+    """SPEC §2 and scenario 1: due 25 Feb on day 25, picking 25 (the current day) moves it to 25 Mar."""
+    result = decide(loan=a_loan(debit_day=25, next_due_date=date(2020, 2, 25)), cmd=a_change(25))
     assert isinstance(result, Accepted)
     assert result.terms["new_due_date"] == date(2020, 3, 25)
     assert result.terms["next_due_dates"] == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
@@ -83,8 +85,12 @@ def test_the_allowed_days_come_from_the_policy(policy, highest) -> None:  # type
 
 
 @pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
-def test_the_current_day_is_not_a_change(policy) -> None:  # type: ignore[no-untyped-def]
-    assert refused(decide(loan=a_loan(debit_day=10), cmd=a_change(10), policy=policy)) is ReasonCode.SAME_DAY
+def test_the_current_day_is_allowed_and_defers_exactly_one_month(policy) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §2 (contract 1.1 withdrew SAME_DAY): the current day defers the next instalment by one month."""
+    result = decide(loan=a_loan(debit_day=10, next_due_date=date(2020, 2, 10)), cmd=a_change(10), policy=policy)
+    assert isinstance(result, Accepted)
+    assert (result.deadline, result.terms["new_due_date"]) == (date(2020, 2, 10), date(2020, 3, 10))
+    assert "SAME_DAY" not in ReasonCode.__members__
 
 
 @pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
@@ -98,9 +104,18 @@ def test_a_co_borrower_can_never_apply(policy) -> None:  # type: ignore[no-untyp
 def test_loans_with_co_borrowers_apply_online_only_under_the_epidemic_policy() -> None:
     loan = a_loan(co_borrower_ids=("C-2",))
     assert refused(decide(loan=loan, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
+    staff = a_change(channel="HOTLINE", staff_id="S-1", verification=Verification("RECORDED_CALL", "REC-1"))
+    assert refused(decide(loan=loan, cmd=staff, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
     accepted = decide(loan=loan, policy=EPIDEMIC)
     assert isinstance(accepted, Accepted)
     assert accepted.state is State.AWAITING_CONFIRMATION and accepted.paper_documents_required
+
+
+@pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
+def test_the_counter_stays_open_to_loans_with_co_borrowers_under_every_policy(policy) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §2: the online flag covers the remote channels only; BRANCH (the counter) is always open."""
+    result = decide(loan=a_loan(co_borrower_ids=("C-2",)), cmd=a_change(12, channel="BRANCH"), policy=policy)
+    assert isinstance(result, Accepted) and result.state is State.AWAITING_CONFIRMATION
 
 
 def test_a_single_borrower_loan_is_approved_at_once_with_no_paper_owed() -> None:
@@ -110,51 +125,75 @@ def test_a_single_borrower_loan_is_approved_at_once_with_no_paper_owed() -> None
 
 
 def test_an_unknown_or_inactive_loan_is_refused() -> None:
-    assert refused(decide_debit_day_change(None, a_change(), EPIDEMIC, has_open_request=False)) is (
+    assert refused(decide_debit_day_change(None, a_change(), EPIDEMIC, now=ARRIVED, open_request_id=None)) is (
         ReasonCode.LOAN_NOT_FOUND)
     assert refused(decide(loan=a_loan(status="SETTLED"))) is ReasonCode.LOAN_NOT_ACTIVE
 
 
 def test_a_request_must_arrive_before_the_due_day_begins_in_shanghai() -> None:
+    """SPEC §2: arrival is judged on the service's clock (`now`), not on what the sender wrote."""
     due = date(2020, 2, 25)
     midnight = datetime(2020, 2, 25, tzinfo=BANK_TZ)
-    just_in_time = a_change(submitted_at=midnight - timedelta(seconds=1))
-    assert isinstance(decide(loan=a_loan(next_due_date=due), cmd=just_in_time), Accepted)
-    late = decide(loan=a_loan(next_due_date=due), cmd=a_change(submitted_at=midnight))
+    loan = a_loan(next_due_date=due)
+    just_in_time = midnight - timedelta(seconds=1)
+    assert isinstance(decide(loan=loan, cmd=a_change(submitted_at=just_in_time), now=just_in_time), Accepted)
+    late = decide(loan=loan, cmd=a_change(submitted_at=midnight), now=midnight)
     assert refused(late) is ReasonCode.PAST_CUTOFF
-    assert late.facts["deadline"] == midnight.isoformat()
+    assert late.facts["deadline"] == midnight.isoformat() and late.facts["arrived"] == midnight.isoformat()
+
+
+def test_a_backdated_request_is_judged_by_when_it_arrived() -> None:
+    """A command that claims to have been sent the day before but arrives on the due day is late."""
+    backdated = a_change(submitted_at=datetime(2020, 2, 24, 9, tzinfo=BANK_TZ))
+    arrived = datetime(2020, 2, 25, 8, 0, tzinfo=BANK_TZ)
+    late = decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=backdated, now=arrived)
+    assert refused(late) is ReasonCode.PAST_CUTOFF
+    assert late.facts["submitted_at"] == backdated.applicant.submitted_at.isoformat()
+    assert late.facts["arrival_gap_s"] == str(23 * 3600)
+
+
+def test_a_submission_dated_over_five_minutes_ahead_of_the_service_is_refused() -> None:
+    ahead = decide(cmd=a_change(submitted_at=ARRIVED + timedelta(minutes=5, seconds=1)))
+    assert refused(ahead) is ReasonCode.SUBMITTED_IN_FUTURE
+    assert ahead.facts["arrival_gap_s"] == "-301"
+    assert isinstance(decide(cmd=a_change(submitted_at=ARRIVED + timedelta(minutes=5))), Accepted)
 
 
 def test_a_configured_cutoff_moves_the_deadline_earlier() -> None:
     policy = replace(EPIDEMIC, cutoff_days_before_due=2)
-    day_before = a_change(submitted_at=datetime(2020, 2, 24, 9, tzinfo=BANK_TZ))
-    assert refused(decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=day_before, policy=policy)) is (
-        ReasonCode.PAST_CUTOFF)
+    day_before = datetime(2020, 2, 24, 9, tzinfo=BANK_TZ)
+    result = decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=a_change(submitted_at=day_before), policy=policy,
+                    now=day_before)
+    assert refused(result) is ReasonCode.PAST_CUTOFF
 
 
-def test_a_second_open_request_is_refused() -> None:
-    assert refused(decide(open_request=True)) is ReasonCode.OPEN_REQUEST_EXISTS
+def test_a_second_open_request_is_refused_and_named() -> None:
+    result = decide(open_request="R-open")
+    assert refused(result) is ReasonCode.OPEN_REQUEST_EXISTS
+    assert result.facts["open_request_id"] == "R-open"
 
 
 @pytest.mark.parametrize(
-    ("channel", "staff", "verification", "ok"),
+    ("channel", "staff", "verification", "refusal"),
     [
-        ("HOTLINE", "S-1", None, False),
-        ("ACCOUNT_MANAGER", None, None, False),
-        ("APP", "S-1", None, False),
-        ("HOTLINE", "S-1", Verification("RECORDED_CALL", None), False),
-        ("HOTLINE", "S-1", Verification("RECORDED_CALL", "REC-1"), True),
-        ("ACCOUNT_MANAGER", "S-2", Verification("FACE_TO_FACE", None), True),
-        ("APP", None, None, True),
+        ("HOTLINE", "S-1", None, ReasonCode.VERIFICATION_REQUIRED),
+        ("ACCOUNT_MANAGER", None, None, ReasonCode.STAFF_REQUIRED),
+        ("HOTLINE", None, Verification("RECORDED_CALL", "REC-1"), ReasonCode.STAFF_REQUIRED),
+        ("APP", "S-1", None, ReasonCode.VERIFICATION_REQUIRED),
+        ("HOTLINE", "S-1", Verification("RECORDED_CALL", None), ReasonCode.VERIFICATION_REQUIRED),
+        ("HOTLINE", "S-1", Verification("RECORDED_CALL", "REC-1"), None),
+        ("ACCOUNT_MANAGER", "S-2", Verification("FACE_TO_FACE", None), None),
+        ("APP", None, None, None),
     ],
 )
-def test_staff_submissions_need_a_recorded_identity_check(channel, staff, verification, ok) -> None:  # type: ignore[no-untyped-def]
+def test_staff_submissions_name_the_staff_member_and_the_identity_check(channel, staff, verification, refusal) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §5: without a verification, or without the staff member, a staff-submitted request is refused."""
     result = decide(cmd=a_change(channel=channel, staff_id=staff, verification=verification))
-    if ok:
+    if refusal is None:
         assert isinstance(result, Accepted)
         assert result.paper_documents_required is (staff is not None or channel != "APP")
     else:
-        assert refused(result) is ReasonCode.VERIFICATION_REQUIRED
+        assert refused(result) is refusal
 
 
 @given(d0=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)), day=st.integers(1, 28))

@@ -43,14 +43,14 @@ def code(result: object) -> ReasonCode:
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.version)
 @pytest.mark.parametrize("amount", ["0", "-1", "46000.01", None])
 def test_a_partial_amount_must_be_positive_and_not_above_the_principal(policy, amount) -> None:  # type: ignore[no-untyped-def]
-    assert code(decide_early_repayment(a_loan(), a_repayment(amount=amount), policy, has_open_request=False)) is (
+    assert code(decide_early_repayment(a_loan(), a_repayment(amount=amount), policy, now=MONDAY, open_request_id=None)) is (
         ReasonCode.INVALID_AMOUNT)
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.version)
 def test_the_whole_principal_is_a_valid_partial_amount_and_full_repays_it_all(policy) -> None:  # type: ignore[no-untyped-def]
-    partial = decide_early_repayment(a_loan(), a_repayment(amount="46000.00"), policy, has_open_request=False)
-    full = decide_early_repayment(a_loan(), a_repayment("FULL", None), policy, has_open_request=False)
+    partial = decide_early_repayment(a_loan(), a_repayment(amount="46000.00"), policy, now=MONDAY, open_request_id=None)
+    full = decide_early_repayment(a_loan(), a_repayment("FULL", None), policy, now=MONDAY, open_request_id=None)
     assert isinstance(partial, Accepted) and isinstance(full, Accepted)
     assert full.terms["amount"] == Decimal("46000.00")
     assert full.deadline == date(2020, 2, 5)
@@ -61,24 +61,24 @@ def test_the_whole_principal_is_a_valid_partial_amount_and_full_repays_it_all(po
     ids=["today", "past", "saturday", "sunday", "beyond-window"],
 )
 def test_the_date_must_be_a_future_business_day_within_the_window(on: date) -> None:
-    result = decide_early_repayment(a_loan(), a_repayment(on=on), POLICIES[0], has_open_request=False)
+    result = decide_early_repayment(a_loan(), a_repayment(on=on), POLICIES[0], now=MONDAY, open_request_id=None)
     assert code(result) is ReasonCode.INVALID_DATE
     assert result.facts["requested_date"] == on.isoformat()
 
 
 def test_a_repayment_with_co_borrowers_waits_for_their_confirmation_and_owes_paper() -> None:
     result = decide_early_repayment(a_loan(co_borrower_ids=("C-2",)), a_repayment(), POLICIES[0],
-                                    has_open_request=False)
+                                    now=MONDAY, open_request_id=None)
     assert isinstance(result, Accepted)
     assert result.state is State.AWAITING_CONFIRMATION and result.paper_documents_required
 
 
 def test_the_applicant_rules_apply_to_repayments_too() -> None:
     assert code(decide_early_repayment(a_loan(), a_repayment(customer_id="C-9"), POLICIES[0],
-                                       has_open_request=False)) is ReasonCode.NOT_PRIMARY_BORROWER
+                                       now=MONDAY, open_request_id=None)) is ReasonCode.NOT_PRIMARY_BORROWER
     assert code(decide_early_repayment(a_loan(), a_repayment(channel="HOTLINE", staff_id="S-1"), POLICIES[0],
-                                       has_open_request=False)) is ReasonCode.VERIFICATION_REQUIRED
-    assert code(decide_early_repayment(a_loan(), a_repayment(), POLICIES[0], has_open_request=True)) is (
+                                       now=MONDAY, open_request_id=None)) is ReasonCode.VERIFICATION_REQUIRED
+    assert code(decide_early_repayment(a_loan(), a_repayment(), POLICIES[0], now=MONDAY, open_request_id="R-open")) is (
         ReasonCode.OPEN_REQUEST_EXISTS)
     assert code(decide_early_repayment(a_loan(status="OVERDUE"), a_repayment(), POLICIES[0],
-                                       has_open_request=False)) is ReasonCode.LOAN_NOT_ACTIVE
+                                       now=MONDAY, open_request_id=None)) is ReasonCode.LOAN_NOT_ACTIVE
