@@ -16,17 +16,18 @@ import random
 import statistics
 import time
 import uuid
-from datetime import date, time as clock_time
+from datetime import date
+from datetime import time as clock_time
 from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.requests_throughput import envelopes, produce
+from bench.support import service_process
 from shared import topics
 from shared.contracts import appointments as A
 from shared.db import migrate
-from bench.support import service_process
 from tests.support.infra import ROOT, provide
 
 PORT = 18103

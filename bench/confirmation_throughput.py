@@ -22,11 +22,11 @@ import asyncpg
 import httpx
 
 from bench.requests_throughput import collect, envelopes, figures, produce
+from bench.support import service_process
 from shared import topics
 from shared.contracts import confirmation as C
 from shared.contracts import requests as R
 from shared.db import migrate
-from bench.support import service_process
 from tests.support.builders import ACCOUNT_DAY
 from tests.support.infra import ROOT, Infra, provide
 

@@ -23,12 +23,12 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.requests_throughput import produce
+from bench.support import service_process
 from shared import topics
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.db import migrate
 from shared.envelope import encode, new_event
-from bench.support import service_process
 from tests.support.builders import ACCOUNT_DAY, a_borrower, a_loan
 from tests.support.infra import ROOT, provide
 

@@ -24,11 +24,11 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.support import service_process
 from shared import topics
 from shared.db import migrate
 from shared.envelope import encode, new_event
 from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
-from bench.support import service_process
 from tests.support.infra import ROOT, Infra, provide
 
 PORT = 18101

@@ -154,3 +154,24 @@ class KafkaDriver:
             yield watch
         finally:
             await watch.close()
+
+
+async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
+    """Every record on `names` from the beginning to the end offsets as of the call (no consumer group)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
+        parts = [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
+        ends = await consumer.end_offsets(parts)
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        seen: list[Seen] = []
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            for tp, records in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
+                seen.extend(Seen(r.topic, r.partition, r.offset, r.key,
+                                 {k: v.decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
+                            for r in records if r.offset < ends[tp])
+        return seen
+    finally:
+        await consumer.stop()

@@ -25,7 +25,6 @@ from services.requests.domain import (
     should_expire,
 )
 
-
 NOW = datetime(2020, 2, 3, 10, tzinfo=BANK_TZ)
 
 
