@@ -39,8 +39,9 @@ def submissions(count: int) -> list[R.RequestSubmitted]:
         loan_id=f"LB-{uuid.uuid4().hex[:12]}", request_type=R.RequestType.DEBIT_DAY_CHANGE,
         applicant_customer_id="C-P", channel=R.Channel.APP,
         co_borrowers=[R.CoBorrowerRef(customer_id=f"C-{uuid.uuid4().hex[:10]}")], deadline=date(2020, 2, 25),
-        paper_documents_required=True, policy_version="epidemic-2020", submitted_at=ACCOUNT_DAY,
-        current_debit_day=10, new_debit_day=20, current_due_date=date(2020, 2, 25), new_due_date=date(2020, 3, 20),
+        paper_documents_required=True, policy_version="epidemic-2020", submitted_at=ACCOUNT_DAY, branch_id="SZ-FUTIAN",
+        confirmation_attempts=3, current_debit_day=25, new_debit_day=20, current_due_date=date(2020, 2, 25),
+        new_due_date=date(2020, 3, 20),
     ) for _ in range(count)]
 
 

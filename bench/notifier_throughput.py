@@ -90,9 +90,10 @@ async def main() -> None:
             events = [new_event(R.RequestSubmitted(
                 request_id=f"RN-{uuid.uuid4().hex[:12]}", command_id="c", loan_id=l.loan_id,
                 request_type=R.RequestType.DEBIT_DAY_CHANGE, applicant_customer_id=l.borrowers[0].customer_id,
-                channel=R.Channel.APP, co_borrowers=[], deadline=date(2020, 2, 25), paper_documents_required=False,
-                policy_version="epidemic-2020", current_debit_day=10, new_debit_day=20,
-                current_due_date=date(2020, 2, 25), new_due_date=date(2020, 3, 20)),
+                channel=R.Channel.APP, co_borrowers=[], deadline=date(2020, 2, 10), paper_documents_required=False,
+                policy_version="epidemic-2020", branch_id=l.branch_id, confirmation_attempts=3,
+                current_debit_day=10, new_debit_day=20,
+                current_due_date=date(2020, 2, 10), new_due_date=date(2020, 2, 20)),
                 source="bench", subject=l.loan_id, time=ACCOUNT_DAY) for l in loans]
             want = {e.id for e in events}
             collector = asyncio.create_task(sent_events(infra.kafka_bootstrap, want, 900))

@@ -95,7 +95,7 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
 
 
 async def run_service(infra: Infra, count: int) -> dict[str, float]:
-    loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=10, next_due_date=date(2020, 2, 25))
+    loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
     async with service_process("requests", infra, PORT):
         await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(l, l.loan_id) for l in loans]))
