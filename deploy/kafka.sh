@@ -36,7 +36,12 @@ java_run=(java $heap -Djava.awt.headless=true -Dlog4j2.configurationFile="$here/
 
 start() {
   if is_running; then echo "kafka: already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; fi
-  if port_open; then echo "kafka: 127.0.0.1:$port is taken by another process; using it as the broker" >&2; return 0; fi
+  if port_open; then
+    if [ "${KAFKA_FRESH:-0}" = 1 ]; then  # a fresh broker was asked for (tests): a stale one must not stand in
+      echo "kafka: 127.0.0.1:$port is taken by another process; stop it to start a fresh broker" >&2; return 1
+    fi
+    echo "kafka: 127.0.0.1:$port is taken by another process; using it as the broker" >&2; return 0
+  fi
   fetch_libs
   mkdir -p "$home"
   [ "${KAFKA_FRESH:-0}" = 1 ] && rm -rf "$data"

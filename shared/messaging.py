@@ -146,6 +146,7 @@ class BatchConsumer:
         self._source = f"postloan/{service}"
         self.stopping = False
         self.applied = 0  # messages whose effects this copy committed (the scaling tests read it)
+        self.transient_retries = 0  # batches retried after a transient failure (tests wait on it, not on sleeps)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Applies `records` exactly once each; returns only when their effects are committed.
@@ -165,9 +166,7 @@ class BatchConsumer:
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
             wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
             stop=stop_never,
-            before_sleep=lambda rs: log.warning(
-                "transient_failure_retrying", attempt=rs.attempt_number, error=repr(rs.outcome and rs.outcome.exception())
-            ),
+            before_sleep=self._retrying,
             reraise=True,
         ):
             with attempt:
@@ -179,6 +178,11 @@ class BatchConsumer:
         log.info("batch_applied", records=len(records), dead_lettered=len(dead),
                  types=dict(Counter(event.type for _, event in decoded)),
                  ms=round((time.perf_counter() - started) * 1000, 1))
+
+    def _retrying(self, state: Any) -> None:
+        self.transient_retries += 1
+        log.warning("transient_failure_retrying", attempt=state.attempt_number,
+                    error=repr(state.outcome and state.outcome.exception()))
 
     async def _apply(
         self, decoded: Sequence[tuple[Record, CloudEvent[Any]]], dead: Sequence[OutgoingRecord], *, isolate: bool

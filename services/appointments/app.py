@@ -12,15 +12,17 @@ from services.appointments.handlers import build_handlers, build_timers
 from services.appointments.repository import SCHEMA, Store, metadata
 from services.appointments.service import plan_of
 from services.appointments.settings import Settings
-from shared.contracts import appointments as contract
 from shared import topics
+from shared.contracts import appointments as contract
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
 
 
-def load_branches(path: Path) -> list[domain.Plan]:
-    """Branch plans from a data file: a JSON list of SetBranchPlan data (without command_id)."""
+def load_branches(path: Path, *, booking_window_days: int) -> list[domain.Plan]:
+    """Branch plans from a data file: a JSON list of SetBranchPlan data (without command_id); an entry that
+    names no booking window gets `booking_window_days`."""
     items = json.loads(path.read_text(encoding="utf-8"))
-    plans = [plan_of(contract.SetBranchPlan(command_id="seed", **item)) for item in items]
+    plans = [plan_of(contract.SetBranchPlan(command_id="seed", **{"booking_window_days": booking_window_days,
+                                                                   **item})) for item in items]
     for plan in plans:
         if (problem := domain.plan_problem(plan)) is not None:
             raise ValueError(f"{path}: {plan.branch_id}: {problem.reason}")
@@ -28,7 +30,8 @@ def load_branches(path: Path) -> list[domain.Plan]:
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    seeds = load_branches(settings.branches_file) if settings.branches_file else []
+    seeds = (load_branches(settings.branches_file, booking_window_days=settings.booking_window_days)
+             if settings.branches_file else [])
 
     async def seed_branches(deps: Deps) -> None:
         """Known branches keep whatever operators set; only missing ones are added."""

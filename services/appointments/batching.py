@@ -27,7 +27,7 @@ class Snapshot:
     known_commands: set[str]
     plans: dict[str, Plan | None]
     overrides: dict[tuple[str, date], Override]
-    active: set[tuple[str, date, str]]  # (branch, date, customer) holding a booking
+    active: dict[tuple[str, date, str], str]  # (branch, date, customer) -> the active booking it holds
     day_booked: dict[tuple[str, date], int]
     slot_booked: dict[tuple[str, date, time], int]
 
@@ -56,7 +56,8 @@ class AppointmentBatching:
         for branch in branches:
             for on, override in (await store.overrides(branch, dates[0], dates[-1])).items():
                 overrides[(branch, on)] = override
-        active_rows = await session.execute(select(BookingRow.c.branch_id, BookingRow.c.date, BookingRow.c.customer_id)
+        active_rows = await session.execute(select(BookingRow.c.branch_id, BookingRow.c.date, BookingRow.c.customer_id,
+                                                   BookingRow.c.booking_id)
                                             .where(BookingRow.c.branch_id.in_(branches), BookingRow.c.date.in_(dates),
                                                    BookingRow.c.customer_id.in_({b.customer_id for b in books}),
                                                    BookingRow.c.state.in_([BookingState.BOOKED.value,
@@ -67,7 +68,7 @@ class AppointmentBatching:
                                                                    SlotCounterRow.c.date.in_(dates)))
         session.info[_KEY] = Snapshot(
             known_commands=known, plans=plans, overrides=overrides,
-            active={(r.branch_id, r.date, r.customer_id) for r in active_rows.all()},
+            active={(r.branch_id, r.date, r.customer_id): r.booking_id for r in active_rows.all()},
             day_booked={(r.branch_id, r.date): r.booked for r in days.all()},
             slot_booked={(r.branch_id, r.date, r.start_time): r.booked for r in slots.all()},
         )

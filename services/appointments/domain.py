@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -55,6 +55,7 @@ class Plan:
     slot_minutes: int
     daily_cap: int
     weekly: Mapping[str, Sequence[Window]]
+    booking_window_days: int = 14  # SPEC §6 (expected): bookings from tomorrow up to this many days ahead
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,15 @@ class Day:
 
 @dataclass(frozen=True)
 class Refused:
+    """A refusal explains itself (SPEC §9): the reason in plain words and the facts it rests on."""
+
     code: Refusal
     reason: str
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    def adding(self, **facts: str) -> "Refused":
+        """The same refusal with more facts, which only the caller knows (ids, the service time)."""
+        return replace(self, facts={**self.facts, **facts})
 
 
 def plan_problem(plan: Plan) -> Refused | None:
@@ -97,13 +105,13 @@ def plan_problem(plan: Plan) -> Refused | None:
     try:
         ZoneInfo(plan.timezone)
     except (KeyError, ValueError):
-        return Refused(Refusal.INVALID_PLAN, f"Unknown time zone {plan.timezone!r}.")
+        return Refused(Refusal.INVALID_PLAN, f"Unknown time zone {plan.timezone!r}.", {"timezone": plan.timezone})
     for weekday, windows in plan.weekly.items():
         if weekday not in WEEKDAYS:
-            return Refused(Refusal.INVALID_PLAN, f"Unknown weekday {weekday!r}.")
+            return Refused(Refusal.INVALID_PLAN, f"Unknown weekday {weekday!r}.", {"weekday": weekday})
         problem = windows_problem(windows, plan.slot_minutes)
         if problem:
-            return problem
+            return problem.adding(weekday=weekday)
     return None
 
 
@@ -111,7 +119,8 @@ def windows_problem(windows: Sequence[Window], slot_minutes: int) -> Refused | N
     for w in windows:
         if _minutes(w.end) - _minutes(w.start) < slot_minutes:
             return Refused(Refusal.INVALID_PLAN, f"The window {w.start:%H:%M}-{w.end:%H:%M} holds no "
-                                                 f"{slot_minutes}-minute slot.")
+                                                 f"{slot_minutes}-minute slot.",
+                           {"window": f"{w.start:%H:%M}-{w.end:%H:%M}", "slot_minutes": str(slot_minutes)})
     return None
 
 
@@ -143,25 +152,47 @@ def local_today(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def booking_problem(day: Day, on: date, start: time, *, today: date, window_days: int,
-                    has_booking_that_day: bool) -> Refused | None:
+def booking_window(plan: Plan, now: datetime) -> tuple[date, date]:
+    """SPEC §6 (expected): the first and last bookable dates, from tomorrow up to the branch's window, both in
+    the branch's time zone and on the service's clock."""
+    today = local_today(now, plan.timezone)
+    return today + timedelta(days=1), today + timedelta(days=plan.booking_window_days)
+
+
+def booking_problem(plan: Plan, day: Day, on: date, start: time, *, now: datetime,
+                    existing_booking: str | None) -> Refused | None:
     """SPEC §6: refused outside the booking window, on a closed day, for a slot that does not exist, or when the
     customer already holds a booking at that branch that day. Capacity is decided by the database."""
-    if not today < on <= today + timedelta(days=window_days):
-        return Refused(Refusal.OUTSIDE_BOOKING_WINDOW,
-                       f"Bookings are taken from {today + timedelta(days=1)} to {today + timedelta(days=window_days)}.")
+    first, last = booking_window(plan, now)
+    if not first <= on <= last:
+        return Refused(Refusal.OUTSIDE_BOOKING_WINDOW, f"Bookings are taken from {first} to {last}.", {
+            "date": on.isoformat(), "first_bookable_date": first.isoformat(), "last_bookable_date": last.isoformat(),
+            "booking_window_days": str(plan.booking_window_days), "branch_timezone": plan.timezone,
+            "service_time": now.astimezone(ZoneInfo(plan.timezone)).isoformat()})
     if day.closed:
-        return Refused(Refusal.BRANCH_CLOSED, f"The branch is closed on {on}.")
+        return Refused(Refusal.BRANCH_CLOSED, f"The branch is closed on {on}.", {"date": on.isoformat()})
     if day.slot_at(start) is None:
-        return Refused(Refusal.UNKNOWN_SLOT, f"There is no slot starting at {start:%H:%M} on {on}.")
-    if has_booking_that_day:
-        return Refused(Refusal.DUPLICATE_BOOKING, "You already hold a booking at this branch on that day.")
+        return Refused(Refusal.UNKNOWN_SLOT, f"There is no slot starting at {start:%H:%M} on {on}.",
+                       {"date": on.isoformat(), "start_time": f"{start:%H:%M}"})
+    if existing_booking is not None:
+        return Refused(Refusal.DUPLICATE_BOOKING, "You already hold a booking at this branch on that day.",
+                       {"date": on.isoformat(), "existing_booking_id": existing_booking})
     return None
 
 
-UNKNOWN_BRANCH = Refused(Refusal.UNKNOWN_BRANCH, "No branch with this id is known.")
-SLOT_FULL = Refused(Refusal.SLOT_FULL, "This time slot is fully booked.")
-DAY_FULL = Refused(Refusal.DAY_FULL, "All of the day's tickets are taken.")
+def unknown_branch(branch_id: str) -> Refused:
+    return Refused(Refusal.UNKNOWN_BRANCH, "No branch with this id is known.", {"branch_id": branch_id})
+
+
+def slot_full(on: date, slot: Slot, booked: int) -> Refused:
+    return Refused(Refusal.SLOT_FULL, "This time slot is fully booked.", {
+        "date": on.isoformat(), "start_time": f"{slot.start:%H:%M}", "capacity": str(slot.capacity),
+        "booked": str(booked)})
+
+
+def day_full(on: date, day: Day, booked: int) -> Refused:
+    return Refused(Refusal.DAY_FULL, "All of the day's tickets are taken.",
+                   {"date": on.isoformat(), "daily_cap": str(day.daily_cap), "booked": str(booked)})
 
 
 def booking_code(seed: str, attempt: int = 0) -> str:
@@ -174,19 +205,22 @@ def booking_code(seed: str, attempt: int = 0) -> str:
     return "".join(chars)
 
 
-def checkin_problem(state: BookingState | None, slot_start: datetime, at: datetime, *,
+def checkin_problem(state: BookingState | None, slot_start: datetime | None, now: datetime, *,
                     opens_before: timedelta, closes_after: timedelta) -> Refused | None:
-    """SPEC §6 (expected): check-in opens 30 minutes before the slot and closes 15 minutes after it starts."""
-    if state is None:
-        return Refused(Refusal.UNKNOWN_CODE, "No booking with this code today at this branch.")
+    """SPEC §6 (expected): check-in opens 30 minutes before the slot and closes 15 minutes after it starts, judged
+    on the service's clock (`now`), never on a time the kiosk wrote."""
+    facts = {"service_time": now.isoformat()}
+    if state is None or slot_start is None:
+        return Refused(Refusal.UNKNOWN_CODE, "No booking with this code today at this branch.", facts)
+    opens, closes = slot_start - opens_before, slot_start + closes_after
+    facts |= {"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "state": state.value}
     if state is BookingState.CHECKED_IN:
-        return Refused(Refusal.ALREADY_CHECKED_IN, "This booking has already been checked in.")
+        return Refused(Refusal.ALREADY_CHECKED_IN, "This booking has already been checked in.", facts)
     if state is not BookingState.BOOKED:
-        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.")
-    if not slot_start - opens_before <= at <= slot_start + closes_after:
-        return Refused(Refusal.OUTSIDE_CHECKIN_WINDOW,
-                       f"Check-in is open from {(slot_start - opens_before):%H:%M} to "
-                       f"{(slot_start + closes_after):%H:%M}.")
+        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
+    if not opens <= now <= closes:
+        return Refused(Refusal.OUTSIDE_CHECKIN_WINDOW, f"Check-in is open from {opens:%H:%M} to {closes:%H:%M}.",
+                       facts)
     return None
 
 
@@ -198,10 +232,11 @@ def ticket_label(number: int) -> str:
 def cancel_problem(state: BookingState | None, owner: str | None, customer_id: str) -> Refused | None:
     if state is None:
         return Refused(Refusal.UNKNOWN_BOOKING, "No booking with this id is known.")
+    facts = {"state": state.value}
     if owner != customer_id:
-        return Refused(Refusal.NOT_BOOKING_OWNER, "Only the customer who booked can cancel.")
+        return Refused(Refusal.NOT_BOOKING_OWNER, "Only the customer who booked can cancel.", facts)
     if state is not BookingState.BOOKED:
-        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.")
+        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
     return None
 
 
@@ -216,3 +251,26 @@ def over_capacity(day: Day, booked_by_slot: Mapping[time, int]) -> list[tuple[ti
         if booked > capacity:
             result.append((start, booked, capacity))
     return result
+
+
+def over_daily_cap(day: Day, booked: int) -> int | None:
+    """After a plan change: the day's cap when it now holds more bookings than the cap allows (a closed day
+    allows none); None when the day is within its cap. Existing bookings are never cancelled by a change."""
+    cap = 0 if day.closed else day.daily_cap
+    return cap if booked > cap else None
+
+
+def overflow(
+    plan: Plan, overrides: Mapping[date, Override], booked_by_slot: Mapping[date, Mapping[time, int]],
+    booked_by_day: Mapping[date, int],
+) -> tuple[list[tuple[date, time, int, int]], list[tuple[date, int, int]]]:
+    """SPEC §6: what a plan change leaves over capacity on the booked dates it covers: slots as (date, start,
+    booked, capacity), days as (date, booked, daily cap)."""
+    slots, days = [], []
+    for on in sorted(booked_by_slot.keys() | booked_by_day.keys()):
+        day = day_of(plan, overrides.get(on), on)
+        slots += [(on, *slot) for slot in over_capacity(day, booked_by_slot.get(on, {}))]
+        booked = booked_by_day.get(on, 0)
+        if (cap := over_daily_cap(day, booked)) is not None:
+            days.append((on, booked, cap))
+    return slots, days

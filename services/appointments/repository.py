@@ -47,6 +47,7 @@ BranchRow = Table(
     Column("daily_cap", Integer, nullable=False),
     Column("weekly", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("booking_window_days", Integer, nullable=False, server_default="14"),  # since 0004
 )
 OverrideRow = Table(
     "overrides", metadata,
@@ -87,6 +88,7 @@ BookingRow = Table(
     Column("ticket_number", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("checkin_reported_at", DateTime(timezone=True)),  # since 0004: the kiosk's time, for the record
     UniqueConstraint("branch_id", "date", "booking_code", name="one_code_per_branch_day"),
     # SPEC §6 (expected): one active booking per customer, branch and day.
     Index("one_booking_per_customer_day", "branch_id", "date", "customer_id", unique=True,
@@ -113,12 +115,13 @@ class Store:
         if row is None:
             return None
         return Plan(row.branch_id, row.name, row.address, row.timezone, row.slot_minutes, row.daily_cap,
-                    {day: _windows(ws) for day, ws in row.weekly.items()})
+                    {day: _windows(ws) for day, ws in row.weekly.items()}, row.booking_window_days)
 
     async def save_plan(self, plan: Plan, at: datetime, *, only_if_absent: bool = False) -> None:
         values = {"branch_id": plan.branch_id, "name": plan.name, "address": plan.address,
                   "timezone": plan.timezone, "slot_minutes": plan.slot_minutes, "daily_cap": plan.daily_cap,
-                  "weekly": {d: windows_json(ws) for d, ws in plan.weekly.items()}, "updated_at": at}
+                  "weekly": {d: windows_json(ws) for d, ws in plan.weekly.items()},
+                  "booking_window_days": plan.booking_window_days, "updated_at": at}
         stmt = pg_insert(BranchRow).values(values)
         await self._s.execute(stmt.on_conflict_do_nothing() if only_if_absent else stmt.on_conflict_do_update(
             index_elements=[BranchRow.c.branch_id], set_={k: stmt.excluded[k] for k in values if k != "branch_id"}))
@@ -154,6 +157,11 @@ class Store:
                                           where=table.c.booked < limit).returning(table.c.booked)
         return (await self._s.execute(stmt)).first() is not None
 
+    async def booked(self, table: Table, keys: dict[str, Any]) -> int:
+        """What a slot or day counter holds now (the facts of a refusal)."""
+        query = select(table.c.booked).where(*(table.c[k] == v for k, v in keys.items()))
+        return int((await self._s.execute(query)).scalar() or 0)
+
     async def free_place(self, table: Table, keys: dict[str, Any]) -> None:
         await self._s.execute(update(table).where(*(table.c[k] == v for k, v in keys.items()))
                               .values(booked=table.c.booked - 1))
@@ -165,11 +173,12 @@ class Store:
                                           set_={"last_ticket": DayCounterRow.c.last_ticket + 1})
         return int((await self._s.execute(stmt.returning(DayCounterRow.c.last_ticket))).scalar_one())
 
-    async def active_booking_exists(self, branch_id: str, on: date, customer_id: str) -> bool:
+    async def active_booking(self, branch_id: str, on: date, customer_id: str) -> str | None:
+        """The id of the customer's active booking at the branch that day, if any."""
         query = select(BookingRow.c.booking_id).where(
             BookingRow.c.branch_id == branch_id, BookingRow.c.date == on, BookingRow.c.customer_id == customer_id,
             BookingRow.c.state.in_([BookingState.BOOKED.value, BookingState.CHECKED_IN.value])).limit(1)
-        return (await self._s.execute(query)).first() is not None
+        return (await self._s.execute(query)).scalar()
 
     async def booking_by_command(self, command_id: str) -> Any:
         return (await self._s.execute(select(BookingRow).where(BookingRow.c.command_id == command_id))).first()
@@ -207,7 +216,10 @@ class Store:
             result.setdefault(row.date, {})[row.start_time] = row.booked
         return result
 
-    async def booked_by_day(self, branch_id: str, first: date, last: date) -> dict[date, int]:
-        rows = (await self._s.execute(select(DayCounterRow.c.date, DayCounterRow.c.booked).where(
-            DayCounterRow.c.branch_id == branch_id, DayCounterRow.c.date.between(first, last)))).all()
-        return {r.date: r.booked for r in rows}
+    async def booked_by_day(self, branch_id: str, first: date, last: date | None = None) -> dict[date, int]:
+        """Active bookings per day for dates from `first` (to `last`)."""
+        t = DayCounterRow
+        query = select(t.c.date, t.c.booked).where(t.c.branch_id == branch_id, t.c.date >= first)
+        if last is not None:
+            query = query.where(t.c.date <= last)
+        return {r.date: r.booked for r in (await self._s.execute(query)).all()}

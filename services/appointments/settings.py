@@ -14,7 +14,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APPOINTMENTS_", extra="ignore", frozen=True)
 
     http_port: int = Field(8003, description="Port of the appointments HTTP API.")
-    booking_window_days: int = Field(14, ge=1, description="Bookings are taken from tomorrow up to this many days.")
+    booking_window_days: int = Field(
+        14, ge=1, le=366,
+        description="Booking window of branches in the data file that name none (each plan carries its own).",
+    )
     checkin_opens_min: int = Field(30, ge=0, description="Check-in opens this many minutes before the slot.")
     checkin_closes_min: int = Field(15, ge=0, description="Check-in closes this many minutes after the slot starts.")
     branches_file: Path | None = Field(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
-from services.confirmation.domain import deadline_near
+from services.confirmation.domain import Task, attempts_allowed, deadline_near, earliest_useful_due_by, paper_age_days
 from services.confirmation.repository import Store
 from services.confirmation.settings import Settings
 from shared.runtime import Deps, runtime_deps
@@ -31,6 +31,7 @@ class TaskView(BaseModel):
     held_by: str | None
     lease_until: datetime | None
     available_at: datetime
+    attempts_allowed: int = Field(description="Calls allowed for this co-borrower, from the request (SPEC §9).")
     deadline_near: bool
 
 
@@ -57,25 +58,47 @@ class OwedPaper(BaseModel):
     signing_branch_id: str | None
 
 
+class PaperRecord(BaseModel):
+    """One paper signature of a request as the ledger holds it: owed, in transit, received or cancelled."""
+
+    request_id: str
+    customer_id: str
+    loan_id: str
+    branch_id: str
+    reason: str
+    state: str
+    owed_since: datetime
+    signing_branch_id: str | None
+    courier: str | None
+    tracking_number: str | None
+    signed_at: datetime | None
+    received_at: datetime | None
+    received_by: str | None
+    received_branch_id: str | None
+
+
 def _settings(deps: Deps) -> Settings:
     assert isinstance(deps.settings, Settings)
     return deps.settings
 
 
-def _view(task: Any, deps: Deps, cls: type[TaskView] = TaskView, **extra: Any) -> Any:
-    window = timedelta(hours=_settings(deps).alert_window_h)
-    fields = {k: getattr(task, k) for k in TaskView.model_fields if k != "deadline_near"}
-    return cls(**fields, deadline_near=deadline_near(task.due_by, deps.clock.now(), window), **extra)
+def _view(task: Task, deps: Deps, cls: type[TaskView] = TaskView, **extra: Any) -> Any:
+    settings = _settings(deps)
+    fields = {k: getattr(task, k) for k in TaskView.model_fields if k not in ("deadline_near", "attempts_allowed")}
+    return cls(**fields, attempts_allowed=attempts_allowed(task, settings.max_attempts),
+               deadline_near=deadline_near(task.due_by, deps.clock.now(), timedelta(hours=settings.alert_window_h)),
+               **extra)
 
 
 @router.post("/tasks/next", tags=["dispatch"], response_model=AssignedTask,
-             summary="Hold the open task with the earliest deadline that nobody else holds",
+             summary="Hold the open task with the earliest deadline (not yet begun) that nobody else holds",
              responses={204: {"description": "Nothing to call now"}})
 async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
     now = deps.clock.now()
     async with deps.sessions.begin() as session:
         store = Store(session)
-        task = await store.take_next(body.agent_id, now, now + timedelta(seconds=_settings(deps).lease_s))
+        task = await store.take_next(body.agent_id, now, now + timedelta(seconds=_settings(deps).lease_s),
+                                     earliest_useful_due_by(now))
         phone = await store.phone_of(task.customer_id) if task else None
     if task is None:
         return Response(status_code=204)
@@ -101,11 +124,11 @@ async def queue(deps: DepsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 
 
 async def _owed(deps: Deps, branch_id: str | None) -> list[OwedPaper]:
-    today = deps.clock.now().date()
+    now = deps.clock.now()
     async with deps.sessions() as session:
         rows = await Store(session).outstanding_paper(branch_id)
     return [OwedPaper(**{k: getattr(r, k) for k in OwedPaper.model_fields if k != "age_days"},
-                      age_days=(today - r.owed_since.date()).days) for r in rows]
+                      age_days=paper_age_days(r.owed_since, now)) for r in rows]
 
 
 @router.get("/paper/owed", tags=["paper"], summary="Paper signatures owed, by branch and age (待補紙質簽字)")
@@ -122,3 +145,11 @@ async def owed_csv(deps: DepsDep, branch_id: str | None = None) -> Response:
         writer.writerow(item.model_dump(mode="json"))
     return Response(out.getvalue(), media_type="text/csv",
                     headers={"content-disposition": "attachment; filename=paper-owed.csv"})
+
+
+@router.get("/paper/requests/{request_id}", tags=["paper"],
+            summary="Every paper signature of one request and where it stands (owed, in transit, received)")
+async def paper_of_request(request_id: str, deps: DepsDep) -> list[PaperRecord]:
+    async with deps.sessions() as session:
+        rows = await Store(session).paper_of_request(request_id)
+    return [PaperRecord(**{k: getattr(r, k) for k in PaperRecord.model_fields}) for r in rows]

@@ -2,7 +2,7 @@
 their attempts, and the paper-document ledger. Repositories never commit: the caller's transaction does."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.confirmation.domain import PaperState, Task, TaskState
+from services.confirmation.domain import CallRecord, Paper, PaperState, Task, TaskState
 from shared.db import messaging_tables
 from shared.timers import timer_table
 
@@ -55,6 +55,8 @@ RequestRow = Table(
     Column("deadline", Date, nullable=False),
     Column("open", Boolean, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("branch_id", Text),  # the loan's, as the request carried it (NULL on rows from before 0004)
+    Column("confirmation_attempts", Integer),  # calls allowed per co-borrower (NULL on rows from before 0004)
 )
 TaskRow = Table(
     "tasks", metadata,
@@ -70,6 +72,7 @@ TaskRow = Table(
     Column("available_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("max_attempts", Integer),  # from the request; NULL on tasks from before 0004 (the setting applies)
     UniqueConstraint("request_id", "customer_id", name="one_task_per_co_borrower"),
     Index("tasks_queue", "due_by", "created_at", postgresql_where=text("state = 'OPEN'")),
 )
@@ -89,7 +92,7 @@ PaperRow = Table(
     Column("request_id", Text, primary_key=True),
     Column("customer_id", Text, primary_key=True),
     Column("loan_id", Text, nullable=False),
-    Column("branch_id", Text, nullable=False),  # the loan's home branch, where the paper ends up
+    Column("branch_id", Text, nullable=False),  # the request's (the loan's home branch), where the paper is filed
     Column("reason", Text, nullable=False),  # PHONE_CONFIRMATION | STAFF_SUBMISSION
     Column("state", Text, nullable=False),
     Column("owed_since", DateTime(timezone=True), nullable=False),
@@ -107,7 +110,12 @@ PaperRow = Table(
 def _task(row: Any) -> Task:
     return Task(task_id=row.task_id, request_id=row.request_id, loan_id=row.loan_id, customer_id=row.customer_id,
                 due_by=row.due_by, state=TaskState(row.state), attempts=row.attempts, held_by=row.held_by,
-                lease_until=row.lease_until, available_at=row.available_at)
+                lease_until=row.lease_until, available_at=row.available_at, max_attempts=row.max_attempts)
+
+
+def _paper(row: Any) -> Paper:
+    return Paper(request_id=row.request_id, customer_id=row.customer_id, loan_id=row.loan_id, branch_id=row.branch_id,
+                 state=PaperState(row.state), received_at=row.received_at, received_by=row.received_by)
 
 
 class Store:
@@ -124,6 +132,11 @@ class Store:
 
     async def branch_of(self, loan_id: str) -> str | None:
         return await self._s.scalar(select(LoanRow.c.branch_id).where(LoanRow.c.loan_id == loan_id))
+
+    async def branches_of(self, request_id: str, loan_id: str) -> tuple[str | None, str | None]:
+        """The branch the request carried, and the loan projection's (for requests stored before they carried one)."""
+        query = select(RequestRow.c.branch_id).where(RequestRow.c.request_id == request_id)
+        return await self._s.scalar(query), await self.branch_of(loan_id)
 
     async def phone_of(self, customer_id: str) -> str | None:
         return await self._s.scalar(select(ContactRow.c.phone).where(ContactRow.c.customer_id == customer_id))
@@ -144,7 +157,7 @@ class Store:
         stmt = pg_insert(TaskRow).values(
             task_id=task.task_id, request_id=task.request_id, loan_id=task.loan_id, customer_id=task.customer_id,
             due_by=task.due_by, state=task.state.value, attempts=task.attempts, held_by=None, lease_until=None,
-            available_at=task.available_at, created_at=at, updated_at=at,
+            available_at=task.available_at, created_at=at, updated_at=at, max_attempts=task.max_attempts,
         ).on_conflict_do_nothing().returning(TaskRow.c.task_id)
         return (await self._s.execute(stmt)).first() is not None
 
@@ -164,11 +177,20 @@ class Store:
     async def add_attempt(self, **values: Any) -> None:
         await self._s.execute(AttemptRow.insert().values(**values))
 
-    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime) -> Task | None:
-        """The open task with the earliest deadline that nobody holds, now held by `agent_id` (SPEC §4)."""
+    async def last_attempt(self, task_id: str) -> CallRecord | None:
+        query = select(AttemptRow).where(AttemptRow.c.task_id == task_id).order_by(AttemptRow.c.id.desc()).limit(1)
+        row = (await self._s.execute(query)).first()
+        return None if row is None else CallRecord(command_id=row.command_id, agent_id=row.agent_id,
+                                                   outcome=row.outcome, recording_id=row.recording_id,
+                                                   called_at=row.called_at)
+
+    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime, due_from: date) -> Task | None:
+        """The open task with the earliest deadline, due on `due_from` or later, that nobody holds, now held by
+        `agent_id` (SPEC §4)."""
         free = (
             select(TaskRow.c.task_id)
             .where(TaskRow.c.state == TaskState.OPEN.value, TaskRow.c.available_at <= now,
+                   TaskRow.c.due_by >= due_from,
                    (TaskRow.c.lease_until.is_(None)) | (TaskRow.c.lease_until < now))
             .order_by(TaskRow.c.due_by, TaskRow.c.created_at).limit(1)
             .with_for_update(skip_locked=True)  # two agents at the same moment never get the same task
@@ -187,10 +209,10 @@ class Store:
             .values(lease_until=lease_until, updated_at=now).returning(TaskRow.c.task_id))
         return result.first() is not None
 
-    async def queue(self, limit: int) -> Sequence[Any]:
+    async def queue(self, limit: int) -> list[Task]:
         query = (select(TaskRow).where(TaskRow.c.state == TaskState.OPEN.value)
                  .order_by(TaskRow.c.due_by, TaskRow.c.created_at).limit(limit))
-        return (await self._s.execute(query)).all()
+        return [_task(r) for r in (await self._s.execute(query)).all()]
 
     async def counts(self) -> dict[str, int]:
         rows = (await self._s.execute(select(TaskRow.c.state, func.count()).group_by(TaskRow.c.state))).all()
@@ -200,9 +222,10 @@ class Store:
         await self._s.execute(pg_insert(PaperRow).values(state=PaperState.OWED.value, **values)
                               .on_conflict_do_nothing())
 
-    async def paper(self, request_id: str, customer_id: str) -> Any:
+    async def paper(self, request_id: str, customer_id: str) -> Paper | None:
         query = select(PaperRow).where(PaperRow.c.request_id == request_id, PaperRow.c.customer_id == customer_id)
-        return (await self._s.execute(query.with_for_update())).first()
+        row = (await self._s.execute(query.with_for_update())).first()
+        return _paper(row) if row is not None else None
 
     async def update_paper(self, request_id: str, customer_id: str, **values: Any) -> None:
         await self._s.execute(update(PaperRow).where(PaperRow.c.request_id == request_id,
@@ -212,6 +235,11 @@ class Store:
         await self._s.execute(update(PaperRow).where(PaperRow.c.request_id == request_id,
                                                      PaperRow.c.state == PaperState.OWED.value)
                               .values(state=PaperState.CANCELLED.value))
+
+    async def paper_of_request(self, request_id: str) -> Sequence[Any]:
+        """Every paper record of a request, whatever its state (the ledger's history of that request)."""
+        query = select(PaperRow).where(PaperRow.c.request_id == request_id).order_by(PaperRow.c.customer_id)
+        return (await self._s.execute(query)).all()
 
     async def outstanding_paper(self, branch_id: str | None) -> Sequence[Any]:
         query = select(PaperRow).where(PaperRow.c.state.in_([PaperState.OWED.value, PaperState.IN_TRANSIT.value]))

@@ -10,7 +10,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CONFIRMATION_", extra="ignore", frozen=True)
 
     http_port: int = Field(8002, description="Port of the confirmation HTTP API.")
-    max_attempts: int = Field(3, ge=1, description="Calls without an answer before a co-borrower is unreachable.")
+    max_attempts: int = Field(3, ge=1, description=(
+        "Fallback only, for tasks created before requests carried their confirmation attempts (SPEC §9)."))
     retry_pause_s: float = Field(1800, ge=0, description="Pause before an unanswered task comes back to the queue.")
     lease_s: float = Field(300, gt=0, description="How long an agent holds a task without renewing it.")
     alert_window_h: float = Field(24, ge=0, description="A task still open this close to its deadline is flagged.")

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel
+
 from services.notifier.domain import mask_contact
 from services.notifier.repository import DeliveryRepository, RecipientRepository
 from shared.runtime import Deps, runtime_deps

@@ -1,4 +1,5 @@
-"""Composition root of the notifier: `python -m services.notifier` or `uvicorn --factory services.notifier.app:create_app`."""
+"""Composition root of the notifier: `python -m services.notifier`, or
+`uvicorn --factory services.notifier.app:create_app`."""
 
 from pathlib import Path
 

@@ -6,12 +6,14 @@ Templates are keyed by name and language; a missing template or variable raises,
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.notifier.templates import LANGUAGES, REASONS, TEMPLATES
 
 DEFAULT_LANGUAGE = "zh-Hans"
 STAFF = "STAFF"  # the service centre's channel and recipient id
+SUBMISSIONS = frozenset({"SubmitDebitDayChange", "SubmitEarlyRepayment"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,20 @@ def _shown(value: object) -> object:
     return value
 
 
+@dataclass(frozen=True)
+class QuietHours:
+    """SPEC §7 (expected): the night hours without SMS, in the bank's time zone (configurable)."""
+
+    start: time
+    end: time
+    tz: ZoneInfo
+
+
+class NextTry(NamedTuple):
+    at: datetime
+    held: bool  # True: moved to the end of the quiet hours
+
+
 def in_quiet_hours(now: datetime, start: time, end: time, tz: ZoneInfo) -> bool:
     """SPEC §7 (expected): no SMS at night; the quiet hours may wrap midnight (22:00-08:00)."""
     local = now.astimezone(tz).time()
@@ -71,6 +87,21 @@ def quiet_hours_end(now: datetime, end: time, tz: ZoneInfo) -> datetime:
     local = now.astimezone(tz)
     release = datetime.combine(local.date(), end, tzinfo=tz)
     return release if release > local else release + timedelta(days=1)
+
+
+def hold_until(channel: str, urgent: bool, at: datetime, quiet: QuietHours) -> datetime | None:
+    """SPEC §7 (expected): a non-urgent SMS due in the quiet hours waits until they end; None: it may go at `at`."""
+    if channel != "SMS" or urgent or not in_quiet_hours(at, quiet.start, quiet.end, quiet.tz):
+        return None
+    return quiet_hours_end(at, quiet.end, quiet.tz)
+
+
+def next_try(channel: str, urgent: bool, failed_at: datetime, attempts: int, base: timedelta, cap: timedelta,
+             quiet: QuietHours) -> NextTry:
+    """SPEC §7 (expected): a failed delivery is retried with back-off; a retried SMS obeys the quiet hours too."""
+    due = failed_at + retry_delay(attempts, base, cap)
+    held = hold_until(channel, urgent, due, quiet)
+    return NextTry(held, True) if held is not None else NextTry(due, False)
 
 
 def retry_delay(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
@@ -86,5 +117,29 @@ def mask_contact(contact: str | None) -> str | None:
 
 
 def reminder_at(on: date, tz: ZoneInfo, hour: int = 9) -> datetime:
-    """SPEC §7 (expected): a booking reminder the day before, in the morning."""
+    """SPEC §7 (expected): a booking reminder the day before, in the morning of the branch's time zone."""
     return datetime.combine(on - timedelta(days=1), time(hour), tzinfo=tz)
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    """The named IANA time zone (a branch's); the fallback when it is absent or unknown."""
+    if not name:
+        return fallback
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a malformed name, or a directory of zones
+        return fallback
+
+
+def ends_request(command_type: str | None) -> bool:
+    """CONTRACT 1.1: a RequestRejected answers a submission or ends a request. One naming another command (a
+    refused WithdrawRequest, as 1.0 producers sent it) changed nothing: the customer is not told it ended."""
+    return command_type is None or command_type in SUBMISSIONS
+
+
+def refused_command_notice(command_type: str) -> str | None:
+    """The template telling a customer their command was refused; None: a refusal customers do not hear of.
+
+    Only a refused withdrawal concerns the customer (SPEC §7); it says the withdrawal failed, nothing more.
+    """
+    return "withdrawal_refused" if command_type == "WithdrawRequest" else None

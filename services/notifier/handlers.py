@@ -3,12 +3,11 @@
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.notifier.batching import batch_of
-from services.notifier.domain import loan_tail, money, reason_text
-from services.notifier.repository import RecipientRepository
-from services.notifier.service import REMINDER, Notifier
+from services.notifier.domain import ends_request, loan_tail, money, reason_text
+from services.notifier.service import REMINDER, Notifier, apply_snapshot
 from services.notifier.settings import Settings
 from shared import topics
+from shared.contracts import CommandRejected
 from shared.contracts import appointments as appt
 from shared.contracts import confirmation as conf
 from shared.contracts import loans as loan_contract
@@ -18,14 +17,7 @@ from shared.timers import TimerHandler
 
 
 async def handle_loan_snapshot(ctx: MessageContext, s: loan_contract.LoanSnapshot) -> None:
-    if (batch := batch_of(ctx.session)) is not None:  # later messages of the batch must see the new contacts
-        for b in s.borrowers:
-            batch.recipients.pop(b.customer_id, None)
-    recipients = RecipientRepository(ctx.session)
-    for b in s.borrowers:
-        await recipients.upsert(customer_id=b.customer_id, language=b.language.value,
-                                channels=[c.value for c in b.channels], phone=b.phone, email=b.email, as_of=s.as_of)
-        await recipients.link(s.loan_id, b.customer_id, b.role.value)
+    await apply_snapshot(ctx, s)
 
 
 def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
@@ -48,6 +40,10 @@ def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
                              new_debit_day=e.new_debit_day, new_due_date=e.new_due_date)
 
     async def rejected(n: Notifier, e: req.RequestRejected) -> None:
+        if not ends_request(e.command_type):  # a 1.0 producer's refused WithdrawRequest: a refused command
+            await n.refused_command(command_type=e.command_type, customer_id=e.applicant_customer_id,
+                                    reason_code=e.reason_code, reason=e.reason)
+            return
         await n.customer(customer_id=e.applicant_customer_id, loan_id=e.loan_id, template="request_rejected",
                          reason=lambda language: reason_text(e.reason_code, language, e.reason))
 
@@ -56,6 +52,14 @@ def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
                          date=e.date, time=e.start_time, branch_name=e.branch_name or e.branch_id,
                          branch_address=e.branch_address or "")
         await n.schedule_reminder(e)
+
+    async def command_refused(n: Notifier, e: CommandRejected) -> None:
+        await n.refused_command(command_type=e.command_type, customer_id=e.customer_id, reason_code=e.reason_code,
+                                reason=e.reason)
+
+    async def booking_refused(n: Notifier, e: appt.BookingRejected) -> None:
+        await n.customer(customer_id=e.customer_id, loan_id=None, template="booking_rejected", date=e.date,
+                         time=e.start_time, reason=lambda language: reason_text(e.reason_code, language, e.reason))
 
     async def cancelled(n: Notifier, e: appt.BookingCancelled) -> None:
         await n.cancel_reminder(e.booking_id)
@@ -80,10 +84,14 @@ def build_handlers(settings: Settings) -> Mapping[str, Mapping[str, Handler]]:
             "RequestWithdrawn": to_applicant("request_withdrawn"),
             "RequestExpired": to_applicant("request_expired", deadline=lambda e: e.deadline or ""),
             "RequestCompleted": to_applicant("request_completed"),
+            "CommandRejected": on(command_refused),
         },
         topics.APPOINTMENTS_EVENTS: {
             "SlotBooked": on(booked),
+            "BookingRejected": on(booking_refused),
             "BookingCancelled": on(cancelled),
+            "NoShow": on(lambda n, e: n.customer(customer_id=e.customer_id, loan_id=None, template="booking_no_show",
+                                                 date=e.date, time=e.start_time)),
             "CheckedIn": on(lambda n, e: n.customer(customer_id=e.customer_id, loan_id=None, template="checked_in",
                                                     ticket=e.ticket_number)),
         },

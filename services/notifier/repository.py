@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     select,
     text,
     update,
@@ -42,6 +43,14 @@ RecipientRow = Table(
     Column("channels", ARRAY(Text), nullable=False),
     Column("phone", Text),  # contact details are needed to deliver; they never reach a log
     Column("email", Text),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+# The as_of of the newest snapshot applied per loan: an older one arriving late changes nothing (CONTRACT).
+LoanRow = Table(
+    "loans",
+    metadata,
+    Column("loan_id", Text, primary_key=True),
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 
@@ -93,10 +102,26 @@ class RecipientRepository:
             where=RecipientRow.c.as_of < stmt.excluded.as_of,
         ))
 
-    async def link(self, loan_id: str, customer_id: str, role: str) -> None:
-        stmt = pg_insert(LoanBorrowerRow).values(loan_id=loan_id, customer_id=customer_id, role=role)
+    async def newest_snapshot(self, loan_id: str, as_of: datetime) -> bool:
+        """Records `as_of` as the loan's snapshot time if it is newer than the stored one; False: a stale snapshot.
+
+        One conditional upsert: two copies applying snapshots of one loan serialize on its row.
+        """
+        stmt = pg_insert(LoanRow).values(loan_id=loan_id, as_of=as_of)
+        stmt = stmt.on_conflict_do_update(index_elements=[LoanRow.c.loan_id], set_={"as_of": stmt.excluded.as_of},
+                                          where=LoanRow.c.as_of < stmt.excluded.as_of)
+        return (await self._session.execute(stmt.returning(LoanRow.c.loan_id))).first() is not None
+
+    async def set_borrowers(self, loan_id: str, roles: dict[str, str]) -> None:
+        """The loan's borrowers become exactly `roles` (customer id -> role): those no longer on it are unlinked."""
+        await self._session.execute(delete(LoanBorrowerRow).where(
+            LoanBorrowerRow.c.loan_id == loan_id, LoanBorrowerRow.c.customer_id.not_in(list(roles))))
+        if not roles:
+            return
+        stmt = pg_insert(LoanBorrowerRow).values(
+            [{"loan_id": loan_id, "customer_id": c, "role": r} for c, r in roles.items()])
         await self._session.execute(stmt.on_conflict_do_update(
-            index_elements=[LoanBorrowerRow.c.loan_id, LoanBorrowerRow.c.customer_id], set_={"role": role}
+            index_elements=[LoanBorrowerRow.c.loan_id, LoanBorrowerRow.c.customer_id], set_={"role": stmt.excluded.role}
         ))
 
     async def get(self, customer_id: str) -> Recipient | None:
@@ -108,7 +133,8 @@ class RecipientRepository:
         return {r.customer_id: r for r in (await self._session.execute(query)).all()}
 
     async def row(self, customer_id: str) -> Any:
-        return (await self._session.execute(select(RecipientRow).where(RecipientRow.c.customer_id == customer_id))).first()
+        query = select(RecipientRow).where(RecipientRow.c.customer_id == customer_id)
+        return (await self._session.execute(query)).first()
 
     async def primary_of(self, loan_id: str) -> str | None:
         return await self._session.scalar(select(LoanBorrowerRow.c.customer_id).where(

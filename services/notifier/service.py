@@ -2,18 +2,19 @@
 
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from services.notifier import domain
-from services.notifier.domain import Recipient, loan_tail, render
 from services.notifier.batching import batch_of
+from services.notifier.domain import Recipient, loan_tail, render
 from services.notifier.repository import DeliveryRepository, RecipientRepository, delivery_row, timers
 from services.notifier.settings import Settings
 from shared import topics
+from shared.contracts import loans as loan_contract
 from shared.contracts import notifications as out
 from shared.messaging import MessageContext
 from shared.timers import cancel, schedule
@@ -33,6 +34,7 @@ class Notifier:
         self.ctx = ctx
         self.settings = settings
         self.tz = ZoneInfo(settings.quiet_timezone)
+        self.quiet = quiet_hours(settings)
         self.recipients = RecipientRepository(ctx.session)
         self.deliveries = DeliveryRepository(ctx.session)
 
@@ -76,12 +78,12 @@ class Notifier:
         message = render(template, recipient.language, **shown)
         now = self.ctx.now
         for channel in recipient.channels:
-            held = channel == "SMS" and not urgent and domain.in_quiet_hours(
-                now, self.settings.quiet_start, self.settings.quiet_end, self.tz)
+            release = domain.hold_until(channel, urgent, now, self.quiet)
+            held = release is not None
             inline = channel not in self.settings.webhook_urls and not held
             status = "SENT" if inline else ("HELD" if held else "PENDING")
             nid = notification_id(event_id, recipient.customer_id, channel)
-            due = domain.quiet_hours_end(now, self.settings.quiet_end, self.tz) if held else now
+            due = release or now
             row = delivery_row(notification_id=nid, event_id=event_id, customer_id=recipient.customer_id,
                                channel=channel, message=message, at=now, status=status,
                                contact=contacts.get(channel) or recipient.customer_id,
@@ -97,8 +99,19 @@ class Notifier:
                     template=template, language=message.language, sent_at=now), subject=recipient.customer_id)
             log.debug("notification_queued", notification_id=nid, channel=channel, status=status)
 
+    async def refused_command(self, *, command_type: str | None, customer_id: str | None, reason_code: str,
+                              reason: str) -> None:
+        """A refused command changed nothing; its sender hears of it only if it concerns them (a withdrawal)."""
+        template = domain.refused_command_notice(command_type or "")
+        if template is None or customer_id is None:
+            log.debug("refused_command_not_notified", command_type=command_type, reason_code=reason_code)
+            return
+        await self.customer(customer_id=customer_id, loan_id=None, template=template,
+                            reason=lambda language: domain.reason_text(reason_code, language, reason))
+
     async def schedule_reminder(self, booking: Any) -> None:
-        due = domain.reminder_at(booking.date, self.tz)
+        """SPEC §7 (expected): the reminder goes the morning before in the branch's time zone (ours if unknown)."""
+        due = domain.reminder_at(booking.date, domain.zone_or(booking.branch_timezone, self.tz))
         if due <= self.ctx.now:
             return  # booked for tomorrow after this morning: the confirmation is the reminder
         await schedule(self.ctx.session, timers, REMINDER, booking.booking_id, due, {
@@ -116,8 +129,30 @@ class Notifier:
                             branch_name=payload["branch_name"], branch_address=payload["branch_address"])
 
 
-def next_try(attempts: int, settings: Settings) -> timedelta:
-    return domain.retry_delay(attempts, timedelta(seconds=settings.retry_base_s),
-                              timedelta(seconds=settings.retry_cap_s))
+async def apply_snapshot(ctx: MessageContext, snapshot: loan_contract.LoanSnapshot) -> None:
+    """CONTRACT: the newest as_of wins. An older snapshot arriving late changes neither who the loan's borrowers
+    are nor their contacts, languages or channels; a newer one replaces the loan's borrowers."""
+    recipients = RecipientRepository(ctx.session)
+    if not await recipients.newest_snapshot(snapshot.loan_id, snapshot.as_of):
+        log.info("loan_snapshot_stale", loan_id=snapshot.loan_id)
+        return
+    if (batch := batch_of(ctx.session)) is not None:  # later messages of the batch must see the new contacts
+        for b in snapshot.borrowers:
+            batch.recipients.pop(b.customer_id, None)
+    for b in snapshot.borrowers:
+        # A customer on several loans: the newest snapshot of any of them holds their contacts.
+        await recipients.upsert(customer_id=b.customer_id, language=b.language.value,
+                                channels=[c.value for c in b.channels], phone=b.phone, email=b.email,
+                                as_of=snapshot.as_of)
+    await recipients.set_borrowers(snapshot.loan_id, {b.customer_id: b.role.value for b in snapshot.borrowers})
+
+
+def quiet_hours(settings: Settings) -> domain.QuietHours:
+    return domain.QuietHours(settings.quiet_start, settings.quiet_end, ZoneInfo(settings.quiet_timezone))
+
+
+def next_try(channel: str, urgent: bool, failed_at: datetime, attempts: int, settings: Settings) -> domain.NextTry:
+    return domain.next_try(channel, urgent, failed_at, attempts, timedelta(seconds=settings.retry_base_s),
+                           timedelta(seconds=settings.retry_cap_s), quiet_hours(settings))
 
 

@@ -24,5 +24,6 @@ class Settings(ServiceSettings):
     retry_cap_s: float = Field(3600.0, ge=0, description="Longest retry delay.")
     quiet_start: time = Field(time(22, 0), description="Start of the SMS quiet hours (bank time zone).")
     quiet_end: time = Field(time(8, 0), description="End of the SMS quiet hours.")
-    quiet_timezone: str = Field("Asia/Shanghai", description="Time zone of the quiet hours and reminders.")
+    quiet_timezone: str = Field("Asia/Shanghai", description="Time zone of the quiet hours, and of the reminders "
+                                "of a booking whose branch time zone is not known.")
     worker_interval_s: float = Field(0.5, gt=0, description="How often pending and held deliveries are looked for.")

@@ -48,6 +48,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "zh-Hant": "您{date} {time}的預約已取消。",
         "en": "Your booking for {date} {time} is cancelled.",
     },
+    "booking_rejected": {
+        "zh-Hans": "很抱歉，{date} {time}的预约未能成功：{reason}",
+        "zh-Hant": "很抱歉，{date} {time}的預約未能成功：{reason}",
+        "en": "Sorry, we could not book {date} {time} for you: {reason}",
+    },
+    "booking_no_show": {
+        "zh-Hans": "您{date} {time}的预约未签到，已失效。如需办理，请在手机银行App或微信中重新预约。",
+        "zh-Hant": "您{date} {time}的預約未簽到，已失效。如需辦理，請在手機銀行App或微信中重新預約。",
+        "en": "You did not check in for your booking on {date} at {time}, so it has lapsed. "
+              "To come in, please book again in the app or on WeChat.",
+    },
+    "withdrawal_refused": {
+        "zh-Hans": "您撤回申请的操作未能办理：{reason}",
+        "zh-Hant": "您撤回申請的操作未能辦理：{reason}",
+        "en": "We could not withdraw your request: {reason}",
+    },
     "booking_reminder": {
         "zh-Hans": "提醒：您明天{time}在{branch_name}（{branch_address}）有预约，预约码 {code}。",
         "zh-Hant": "提醒：您明天{time}在{branch_name}（{branch_address}）有預約，預約碼 {code}。",
@@ -70,7 +86,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 
-# Each refusal in plain words (RequestRejected.reason_code); an unknown code falls back to the service's text.
+# Each refusal in plain words (the reason_code of RequestRejected, CommandRejected and BookingRejected); an unknown
+# code falls back to the service's text.
 REASONS: dict[str, dict[str, str]] = {
     "LOAN_NOT_FOUND": {"zh-Hans": "未找到该贷款。", "zh-Hant": "未找到該貸款。", "en": "the loan was not found."},
     "LOAN_NOT_ACTIVE": {"zh-Hans": "该贷款当前不可变更。", "zh-Hant": "該貸款目前不可變更。",
@@ -102,4 +119,26 @@ REASONS: dict[str, dict[str, str]] = {
     "REQUEST_NOT_WITHDRAWABLE": {"zh-Hans": "该申请已无法撤回。", "zh-Hant": "該申請已無法撤回。",
                                  "en": "the request can no longer be withdrawn."},
     "REQUEST_NOT_FOUND": {"zh-Hans": "未找到该申请。", "zh-Hant": "未找到該申請。", "en": "the request was not found."},
+    "STAFF_REQUIRED": {"zh-Hans": "通过该渠道办理需由工作人员提交。", "zh-Hant": "透過該管道辦理需由工作人員提交。",
+                       "en": "requests through this channel must be submitted by a member of staff."},
+    "SUBMITTED_IN_FUTURE": {"zh-Hans": "申请时间晚于当前时间，请核对设备时间后重新提交。",
+                            "zh-Hant": "申請時間晚於目前時間，請核對裝置時間後重新提交。",
+                            "en": "the request is dated in the future; please check your device's clock and "
+                                  "try again."},
+    # Refused bookings (BookingRejected.reason_code).
+    "BRANCH_CLOSED": {"zh-Hans": "该网点当天不营业。", "zh-Hant": "該網點當天不營業。",
+                      "en": "the branch is closed that day."},
+    "UNKNOWN_SLOT": {"zh-Hans": "该网点在所选时间没有可预约时段。", "zh-Hant": "該網點在所選時間沒有可預約時段。",
+                     "en": "the branch has no appointment slot at that time."},
+    "SLOT_FULL": {"zh-Hans": "所选时段已约满，请选择其他时段。", "zh-Hant": "所選時段已約滿，請選擇其他時段。",
+                  "en": "that time is fully booked; please choose another time."},
+    "DAY_FULL": {"zh-Hans": "该网点当天预约已满，请选择其他日期。", "zh-Hant": "該網點當天預約已滿，請選擇其他日期。",
+                 "en": "the branch is fully booked that day; please choose another day."},
+    "OUTSIDE_BOOKING_WINDOW": {"zh-Hans": "所选日期不在可预约范围内，请选择明天起可预约期内的日期。",
+                               "zh-Hant": "所選日期不在可預約範圍內，請選擇明天起可預約期內的日期。",
+                               "en": "that date cannot be booked yet or any more; please choose a date from tomorrow "
+                                     "within the booking period."},
+    "DUPLICATE_BOOKING": {"zh-Hans": "您当天在该网点已有预约。", "zh-Hant": "您當天在該網點已有預約。",
+                          "en": "you already have a booking at this branch that day."},
+    "UNKNOWN_BRANCH": {"zh-Hans": "未找到该网点。", "zh-Hant": "未找到該網點。", "en": "the branch was not found."},
 }

@@ -116,7 +116,7 @@ class PolicyChanged(Contract):
     version: str
     document: dict[str, Any]
     document_sha256: str
-    previous_version: str | None = Field(description="None for the first policy a service puts in force.")
+    previous_version: str | None = Field(default=None, description="Absent for the first policy put in force.")
     changed_by: str
     changed_at: Timestamp
 

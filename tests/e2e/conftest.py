@@ -10,8 +10,8 @@ from tests.support.services import Process, start_processes, stop_processes
 
 @pytest.fixture(scope="session")
 async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Process]]:
-    procs = await start_processes(infra, tmp_path_factory.mktemp("logs"))
+    platform = {p.info.name: p for p in await start_processes(infra, tmp_path_factory.mktemp("logs"))}
     try:
-        yield {p.info.name: p for p in procs}
+        yield platform
     finally:
-        stop_processes(procs)
+        stop_processes(list(platform.values()))  # the processes running now: a test may have restarted one

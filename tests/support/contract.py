@@ -29,7 +29,7 @@ CONTRACT: dict[str, dict[str, list[str]]] = {
         "RequestWithdrawn": ["request_id", "loan_id", "withdrawn_at"],
         "RequestExpired": ["request_id", "loan_id", "expired_at"],
         "CommandRejected": ["command_id", "command_type", "reason_code", "reason", "facts"],
-        "PolicyChanged": ["version", "document", "document_sha256", "previous_version", "changed_by", "changed_at"],
+        "PolicyChanged": ["version", "document", "document_sha256", "changed_by", "changed_at"],
     },
     topics.CONFIRMATION_COMMANDS: {
         "RecordCallOutcome": ["command_id", "task_id", "agent_id", "outcome", "called_at"],
@@ -82,6 +82,7 @@ OPTIONAL = {
     "RequestSubmitted": ["current_debit_day", "new_debit_day", "current_due_date", "new_due_date", "staff_id",
                          "identity_verification"],
     "CommandRejected": ["request_id", "booking_id", "task_id"],
+    "PolicyChanged": ["previous_version"],
     "SetBranchPlan": ["booking_window_days"],
     "RequestRejected": ["request_id"],
     "RequestApproved": ["new_debit_day", "new_due_date", "repayment_type", "amount", "requested_date"],

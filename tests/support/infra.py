@@ -43,7 +43,7 @@ def _native_kafka() -> Iterator[tuple[str, str]]:
     env = {
         "KAFKA_PORT": str(TEST_KAFKA_PORT),
         "KAFKA_CONTROLLER_PORT": str(TEST_KAFKA_PORT + 1),
-        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / f"test-{TEST_KAFKA_PORT}"),
+        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / "test"),  # data, pid and log files are named by port
         "POSTLOAN_PYTHON": sys.executable,
         "KAFKA_FRESH": "1",  # every run starts from empty topics
     }

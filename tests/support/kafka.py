@@ -90,7 +90,7 @@ class Watch:
         ends = await self._consumer.end_offsets(parts)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(await self._consumer.position(tp) < end for tp, end in ends.items()):
+        while await _behind(self._consumer, ends):
             if loop.time() > deadline:
                 raise AssertionError(f"the watch did not reach the end offsets {ends} within {timeout} s")
             await asyncio.sleep(0.05)
@@ -167,7 +167,7 @@ async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         seen: list[Seen] = []
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while await _behind(consumer, ends):
             for tp, records in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
                 seen.extend(Seen(r.topic, r.partition, r.offset, r.key,
                                  {k: v.decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
@@ -175,3 +175,11 @@ async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
         return seen
     finally:
         await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """True while the consumer has not yet read up to `ends` on some partition."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False

@@ -70,8 +70,12 @@ class Process:
         return f"http://127.0.0.1:{self.info.test_port}"
 
 
-async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = tuple(SERVICES)) -> list[Process]:
-    """Each service as its own OS process (`python -m services.<name>`), waited for until /ready answers 200."""
+async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = tuple(SERVICES),
+                          extra_env: dict[str, str] | None = None) -> list[Process]:
+    """Each service as its own OS process (`python -m services.<name>`), waited for until /ready answers 200.
+
+    A process started again appends to the same log, so the end-of-run log checks see everything it wrote.
+    """
     procs = []
     for name in names:
         info = SERVICES[name]
@@ -83,10 +87,11 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates
             f"{info.env_prefix}HTTP_PORT": str(info.test_port),
             "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
         }
         log = log_dir / f"{name}.log"
         popen = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
-                                 stdout=log.open("wb"), stderr=subprocess.STDOUT)
+                                 stdout=log.open("ab"), stderr=subprocess.STDOUT)
         procs.append(Process(info, popen, log))
     async with httpx.AsyncClient(timeout=2) as client:
         for p in procs:
@@ -105,6 +110,20 @@ async def _wait_ready(client: httpx.AsyncClient, p: Process, timeout: float = 90
                 return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"{p.info.name} not ready after {timeout} s:\n{p.log.read_text()[-3000:]}")
+
+
+@contextlib.asynccontextmanager
+async def restarted(platform: dict[str, Process], name: str, infra: Infra, **env: str) -> AsyncIterator[Process]:
+    """The service's process restarted with `env` added (say, its clock moved to a later day) for the block,
+    then restarted as it was; `platform` points at whichever process is running."""
+    log_dir = platform[name].log.parent
+    stop_processes([platform[name]])
+    [platform[name]] = await start_processes(infra, log_dir, (name,), extra_env=env)
+    try:
+        yield platform[name]
+    finally:
+        stop_processes([platform[name]])
+        [platform[name]] = await start_processes(infra, log_dir, (name,))
 
 
 def stop_processes(procs: list[Process]) -> None:

@@ -1,99 +1,22 @@
 """The notifier against the real broker and database, with a real local HTTP gateway for the webhook sender."""
 
-import asyncio
-import socket
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 import httpx
-import uvicorn
 
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
 from shared.contracts import loans as L
-from shared.contracts import requests as R
-from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY, SHANGHAI, a_borrower, a_loan, primary_of, ref
+from tests.integration.notifier.helpers import Gateway, bodies, for_customer, for_event, known, only, received, serve
+from tests.support.builders import ACCOUNT_DAY, SHANGHAI, a_loan, primary_of, ref
 from tests.support.infra import Infra
-from tests.support.kafka import KafkaDriver, Watch
+from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 from tests.support.wait import eventually
 
 OUT = topics.NOTIFICATIONS_EVENTS
-
-
-class Gateway:
-    """A real HTTP server on loopback that fails `failures` times per notification, then accepts; it records
-    every call (other tests' backlog may reach it too, hence the count per idempotency key)."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls: list[dict[str, Any]] = []
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None,
-                                                    lifespan="off", interface="asgi3"))
-
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = dict(scope["headers"])
-        key = headers.get(b"idempotency-key")
-        self.calls.append({"body": body, "key": key, "auth": headers.get(b"authorization")})
-        status = 503 if len(self.of(key)) <= self.failures else 200
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
-
-    def of(self, key: bytes | None) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["key"] == key]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/send"
-
-
-async def serve(gateway: Gateway) -> asyncio.Task[None]:
-    task = asyncio.create_task(gateway.server.serve())
-    await eventually(lambda: _started(gateway), what="gateway up")
-    return task
-
-
-async def _started(gateway: Gateway) -> bool:
-    return bool(gateway.server.started)
-
-
-async def known(runtime: ServiceRuntime, customer_id: str) -> None:
-    async with http(runtime) as api:
-        await eventually(lambda: _status(api, f"/recipients/{customer_id}"), what="recipient projected")
-
-
-async def _status(api: httpx.AsyncClient, path: str) -> bool:
-    return (await api.get(path)).status_code == 200
-
-
-def only(channels: list[L.NotificationChannel], **over: Any) -> L.LoanSnapshot:
-    loan = a_loan()
-    return loan.model_copy(update={"borrowers": [a_borrower(primary_of(loan), channels=channels, **over)]})
-
-
-def received(loan: L.LoanSnapshot) -> R.RequestSubmitted:
-    return R.RequestSubmitted(
-        request_id=ref("R"), command_id=ref("cmd"), loan_id=loan.loan_id, request_type=R.RequestType.DEBIT_DAY_CHANGE,
-        applicant_customer_id=primary_of(loan), channel=R.Channel.APP, co_borrowers=[], deadline=date(2020, 2, 25),
-        paper_documents_required=False, policy_version="epidemic-2020", current_debit_day=10, new_debit_day=20,
-        current_due_date=date(2020, 2, 25), new_due_date=date(2020, 3, 20))
-
-
-async def for_customer(watch: Watch, customer_id: str, kind: str, count: int = 1, timeout: float = 20) -> list[Any]:
-    return await watch.wait_for(lambda s: s.type == kind and s.data["customer_id"] == customer_id, count=count,
-                                timeout=timeout)
 
 
 async def test_the_webhook_sender_retries_a_failing_gateway_then_succeeds(migrated: Infra, kafka: KafkaDriver) -> None:
@@ -140,26 +63,67 @@ async def test_a_gateway_that_keeps_failing_ends_in_notification_failed(migrated
 
 async def test_a_night_sms_is_held_until_the_quiet_hours_end(migrated: Infra, kafka: KafkaDriver) -> None:
     clock = FixedClock(datetime(2020, 2, 3, 23, 0, tzinfo=SHANGHAI))
-    async with running("notifier", migrated, clock=clock, worker_interval_s=0.1) as service:
-        loan = only([L.NotificationChannel.APP_PUSH, L.NotificationChannel.SMS])
-        customer = primary_of(loan)
-        await kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id)
-        await known(service, customer)
-        async with kafka.watch(OUT) as watch, http(service) as api:
-            event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
-            [push] = await for_customer(watch, customer, "NotificationSent")
-            await eventually(lambda: _held(api, event.id), what="the SMS held")
-            await asyncio.sleep(0.5)  # several worker rounds pass at 23:00: the SMS stays held
-            assert [s.data["channel"] for s in watch.matching(lambda s: s.data.get("customer_id") == customer)] == [
-                "APP_PUSH"]
-            clock.advance(timedelta(hours=9, seconds=1))  # 08:00:01
-            sent = await for_customer(watch, customer, "NotificationSent", count=2)
-    assert push.data["channel"] == "APP_PUSH" and sent[1].data["channel"] == "SMS"
+    gateway = Gateway(failures=0)  # e-mail goes through the worker: its deliveries mark the worker's rounds
+    task = await serve(gateway)
+    try:
+        async with running("notifier", migrated, clock=clock, webhook_urls={"EMAIL": gateway.url},
+                           worker_interval_s=0.1) as service:
+            loan = only([L.NotificationChannel.APP_PUSH, L.NotificationChannel.SMS, L.NotificationChannel.EMAIL])
+            customer = primary_of(loan)
+            await kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id)
+            await known(service, customer)
+            async with kafka.watch(OUT) as watch, http(service) as api:
+                event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
+                await for_event(watch, event.id, count=2)  # the push at once, the e-mail from a worker round
+                assert await _held(api, event.id)
+                # A later worker round at 23:00 sends this e-mail; an SMS due at 23:00 would have gone in the round
+                # that sent the first e-mail, ahead of this one on the customer's partition.
+                marker = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
+                await watch.wait_for(lambda s: s.data["event_id"] == marker.id and s.data["channel"] == "EMAIL")
+                night = [s.data["channel"] for s in watch.matching(lambda s: s.data["event_id"] == event.id)]
+                clock.advance(timedelta(hours=9, seconds=1))  # 08:00:01
+                [sms] = await watch.wait_for(lambda s: s.data["event_id"] == event.id and s.data["channel"] == "SMS")
+    finally:
+        gateway.server.should_exit = True
+        await task
+    assert sorted(night) == ["APP_PUSH", "EMAIL"]
+    assert sms.type == "NotificationSent" and sms.event["data"]["sent_at"].startswith("2020-02-04T08:00:01")
 
 
 async def _held(api: httpx.AsyncClient, event_id: str) -> bool:
     return any(d["status"] == "HELD" and d["channel"] == "SMS"
                for d in (await api.get(f"/events/{event_id}/deliveries")).json())
+
+
+async def test_a_failed_sms_whose_retry_falls_at_night_is_retried_when_the_quiet_hours_end(
+    migrated: Infra, kafka: KafkaDriver
+) -> None:
+    clock = FixedClock(datetime(2020, 2, 3, 21, 59, 50, tzinfo=SHANGHAI))  # back-off 30 s: the retry is due 22:00:20
+    gateway = Gateway(failures=1)
+    task = await serve(gateway)
+    try:
+        async with running("notifier", migrated, clock=clock, webhook_urls={"SMS": gateway.url}, retry_base_s=30,
+                           max_attempts=5, worker_interval_s=0.1) as service:
+            loan = only([L.NotificationChannel.SMS])
+            customer = primary_of(loan)
+            await kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id)
+            await known(service, customer)
+            async with kafka.watch(OUT) as watch, http(service) as api:
+                event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
+                await eventually(lambda: _tried(api, event.id), what="the first attempt failed")
+                [after_failure] = (await api.get(f"/events/{event.id}/deliveries")).json()
+                clock.advance(timedelta(hours=10, seconds=11))  # 08:00:01
+                [sent] = await for_event(watch, event.id)
+    finally:
+        gateway.server.should_exit = True
+        await task
+    assert (after_failure["status"], after_failure["attempts"]) == ("HELD", 1)
+    assert datetime.fromisoformat(after_failure["next_attempt_at"]) == datetime(2020, 2, 4, 8, tzinfo=SHANGHAI)
+    assert sent.type == "NotificationSent" and len(gateway.of(sent.data["notification_id"].encode())) == 2
+
+
+async def _tried(api: httpx.AsyncClient, event_id: str) -> bool:
+    return any(d["attempts"] >= 1 for d in (await api.get(f"/events/{event_id}/deliveries")).json())
 
 
 async def test_redelivery_and_two_copies_never_send_twice(migrated: Infra, kafka: KafkaDriver) -> None:
@@ -171,10 +135,9 @@ async def test_redelivery_and_two_copies_never_send_twice(migrated: Infra, kafka
         async with kafka.watch(OUT) as watch:
             event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
             await kafka.publish_event(topics.REQUESTS_EVENTS, event)  # redelivered
-            await kafka.publish(topics.REQUESTS_EVENTS, received(loan).model_copy(update={"request_id": "R-marker"}),
-                                subject=loan.loan_id)
-            await for_customer(watch, customer, "NotificationSent", count=4)
-            await asyncio.sleep(0.5)
+            # Behind both on the loan's partition: once its notifications are out, the copy's would be too.
+            marker = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
+            await for_event(watch, marker.id, count=2)
         async with http(one) as api:
             log = (await api.get(f"/events/{event.id}/deliveries")).json()
     sent = [s for s in watch.matching(lambda s: s.type == "NotificationSent" and s.data["event_id"] == event.id)]
@@ -201,11 +164,11 @@ async def test_bookings_are_confirmed_reminded_the_day_before_and_staff_hear_of_
         await kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id)
         await known(service, customer)
         async with kafka.watch(OUT) as watch, http(service) as api:
-            booked = A.SlotBooked(booking_id=ref("B"), booking_code="K7P3X", command_id=ref("cmd"), customer_id=customer,
-                                  branch_id="SZ-FUTIAN", date=date(2020, 2, 10), start_time=time(9, 30),
-                                  end_time=time(10), service_type=A.ServiceType.OTHER, branch_name="Futian Sub-branch",
-                                  branch_address="Futian Road")
-            await kafka.publish(topics.APPOINTMENTS_EVENTS, booked, subject="SZ-FUTIAN")
+            booked = A.SlotBooked(booking_id=ref("B"), booking_code="K7P3X", command_id=ref("cmd"),
+                                  customer_id=customer, branch_id="SZ-FUTIAN", date=date(2020, 2, 10),
+                                  start_time=time(9, 30), end_time=time(10), service_type=A.ServiceType.OTHER,
+                                  branch_name="Futian Sub-branch", branch_address="Futian Road")
+            confirmation = await kafka.publish(topics.APPOINTMENTS_EVENTS, booked, subject="SZ-FUTIAN")
             await for_customer(watch, customer, "NotificationSent")
             clock.advance(timedelta(days=5, hours=23, minutes=31))  # Sunday 9 Feb, 09:01
             reminders = await for_customer(watch, customer, "NotificationSent", count=2)
@@ -214,8 +177,11 @@ async def test_bookings_are_confirmed_reminded_the_day_before_and_staff_hear_of_
             await kafka.publish(topics.CONFIRMATION_EVENTS, task, subject=loan.loan_id)
             await for_customer(watch, "STAFF", "NotificationSent")
             log = (await api.get(f"/customers/{customer}/deliveries")).json()
+            texts = [await bodies(service, confirmation.id), await bodies(service, f"reminder:{booked.booking_id}")]
     assert [r.data["template"] for r in reminders] == ["booking_confirmed", "booking_reminder"]
-    assert "K7P3X" in log[0]["template"] or log[0]["template"] == "booking_confirmed"
+    assert [d["template"] for d in log] == ["booking_confirmed", "booking_reminder"]
     assert all(d["language"] == "en" for d in log)
+    assert texts[0]["APP_PUSH"] == "Booked: 2020-02-10 09:30 at Futian Sub-branch (Futian Road). Booking code K7P3X."
+    assert "K7P3X" in texts[1]["APP_PUSH"] and "09:30" in texts[1]["APP_PUSH"]
 
 

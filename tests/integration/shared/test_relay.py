@@ -85,10 +85,11 @@ async def test_one_relay_leads_and_another_takes_over_when_it_stops(
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
         await eventually(lambda: _one_active(relays), what="one relay leading")
-        await asyncio.sleep(1)
-        assert sum(r.active for r in relays) == 1  # still exactly one after a while
         leader = next(r for r in relays if r.active)
         follower = next(r for r in relays if not r.active)
+        refused = follower.lock_refused
+        await eventually(lambda: _refused_since(follower, refused + 2), what="the follower refused the lock twice more")
+        assert sum(r.active for r in relays) == 1  # still exactly one after the follower tried again
         leader.stop()
         await eventually(lambda: _active(follower), timeout=15, what="the other relay taking over")
         key = f"K-{uuid.uuid4().hex[:8]}"
@@ -114,3 +115,7 @@ async def _one_active(relays: list[OutboxRelay]) -> bool:
 
 async def _active(relay: OutboxRelay) -> bool:
     return relay.active
+
+
+async def _refused_since(relay: OutboxRelay, at_least: int) -> bool:
+    return relay.lock_refused >= at_least

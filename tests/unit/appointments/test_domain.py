@@ -1,32 +1,43 @@
 """Rules of branch plans, bookings and check-in (SPEC §6), pure."""
 
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.appointments.domain import (
     CODE_ALPHABET,
+    WEEKDAYS,
     BookingState,
     Override,
     Plan,
     Refusal,
+    Refused,
     Window,
     booking_code,
     booking_problem,
+    booking_window,
     cancel_problem,
     checkin_problem,
+    day_full,
     day_of,
     over_capacity,
+    over_daily_cap,
+    overflow,
     plan_problem,
+    slot_full,
     ticket_label,
+    unknown_branch,
 )
 
 SZ = ZoneInfo("Asia/Shanghai")
 PLAN = Plan("B", "Centre", "Road 1", "Asia/Shanghai", 30, 20,
             {"MON": (Window(time(9), time(12), 4), Window(time(14), time(17), 4))})
+EVERY_DAY = replace(PLAN, weekly={d: (Window(time(9), time(10), 1),) for d in WEEKDAYS})
 MONDAY = date(2020, 2, 10)
 TODAY = date(2020, 2, 3)
+NOW = datetime(2020, 2, 3, 9, 30, tzinfo=SZ)  # the account's first day, on the service's clock
 
 
 def test_a_weekday_plan_is_cut_into_slots() -> None:
@@ -44,26 +55,56 @@ def test_an_override_closes_a_date_or_changes_its_hours_and_cap() -> None:
     assert len(capped.slots) == 12 and capped.daily_cap == 8
 
 
-@pytest.mark.parametrize(("on", "start", "duplicate", "code"), [
-    (TODAY, time(9), False, Refusal.OUTSIDE_BOOKING_WINDOW),
-    (TODAY + timedelta(days=15), time(9), False, Refusal.OUTSIDE_BOOKING_WINDOW),
-    (MONDAY + timedelta(days=1), time(9), False, Refusal.BRANCH_CLOSED),
-    (MONDAY, time(9, 15), False, Refusal.UNKNOWN_SLOT),
-    (MONDAY, time(12), False, Refusal.UNKNOWN_SLOT),
-    (MONDAY, time(9), True, Refusal.DUPLICATE_BOOKING),
-])
-def test_each_booking_refusal(on: date, start: time, duplicate: bool, code: Refusal) -> None:
-    problem = booking_problem(day_of(PLAN, None, on), on, start, today=TODAY, window_days=14,
-                              has_booking_that_day=duplicate)
-    assert problem is not None and problem.code is code and problem.reason
+def refusal_of(on: date, start: time = time(9), *, existing: str | None = None, plan: Plan = PLAN,
+               now: datetime = NOW) -> tuple[Refusal, dict[str, str]]:
+    problem = booking_problem(plan, day_of(plan, None, on), on, start, now=now, existing_booking=existing)
+    assert problem is not None and problem.reason
+    return problem.code, dict(problem.facts)
 
 
-def test_tomorrow_and_the_fourteenth_day_are_bookable() -> None:
-    plan = Plan("B", "n", "a", "Asia/Shanghai", 30, 20, {d: (Window(time(9), time(10), 1),) for d in
-                                                        ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")})
-    for on in (TODAY + timedelta(days=1), TODAY + timedelta(days=14)):
-        assert booking_problem(day_of(plan, None, on), on, time(9), today=TODAY, window_days=14,
-                               has_booking_that_day=False) is None
+def test_a_booking_outside_the_window_says_which_dates_are_bookable_and_in_which_zone() -> None:
+    late = TODAY + timedelta(days=15)
+    assert refusal_of(late, plan=EVERY_DAY) == (Refusal.OUTSIDE_BOOKING_WINDOW, {
+        "date": "2020-02-18", "first_bookable_date": "2020-02-04", "last_bookable_date": "2020-02-17",
+        "booking_window_days": "14", "branch_timezone": "Asia/Shanghai",
+        "service_time": "2020-02-03T09:30:00+08:00"})
+    assert refusal_of(TODAY, plan=EVERY_DAY)[0] is Refusal.OUTSIDE_BOOKING_WINDOW  # today is not bookable
+
+
+def test_closed_days_unknown_slots_and_second_bookings_name_what_they_rest_on() -> None:
+    assert refusal_of(MONDAY + timedelta(days=1)) == (Refusal.BRANCH_CLOSED, {"date": "2020-02-11"})
+    assert refusal_of(MONDAY, time(9, 15)) == (Refusal.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "09:15"})
+    assert refusal_of(MONDAY, time(12)) == (Refusal.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "12:00"})
+    assert refusal_of(MONDAY, existing="B-first") == (
+        Refusal.DUPLICATE_BOOKING, {"date": "2020-02-10", "existing_booking_id": "B-first"})
+
+
+def test_full_slots_and_days_and_unknown_branches_carry_their_numbers() -> None:
+    day = day_of(PLAN, None, MONDAY)
+    slot = day.slots[0]
+    assert dict(slot_full(MONDAY, slot, 4).facts) == {"date": "2020-02-10", "start_time": "09:00", "capacity": "4",
+                                                       "booked": "4"}
+    assert dict(day_full(MONDAY, day, 20).facts) == {"date": "2020-02-10", "daily_cap": "20", "booked": "20"}
+    assert (slot_full(MONDAY, slot, 4).code, day_full(MONDAY, day, 20).code) == (Refusal.SLOT_FULL, Refusal.DAY_FULL)
+    assert dict(unknown_branch("BR-x").facts) == {"branch_id": "BR-x"}
+
+
+@pytest.mark.parametrize("window_days", [1, 3, 14, 30])
+def test_tomorrow_and_the_last_day_of_the_branchs_own_window_are_bookable(window_days: int) -> None:
+    plan = replace(EVERY_DAY, booking_window_days=window_days)
+    for on in (TODAY + timedelta(days=1), TODAY + timedelta(days=window_days)):
+        assert booking_problem(plan, day_of(plan, None, on), on, time(9), now=NOW, existing_booking=None) is None
+    after = TODAY + timedelta(days=window_days + 1)
+    assert refusal_of(after, plan=plan)[1]["last_bookable_date"] == (TODAY + timedelta(days=window_days)).isoformat()
+
+
+def test_the_booking_window_starts_tomorrow_in_the_branchs_time_zone() -> None:
+    now = datetime(2020, 2, 3, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, still 2 February (20:30) in New York
+    new_york = replace(EVERY_DAY, timezone="America/New_York", booking_window_days=2)
+    assert booking_window(new_york, now) == (date(2020, 2, 3), date(2020, 2, 4))
+    assert booking_window(replace(EVERY_DAY, booking_window_days=2), now) == (date(2020, 2, 4), date(2020, 2, 5))
+    on = date(2020, 2, 3)
+    assert booking_problem(new_york, day_of(new_york, None, on), on, time(9), now=now, existing_booking=None) is None
 
 
 def test_booking_codes_are_short_readable_and_stable() -> None:
@@ -73,31 +114,46 @@ def test_booking_codes_are_short_readable_and_stable() -> None:
     assert booking_code("B-1", 1) != code
 
 
-@pytest.mark.parametrize(("at_minutes", "ok"), [(-31, False), (-30, True), (0, True), (15, True), (16, False)])
-def test_check_in_opens_thirty_minutes_before_and_closes_fifteen_after(at_minutes: int, ok: bool) -> None:
+def check_in(state: BookingState | None, now_minutes: int) -> Refused | None:
     start = datetime(2020, 2, 10, 9, tzinfo=SZ)
-    problem = checkin_problem(BookingState.BOOKED, start, start + timedelta(minutes=at_minutes),
-                              opens_before=timedelta(minutes=30), closes_after=timedelta(minutes=15))
+    return checkin_problem(state, start if state else None, start + timedelta(minutes=now_minutes),
+                           opens_before=timedelta(minutes=30), closes_after=timedelta(minutes=15))
+
+
+@pytest.mark.parametrize(("now_minutes", "ok"), [(-31, False), (-30, True), (0, True), (15, True), (16, False)])
+def test_check_in_opens_thirty_minutes_before_and_closes_fifteen_after_on_the_service_clock(
+    now_minutes: int, ok: bool
+) -> None:
+    problem = check_in(BookingState.BOOKED, now_minutes)
     assert (problem is None) is ok
     if not ok:
         assert problem is not None and problem.code is Refusal.OUTSIDE_CHECKIN_WINDOW
+
+
+def test_a_check_in_refusal_names_the_window_and_the_service_time() -> None:
+    problem = check_in(BookingState.BOOKED, -40)
+    assert problem is not None and dict(problem.facts) == {
+        "opens_at": "2020-02-10T08:30:00+08:00", "closes_at": "2020-02-10T09:15:00+08:00",
+        "service_time": "2020-02-10T08:20:00+08:00", "state": "BOOKED"}
 
 
 @pytest.mark.parametrize(("state", "code"), [(None, Refusal.UNKNOWN_CODE),
                                              (BookingState.CHECKED_IN, Refusal.ALREADY_CHECKED_IN),
                                              (BookingState.CANCELLED, Refusal.BOOKING_NOT_ACTIVE)])
 def test_check_in_refusals(state: BookingState | None, code: Refusal) -> None:
-    start = datetime(2020, 2, 10, 9, tzinfo=SZ)
-    problem = checkin_problem(state, start, start, opens_before=timedelta(minutes=30),
-                              closes_after=timedelta(minutes=15))
+    problem = check_in(state, 0)
     assert problem is not None and problem.code is code
+    assert problem.facts["service_time"] == "2020-02-10T09:00:00+08:00"
 
 
-def test_only_the_customer_cancels_an_active_booking() -> None:
+def test_only_the_customer_cancels_an_active_booking_and_a_refusal_names_its_state() -> None:
     assert cancel_problem(BookingState.BOOKED, "C-1", "C-1") is None
-    assert cancel_problem(BookingState.BOOKED, "C-1", "C-2").code is Refusal.NOT_BOOKING_OWNER  # type: ignore[union-attr]
+    someone = cancel_problem(BookingState.BOOKED, "C-1", "C-2")
+    assert someone is not None and (someone.code, dict(someone.facts)) == (Refusal.NOT_BOOKING_OWNER,
+                                                                           {"state": "BOOKED"})
     assert cancel_problem(None, None, "C-1").code is Refusal.UNKNOWN_BOOKING  # type: ignore[union-attr]
-    assert cancel_problem(BookingState.NO_SHOW, "C-1", "C-1").code is Refusal.BOOKING_NOT_ACTIVE  # type: ignore[union-attr]
+    gone = cancel_problem(BookingState.NO_SHOW, "C-1", "C-1")
+    assert gone is not None and (gone.code, dict(gone.facts)) == (Refusal.BOOKING_NOT_ACTIVE, {"state": "NO_SHOW"})
 
 
 def test_a_plan_change_reports_slots_left_over_capacity_without_cancelling() -> None:
@@ -105,10 +161,30 @@ def test_a_plan_change_reports_slots_left_over_capacity_without_cancelling() -> 
     assert over_capacity(smaller, {time(9): 3, time(9, 30): 1, time(14): 2}) == [(time(9), 3, 1), (time(14), 2, 0)]
 
 
-def test_plans_with_unknown_zones_or_empty_windows_are_refused() -> None:
-    assert plan_problem(Plan("B", "n", "a", "Mars/Olympus", 30, 1, {})).code is Refusal.INVALID_PLAN  # type: ignore[union-attr]
-    short = Plan("B", "n", "a", "Asia/Shanghai", 30, 1, {"MON": (Window(time(9), time(9, 20), 1),)})
-    assert plan_problem(short).code is Refusal.INVALID_PLAN  # type: ignore[union-attr]
+def test_a_plan_change_reports_a_day_left_over_its_daily_cap() -> None:
+    assert over_daily_cap(day_of(PLAN, Override(False, None, 2), MONDAY), 3) == 2
+    assert over_daily_cap(day_of(PLAN, Override(False, None, 3), MONDAY), 3) is None
+    assert over_daily_cap(day_of(PLAN, Override(True, None, None), MONDAY), 1) == 0  # a closed day takes none
+    assert over_daily_cap(day_of(PLAN, None, MONDAY + timedelta(days=1)), 1) == 0  # no windows that weekday
+
+
+def test_a_plan_change_reports_every_booked_date_it_leaves_over_capacity() -> None:
+    cut = replace(PLAN, daily_cap=2)
+    overrides = {MONDAY: Override(False, (Window(time(9), time(10), 1),), None),
+                 MONDAY + timedelta(days=7): Override(False, None, 5)}
+    booked_by_slot = {MONDAY: {time(9): 2, time(9, 30): 1}, MONDAY + timedelta(days=7): {time(9): 3},
+                      MONDAY + timedelta(days=14): {time(14): 1}}
+    booked_by_day = {MONDAY: 3, MONDAY + timedelta(days=7): 3, MONDAY + timedelta(days=14): 1}
+    slots, days = overflow(cut, overrides, booked_by_slot, booked_by_day)
+    assert slots == [(MONDAY, time(9), 2, 1)]
+    assert days == [(MONDAY, 3, 2)]  # the 17th has its own cap of 5; the 24th holds 1 of 2
+
+
+def test_plans_with_unknown_zones_or_empty_windows_are_refused_with_what_is_wrong() -> None:
+    mars = plan_problem(Plan("B", "n", "a", "Mars/Olympus", 30, 1, {}))
+    assert mars is not None and (mars.code, dict(mars.facts)) == (Refusal.INVALID_PLAN, {"timezone": "Mars/Olympus"})
+    short = plan_problem(Plan("B", "n", "a", "Asia/Shanghai", 30, 1, {"MON": (Window(time(9), time(9, 20), 1),)}))
+    assert short is not None and dict(short.facts) == {"window": "09:00-09:20", "slot_minutes": "30", "weekday": "MON"}
     assert plan_problem(PLAN) is None
 
 

@@ -1,13 +1,15 @@
 """Rules of co-borrower calls and paper documents (SPEC §4, §5), pure."""
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.confirmation.domain import (
     BANK_TZ,
+    CallRecord,
     Finished,
+    Paper,
     PaperState,
     Refusal,
     Rejected,
@@ -15,20 +17,30 @@ from services.confirmation.domain import (
     Task,
     TaskState,
     deadline_near,
+    earliest_useful_due_by,
     owes_paper_for_applicant,
+    paper_age_days,
+    paper_branch,
     receive_paper,
     record_outcome,
     send_remote_signing,
 )
 
 NOW = datetime(2020, 2, 3, 10, tzinfo=BANK_TZ)
-TASK = Task("T-1", "R-1", "L-1", "C-2", date(2020, 2, 25), TaskState.OPEN, 0, "A-1", NOW + timedelta(minutes=5), NOW)
+TASK = Task("T-1", "R-1", "L-1", "C-2", date(2020, 2, 25), TaskState.OPEN, 0, "A-1", NOW + timedelta(minutes=5), NOW,
+            max_attempts=3)
 
 
 def outcome(task: Task | None = TASK, agent: str = "A-1", result: str = "CONFIRMED", recording: str | None = "REC",
-            max_attempts: int = 3) -> Finished | Retry | Rejected:
-    return record_outcome(task, agent_id=agent, outcome=result, recording_id=recording, now=NOW,
-                          max_attempts=max_attempts, retry_pause=timedelta(minutes=30))
+            now: datetime = NOW, default_attempts: int = 3, previous: CallRecord | None = None,
+            ) -> Finished | Retry | Rejected:
+    return record_outcome(task, task_id="T-1", agent_id=agent, outcome=result, recording_id=recording, now=now,
+                          default_attempts=default_attempts, retry_pause=timedelta(minutes=30), previous=previous)
+
+
+def refused(result: Finished | Retry | Rejected, code: Refusal) -> Rejected:
+    assert isinstance(result, Rejected) and result.code is code and result.reason, result
+    return result
 
 
 @pytest.mark.parametrize("result", ["CONFIRMED", "DECLINED"])
@@ -36,8 +48,7 @@ def test_a_confirmed_or_declined_call_settles_the_task_and_needs_its_recording(r
     settled = outcome(result=result)
     assert isinstance(settled, Finished) and settled.task.state is TaskState(result)
     assert settled.task.held_by is None and settled.task.attempts == 1
-    refused = outcome(result=result, recording=None)
-    assert isinstance(refused, Rejected) and refused.code is Refusal.RECORDING_REQUIRED
+    assert refused(outcome(result=result, recording=None), Refusal.RECORDING_REQUIRED).facts == {"outcome": result}
 
 
 @pytest.mark.parametrize("result", ["NO_ANSWER", "WRONG_NUMBER"])
@@ -49,21 +60,73 @@ def test_an_unanswered_call_comes_back_after_a_pause_until_the_attempts_run_out(
     assert isinstance(last, Finished) and last.task.state is TaskState.UNREACHABLE and last.task.attempts == 3
 
 
+@pytest.mark.parametrize("allowed", [1, 2, 4])
+def test_the_attempts_come_from_the_request_not_the_setting(allowed: int) -> None:
+    task = replace(TASK, max_attempts=allowed)
+    for attempts_so_far in range(allowed - 1):
+        assert isinstance(outcome(replace(task, attempts=attempts_so_far), result="NO_ANSWER", recording=None,
+                                  default_attempts=3), Retry)
+    last = outcome(replace(task, attempts=allowed - 1), result="NO_ANSWER", recording=None, default_attempts=3)
+    assert isinstance(last, Finished) and last.task.state is TaskState.UNREACHABLE and last.task.attempts == allowed
+
+
+def test_a_task_from_before_requests_carried_attempts_falls_back_to_the_setting() -> None:
+    legacy = replace(TASK, max_attempts=None, attempts=1)
+    assert isinstance(outcome(legacy, result="NO_ANSWER", recording=None, default_attempts=3), Retry)
+    assert isinstance(outcome(legacy, result="NO_ANSWER", recording=None, default_attempts=2), Finished)
+
+
+def test_no_outcome_counts_once_the_deadline_day_has_begun() -> None:
+    due = date(2020, 2, 4)
+    task = replace(TASK, due_by=due)
+    just_before = datetime(2020, 2, 3, 23, 59, 59, tzinfo=BANK_TZ)
+    assert isinstance(outcome(task, now=just_before), Finished)
+    at_deadline = datetime(2020, 2, 3, 16, tzinfo=UTC)  # 2020-02-04 00:00 in Shanghai, still the 3rd in UTC
+    for result in ("CONFIRMED", "DECLINED", "NO_ANSWER"):
+        late = refused(outcome(task, result=result, now=at_deadline), Refusal.DEADLINE_PASSED)
+        assert late.facts == {"due_by": "2020-02-04", "deadline": "2020-02-04T00:00:00+08:00",
+                              "decided_at": "2020-02-03T16:00:00+00:00"}
+
+
+def test_a_late_outcome_is_refused_even_from_another_agent_or_without_recording() -> None:
+    late = replace(TASK, due_by=date(2020, 2, 3))
+    refused(outcome(late, agent="A-2"), Refusal.DEADLINE_PASSED)
+    refused(outcome(late, recording=None), Refusal.DEADLINE_PASSED)
+
+
 def test_only_the_holder_records_while_the_lease_runs() -> None:
-    refused = outcome(agent="A-2")
-    assert isinstance(refused, Rejected) and refused.code is Refusal.NOT_TASK_HOLDER
+    other = refused(outcome(agent="A-2"), Refusal.NOT_TASK_HOLDER)
+    assert other.facts == {"held_by": "A-1", "lease_until": (NOW + timedelta(minutes=5)).isoformat(),
+                           "agent_id": "A-2"}
     expired = replace(TASK, lease_until=NOW - timedelta(seconds=1))
     assert isinstance(outcome(expired, agent="A-2"), Finished)
 
 
-@pytest.mark.parametrize(("task", "code"), [
-    (None, Refusal.UNKNOWN_TASK),
-    (replace(TASK, state=TaskState.CLOSED), Refusal.TASK_CLOSED),
-    (replace(TASK, state=TaskState.CONFIRMED), Refusal.DUPLICATE_OUTCOME),
+@pytest.mark.parametrize(("task", "code", "facts"), [
+    (None, Refusal.UNKNOWN_TASK, {"task_id": "T-1"}),
+    (replace(TASK, state=TaskState.CLOSED), Refusal.TASK_CLOSED, {"task_state": "CLOSED", "request_id": "R-1"}),
+    (replace(TASK, state=TaskState.UNREACHABLE, attempts=3), Refusal.DUPLICATE_OUTCOME,
+     {"task_state": "UNREACHABLE", "attempts": "3"}),
 ])
-def test_unknown_closed_or_settled_tasks_are_refused(task: Task | None, code: Refusal) -> None:
-    refused = outcome(task)
-    assert isinstance(refused, Rejected) and refused.code is code and refused.reason
+def test_unknown_closed_or_settled_tasks_are_refused_with_their_facts(
+    task: Task | None, code: Refusal, facts: dict[str, str]
+) -> None:
+    assert refused(outcome(task), code).facts == facts
+
+
+def test_a_second_outcome_names_the_earlier_one() -> None:
+    earlier = CallRecord("cmd-1", "A-7", "CONFIRMED", "REC-7", NOW - timedelta(hours=1))
+    duplicate = refused(outcome(replace(TASK, state=TaskState.CONFIRMED, attempts=1), previous=earlier),
+                        Refusal.DUPLICATE_OUTCOME)
+    assert duplicate.facts == {
+        "task_state": "CONFIRMED", "attempts": "1", "earlier_outcome": "CONFIRMED", "earlier_command_id": "cmd-1",
+        "earlier_agent_id": "A-7", "earlier_recording_id": "REC-7",
+        "earlier_called_at": (NOW - timedelta(hours=1)).isoformat()}
+
+
+def test_the_next_task_handed_out_is_due_after_the_bank_day() -> None:
+    assert earliest_useful_due_by(datetime(2020, 2, 3, 15, 59, tzinfo=UTC)) == date(2020, 2, 4)
+    assert earliest_useful_due_by(datetime(2020, 2, 3, 16, 0, tzinfo=UTC)) == date(2020, 2, 5)
 
 
 def test_paper_is_owed_after_a_staff_submission() -> None:
@@ -71,15 +134,42 @@ def test_paper_is_owed_after_a_staff_submission() -> None:
     assert not owes_paper_for_applicant("APP", None)
 
 
+def test_paper_is_filed_under_the_request_branch_before_the_loan_projection() -> None:
+    assert paper_branch("SZ-NANSHAN", "SZ-FUTIAN") == "SZ-NANSHAN"
+    assert paper_branch("SZ-NANSHAN", None) == "SZ-NANSHAN"
+    assert paper_branch(None, "SZ-FUTIAN") == "SZ-FUTIAN"  # a request stored before requests carried a branch
+    assert paper_branch(None, None) == "UNKNOWN"
+
+
+@pytest.mark.parametrize(("owed", "now", "age"), [
+    # 23:30 and 00:30 Shanghai are one calendar day apart, though both fall on 2020-02-03 in UTC.
+    (datetime(2020, 2, 3, 23, 30, tzinfo=BANK_TZ), datetime(2020, 2, 4, 0, 30, tzinfo=BANK_TZ), 1),
+    (datetime(2020, 2, 3, 15, 30, tzinfo=UTC), datetime(2020, 2, 3, 16, 30, tzinfo=UTC), 1),
+    # 00:30 and 23:30 on the 3rd in Shanghai are the same day, though UTC puts the first on the 2nd.
+    (datetime(2020, 2, 2, 16, 30, tzinfo=UTC), datetime(2020, 2, 3, 15, 30, tzinfo=UTC), 0),
+    (datetime(2020, 2, 3, 9, 30, tzinfo=BANK_TZ), datetime(2020, 2, 23, 9, 0, tzinfo=BANK_TZ), 20),
+])
+def test_paper_age_counts_shanghai_calendar_days(owed: datetime, now: datetime, age: int) -> None:
+    assert paper_age_days(owed, now) == age
+
+
+def _paper(state: PaperState, **over: object) -> Paper:
+    return replace(Paper("R-1", "C-1", "L-1", "SZ-FUTIAN", state), **over)  # type: ignore[arg-type]
+
+
 def test_paper_travels_then_arrives_once() -> None:
-    assert send_remote_signing(PaperState.OWED) is PaperState.IN_TRANSIT
-    assert receive_paper(PaperState.IN_TRANSIT) is PaperState.RECEIVED
-    assert receive_paper(PaperState.OWED) is PaperState.RECEIVED
-    for state, code in [(None, Refusal.NOTHING_OWED), (PaperState.CANCELLED, Refusal.NOTHING_OWED),
-                        (PaperState.RECEIVED, Refusal.ALREADY_RECEIVED)]:
+    assert send_remote_signing(_paper(PaperState.OWED)) is PaperState.IN_TRANSIT
+    assert receive_paper(_paper(PaperState.IN_TRANSIT)) is PaperState.RECEIVED
+    assert receive_paper(_paper(PaperState.OWED)) is PaperState.RECEIVED
+    received = _paper(PaperState.RECEIVED, received_at=NOW, received_by="S-9")
+    for paper, code, facts in [
+        (None, Refusal.NOTHING_OWED, {"paper_state": "NONE"}),
+        (_paper(PaperState.CANCELLED), Refusal.NOTHING_OWED, {"paper_state": "CANCELLED"}),
+        (received, Refusal.ALREADY_RECEIVED, {"paper_state": "RECEIVED", "branch_id": "SZ-FUTIAN",
+                                              "received_at": NOW.isoformat(), "received_by": "S-9"}),
+    ]:
         for rule in (receive_paper, send_remote_signing):
-            refused = rule(state)
-            assert isinstance(refused, Rejected) and refused.code is code
+            assert refused(rule(paper), code).facts == facts
 
 
 def test_a_task_is_near_its_deadline_within_the_window() -> None:

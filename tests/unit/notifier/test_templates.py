@@ -19,6 +19,7 @@ from services.notifier.domain import (
 )
 from services.notifier.templates import LANGUAGES, REASONS, TEMPLATES
 from services.requests.domain import ReasonCode
+from shared.contracts.appointments import BookingRejectReason
 
 SZ = ZoneInfo("Asia/Shanghai")
 SAMPLE = {"loan_tail": "0001", "new_debit_day": 25, "new_due_date": date(2020, 3, 25), "reason": "…",
@@ -40,7 +41,13 @@ def test_every_template_exists_in_every_language() -> None:
     assert all(set(by_language) == set(LANGUAGES) for by_language in TEMPLATES.values())
 
 
-@pytest.mark.parametrize("code", [c.value for c in ReasonCode])
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_language_of_a_template_names_the_same_variables(template: str) -> None:
+    names = {lang: {f for _, f, _, _ in string.Formatter().parse(TEMPLATES[template][lang]) if f} for lang in LANGUAGES}
+    assert names["zh-Hant"] == names["zh-Hans"] == names["en"], names
+
+
+@pytest.mark.parametrize("code", [c.value for c in ReasonCode] + [c.value for c in BookingRejectReason])
 def test_every_refusal_reads_in_plain_words_in_every_language(code: str) -> None:
     assert set(REASONS[code]) == set(LANGUAGES)
     assert all(reason_text(code, lang, "fallback") != "fallback" for lang in LANGUAGES)
