@@ -79,7 +79,7 @@ def command_table(metadata: MetaData) -> Table:
         metadata,
         Column("command_id", Text, primary_key=True),
         Column("command_type", Text, nullable=False),
-        Column("answer", JSONB, nullable=False),  # the records the first handling emitted, byte for byte
+        Column("answer", LargeBinary, nullable=False),  # the records the first handling emitted (outbox.pack)
         Column("answered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 

@@ -6,7 +6,6 @@ the transaction commits before the caller commits the Kafka offsets. Transient f
 back-off; a handler that fails for any other reason sends its message to the dead-letter topic instead.
 """
 
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from tenacity import (
 from shared import outbox, topics
 from shared.clock import Clock
 from shared.contracts import Command, CommandRejected, Contract
-from shared.db import is_transient
+from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
 
@@ -199,7 +198,7 @@ class BatchConsumer:
                 handler = self.handlers[record.topic].get(event.type)
                 if handler is not None:
                     todo.append((record, event, handler))
-            answers = _Answers(self._tables.commands, isolate=isolate)
+            answers = _Answers(self._tables.commands)
             await answers.load(session, [event for _, event, _ in todo])
             if self._hooks is not None and not isolate:
                 await self._hooks.prepare(session, [(record.topic, event) for record, event, _ in todo
@@ -289,9 +288,8 @@ class _Answers:
     are stored with the command; a replay (any envelope id) is answered with those same records, so consumers,
     who de-duplicate on the event id, see no second effect and send no second notification."""
 
-    def __init__(self, table: Table | None, *, isolate: bool) -> None:
+    def __init__(self, table: Table | None) -> None:
         self._table = table
-        self._isolate = isolate
         self._stored: dict[str, list[OutgoingRecord]] = {}
         self._new: dict[str, tuple[str, list[OutgoingRecord]]] = {}
 
@@ -299,9 +297,11 @@ class _Answers:
         ids = sorted({cid for e in events if (cid := _command_id(e)) is not None})
         if self._table is None or not ids:
             return
-        rows = await session.execute(select(self._table.c.command_id, self._table.c.answer)
-                                     .where(self._table.c.command_id.in_(ids)))
-        self._stored = {command_id: _records(answer) for command_id, answer in rows.all()}
+        # One array parameter whatever the batch size: one round trip, one cached statement.
+        rows = await session.execute(text(
+            f'SELECT command_id, answer FROM "{self._table.schema}".commands '
+            "WHERE command_id = ANY(CAST(:ids AS text[]))"), {"ids": ids})
+        self._stored = {command_id: outbox.unpack(answer) for command_id, answer in rows.all()}
 
     def replays(self, event: CloudEvent[Any]) -> bool:
         return (cid := _command_id(event)) is not None and cid in self._stored
@@ -319,13 +319,18 @@ class _Answers:
             self._new[cid] = (event.type, list(emitted))
 
     async def store(self, session: AsyncSession) -> None:
-        """Writes the batch's new answers; a conflict means a concurrent copy answered one: redo in isolation."""
+        """Writes the batch's new answers with one COPY; a conflict means a concurrent copy answered one of the
+        commands meanwhile: the batch is redone in isolation, where that command gets the other copy's answer."""
         if self._table is None or not self._new:
             return
-        ids = list(self._new)
-        written = await self._insert(session, ids, [self._new[i][0] for i in ids], [self._new[i][1] for i in ids])
-        if written != len(ids):
-            raise RedoIsolated("a command was answered by a concurrent copy")
+        rows = [{"command_id": cid, "command_type": kind, "answer": outbox.pack(records)}
+                for cid, (kind, records) in self._new.items()]
+        try:  # the whole transaction is redone on a conflict, so no savepoint is needed here
+            await copy_rows(session, self._table, rows)
+        except Exception as exc:
+            if sqlstate(exc) == "23505":
+                raise RedoIsolated("a command was answered by a concurrent copy") from exc
+            raise
 
     async def store_one(self, session: AsyncSession, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> bool:
         if self._table is None or (cid := _command_id(event)) is None:
@@ -336,7 +341,7 @@ class _Answers:
     async def fetch(self, session: AsyncSession, command_id: str) -> list[OutgoingRecord]:
         assert self._table is not None
         answer = await session.scalar(select(self._table.c.answer).where(self._table.c.command_id == command_id))
-        records = _records(answer or [])
+        records = outbox.unpack(answer or b"")
         self._stored[command_id] = records
         return records
 
@@ -345,21 +350,12 @@ class _Answers:
         assert self._table is not None
         stmt = text(
             f'INSERT INTO "{self._table.schema}".commands (command_id, command_type, answer) '
-            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:answers AS jsonb[])) "
+            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:answers AS bytea[])) "
             "ON CONFLICT (command_id) DO NOTHING RETURNING command_id"
         )
-        params = {"ids": ids, "types": types, "answers": [json.dumps([_answer(r) for r in a]) for a in answers]}
+        params = {"ids": ids, "types": types, "answers": [outbox.pack(a) for a in answers]}
         return len((await session.execute(stmt, params)).all())
 
-
-def _answer(record: OutgoingRecord) -> dict[str, Any]:
-    return {"topic": record.topic, "key": record.key.decode() if record.key is not None else None,
-            "value": record.value.decode(), "headers": [list(h) for h in record.headers]}
-
-
-def _records(answer: Sequence[Mapping[str, Any]]) -> list[OutgoingRecord]:
-    return [OutgoingRecord(a["topic"], a["key"].encode() if a["key"] is not None else None, a["value"].encode(),
-                           tuple((k, v) for k, v in a["headers"])) for a in answer]
 
 
 def dead_letter(record: Record, kind: ErrorKind, error: str) -> OutgoingRecord:

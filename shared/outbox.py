@@ -4,6 +4,7 @@ The writer never talks to Kafka; the relay never decides what to send.
 """
 
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,38 @@ class OutgoingRecord:
     def row(self) -> dict[str, Any]:
         headers = json.dumps([list(h) for h in self.headers])  # COPY takes jsonb as text
         return {"topic": self.topic, "key": self.key, "value": self.value, "headers": headers}
+
+
+_LEN = struct.Struct(">i")  # a field's length; -1 for an absent key
+
+
+def pack(records: Sequence[OutgoingRecord]) -> bytes:
+    """Records as one length-prefixed blob (topic, key, value, headers as JSON), byte for byte: cheap to write and
+    to read back, with no JSON parsing of the values on either side."""
+    parts: list[bytes] = []
+    for r in records:
+        headers = json.dumps([list(h) for h in r.headers]).encode()
+        for field in (r.topic.encode(), r.key, r.value, headers):
+            parts.append(_LEN.pack(-1 if field is None else len(field)))
+            if field is not None:
+                parts.append(field)
+    return b"".join(parts)
+
+
+def unpack(blob: bytes) -> list[OutgoingRecord]:
+    fields: list[bytes | None] = []
+    at = 0
+    while at < len(blob):
+        (size,) = _LEN.unpack_from(blob, at)
+        at += _LEN.size
+        fields.append(None if size < 0 else blob[at:at + size])
+        at += max(size, 0)
+    records = []
+    for i in range(0, len(fields), 4):
+        topic, key, value, headers = fields[i:i + 4]
+        assert topic is not None and value is not None and headers is not None
+        records.append(OutgoingRecord(topic.decode(), key, value, tuple((k, v) for k, v in json.loads(headers))))
+    return records
 
 
 async def add(session: AsyncSession | AsyncConnection, outbox: Table, records: Sequence[OutgoingRecord]) -> None:

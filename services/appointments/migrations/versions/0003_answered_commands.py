@@ -6,7 +6,6 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -20,7 +19,7 @@ def upgrade() -> None:
         "commands",
         sa.Column("command_id", sa.Text, primary_key=True),
         sa.Column("command_type", sa.Text, nullable=False),
-        sa.Column("answer", postgresql.JSONB, nullable=False),
+        sa.Column("answer", sa.LargeBinary, nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         schema=SCHEMA,
     )
