@@ -50,6 +50,9 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
     inbox = Table(
         "inbox",
         metadata,
+        # CloudEvents: `source` and `id` together identify a message (contract 1.1); dead letters are kept here
+        # under the source "dead-letter" and their coordinates, so a redelivered bad record is dead-lettered once.
+        Column("source", Text, primary_key=True),
         Column("message_id", Text, primary_key=True),
         Column("topic", Text, nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -90,9 +93,22 @@ def create_command_table(bind: Connection, schema: str) -> None:
 
 
 def create_messaging_tables(bind: Connection, schema: str) -> None:
-    """For a service's first migration: its inbox and outbox as defined above."""
-    for table in messaging_tables(MetaData(schema=schema)):
-        table.create(bind)
+    """For a service's first migration: its inbox and outbox as they were then (later migrations change them)."""
+    metadata = MetaData(schema=schema)
+    Table("inbox", metadata,
+          Column("message_id", Text, primary_key=True),
+          Column("topic", Text, nullable=False),
+          Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()))
+    Table("outbox", metadata,
+          Column("id", BigInteger, Identity(always=False), primary_key=True),
+          Column("topic", Text, nullable=False),
+          Column("key", LargeBinary, nullable=True),
+          Column("value", LargeBinary, nullable=False),
+          Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+          Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+          Column("sent_at", DateTime(timezone=True), nullable=True),
+          Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")))
+    metadata.create_all(bind)
 
 
 async def copy_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

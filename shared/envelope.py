@@ -17,9 +17,11 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     create_model,
+    model_validator,
 )
 
 from shared.contracts import TOPIC_TYPES, Contract
+from shared.contracts._bounds import MAX_VALUE_BYTES, value_problem
 
 CONTENT_TYPE = "application/cloudevents+json"
 DataT = TypeVar("DataT")
@@ -41,6 +43,19 @@ class CloudEvent(BaseModel, Generic[DataT]):
     causationid: str | None = None
     data: DataT
 
+    @model_validator(mode="after")
+    def _within_bounds(self) -> "CloudEvent[DataT]":
+        """CONTRACT.md 1.1 bounds on the envelope: ids and the subject are identifiers, the rest short text."""
+        for name, kind in _ENVELOPE_BOUNDS:
+            if (problem := value_problem(kind, getattr(self, name), None)) is not None:
+                raise ValueError(problem.replace(kind, name, 1))
+        return self
+
+
+_ENVELOPE_BOUNDS = (("id", "id"), ("type", "type"), ("source", "source"), ("subject", "subject_id"),
+                    ("correlationid", "correlation_id"), ("causationid", "causation_id"),
+                    ("datacontenttype", "datacontenttype"))
+
 
 class ErrorKind(StrEnum):
     """Why a message went to its dead-letter topic (header `x-error-kind`)."""
@@ -49,6 +64,7 @@ class ErrorKind(StrEnum):
     NOT_CLOUDEVENT = "not-cloudevent"
     UNKNOWN_TYPE = "unknown-type"
     INVALID_DATA = "invalid-data"
+    TOO_LARGE = "too-large"
     PROCESSING_FAILED = "processing-failed"
 
 
@@ -88,22 +104,32 @@ class TopicCodec:
         self.schema = envelope_union(self.models.values())
         self._adapter: TypeAdapter[Any] = TypeAdapter(self.schema)
 
-    def decode(self, value: bytes | None) -> CloudEvent[Any]:
+    def decode(self, value: bytes | None, *, now: datetime | None = None) -> CloudEvent[Any]:
+        """The record's CloudEvent, or `UndecodableMessage`; `now` (the receiver's clock) bounds "when it
+        happened" times. Never raises anything else, whatever the bytes."""
+        body = value or b""
+        if len(body) > MAX_VALUE_BYTES:
+            raise UndecodableMessage(ErrorKind.TOO_LARGE, f"{len(body)} bytes, at most {MAX_VALUE_BYTES}")
+        context = {"now": now}
         try:  # the common case in one pass; a failure is then classified below
-            return self._adapter.validate_json(value or b"")  # type: ignore[no-any-return]
-        except ValidationError:
+            return self._adapter.validate_json(body, context=context)  # type: ignore[no-any-return]
+        except (ValidationError, ValueError, RecursionError):
             pass
         try:
-            raw = _BASE.validate_json(value or b"")
+            raw = _BASE.validate_json(body)
         except ValidationError as exc:
             kind = ErrorKind.NOT_JSON if _is_json_error(exc) else ErrorKind.NOT_CLOUDEVENT
             raise UndecodableMessage(kind, _summary(exc)) from None
+        except (ValueError, RecursionError) as exc:
+            raise UndecodableMessage(ErrorKind.NOT_JSON, type(exc).__name__) from None
         if raw.type not in self.models:
-            raise UndecodableMessage(ErrorKind.UNKNOWN_TYPE, f"type {raw.type!r} is not allowed on {self.topic}")
+            raise UndecodableMessage(ErrorKind.UNKNOWN_TYPE, f"type {raw.type[:64]!r} is not allowed on {self.topic}")
         try:
-            return self._adapter.validate_python(raw.model_dump(), strict=False)  # type: ignore[no-any-return]
-        except ValidationError as exc:
-            raise UndecodableMessage(ErrorKind.INVALID_DATA, _summary(exc)) from None
+            return self._adapter.validate_python(  # type: ignore[no-any-return]
+                raw.model_dump(), strict=False, context=context)
+        except (ValidationError, ValueError, RecursionError) as exc:
+            detail = _summary(exc) if isinstance(exc, ValidationError) else type(exc).__name__
+            raise UndecodableMessage(ErrorKind.INVALID_DATA, detail) from None
 
 
 def codec(topic: str) -> TopicCodec:
@@ -116,8 +142,11 @@ def _is_json_error(exc: ValidationError) -> bool:
 
 
 def _summary(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(x) for x in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
-    return "; ".join(parts)[:900]
+    """What failed, where: field paths (each part cut short, as keys may come from the input) and pydantic's
+    messages, which never repeat the input's value. At most 500 characters (a dead letter's header)."""
+    parts = [f"{'.'.join(str(x)[:64] for x in e['loc']) or '<root>'}: {e['msg'][:200]}"
+             for e in exc.errors(include_url=False, include_input=False)[:5]]
+    return "; ".join(parts)[:500]
 
 
 def new_event(

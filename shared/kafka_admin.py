@@ -8,11 +8,24 @@ import asyncio
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared import topics
 
 DEFAULT_PARTITIONS = 6
+# A dead letter is the bad record whole plus headers saying why: its topic takes records twice the broker's
+# default size, so any record the broker accepted on a contract topic fits in its dead-letter twin.
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 65536
+DLQ_RETENTION_DAYS = 30  # dead letters are kept a month for inspection and replay (`postloan dlq`)
+
+
+def topic_configs(name: str, *, dlq_retention_days: int = DLQ_RETENTION_DAYS) -> dict[str, str]:
+    """Per-topic settings: dead-letter topics get their own size limit and retention; the rest the broker's."""
+    if not name.endswith(".dlq"):
+        return {}
+    return {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES),
+            "retention.ms": str(dlq_retention_days * 24 * 3600 * 1000)}
 
 
 async def ensure_topics(
@@ -26,13 +39,20 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
+        names = list(names)
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            response = await admin.create_topics([NewTopic(n, partitions, replication) for n in missing])
+            response = await admin.create_topics([NewTopic(n, partitions, replication, topic_configs=topic_configs(n))
+                                                  for n in missing])
             for name, code, message in _errors(response):
                 if code and code != TopicAlreadyExistsError.errno:
                     raise RuntimeError(f"creating topic {name} failed: {code} {message}")
+        # Topics made by an earlier version get the settings too (altering them is idempotent).
+        older = [ConfigResource(ConfigResourceType.TOPIC, n, configs=topic_configs(n))
+                 for n in names if n in existing and topic_configs(n)]
+        if older:
+            await admin.alter_configs(older)
         return missing
     finally:
         await admin.close()

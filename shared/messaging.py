@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
     AsyncRetrying,
@@ -26,6 +26,7 @@ from tenacity import (
 from shared import outbox, topics
 from shared.clock import Clock
 from shared.contracts import Command, CommandRejected, Contract
+from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
@@ -79,11 +80,18 @@ class MessageContext:
         log.info("command_rejected", command_id=command_id, reason_code=reason_code)
 
     def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
+        """Queues an event caused by what is handled. Its `data` was validated against the contract's bounds when
+        built; a record larger than the contract allows is refused here (the handler fails, and the message that
+        caused it is dead-lettered), never published."""
         event = new_event(
             data, source=self.source, subject=subject, time=self.now,
             correlationid=self.correlationid, causationid=self.causationid,
         )
-        self.emitted.append(OutgoingRecord.of_event(topic, event))
+        record = OutgoingRecord.of_event(topic, event)
+        if len(record.value) > MAX_VALUE_BYTES:
+            raise ValueError(f"{event.type} would be {len(record.value)} bytes, more than the contract's "
+                             f"{MAX_VALUE_BYTES}")
+        self.emitted.append(record)
         return event
 
 
@@ -150,17 +158,23 @@ class BatchConsumer:
     async def process(self, records: Sequence[Record]) -> None:
         """Applies `records` exactly once each; returns only when their effects are committed.
 
+        Never wedged, never silent: a record that cannot be decoded is dead-lettered (once, however often it is
+        redelivered); any failure that is not transient redoes the batch message by message, each in a savepoint,
+        so only the culprit is dead-lettered and every valid message of the batch is applied. Only transient
+        failures (database or broker unreachable) are retried, with back-off, until they pass.
         Logs one INFO line per batch (per-message decisions are DEBUG; the audit trail is in the database).
         """
         started = time.perf_counter()
         decoded: list[tuple[Record, CloudEvent[Any]]] = []
-        dead: list[OutgoingRecord] = []
+        dead: list[tuple[Record, ErrorKind, str]] = []
+        now = self._clock.now()
         for record in records:
             try:
-                decoded.append((record, self.codecs[record.topic].decode(record.value)))
+                decoded.append((record, self.codecs[record.topic].decode(record.value, now=now)))
             except UndecodableMessage as exc:
-                log.warning("message_dead_lettered", kind=exc.kind, error=exc.detail, **_coords(record))
-                dead.append(dead_letter(record, exc.kind, exc.detail))
+                dead.append((record, exc.kind, exc.detail))
+            except Exception as exc:  # the decoder's promise broken: still this record's problem, not the batch's
+                dead.append((record, ErrorKind.INVALID_DATA, type(exc).__name__))
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
             wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
@@ -171,8 +185,11 @@ class BatchConsumer:
             with attempt:
                 try:
                     await self._apply(decoded, dead, isolate=False)
-                except (_HandlerFailed, RedoIsolated):
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
                     # Rare path: redo the batch with a savepoint per message so only the culprit is dead-lettered.
+                    log.warning("batch_redone_message_by_message", error=type(exc).__name__)
                     await self._apply(decoded, dead, isolate=True)
         log.info("batch_applied", records=len(records), dead_lettered=len(dead),
                  types=dict(Counter(event.type for _, event in decoded)),
@@ -181,98 +198,127 @@ class BatchConsumer:
     def _retrying(self, state: Any) -> None:
         self.transient_retries += 1
         log.warning("transient_failure_retrying", attempt=state.attempt_number,
-                    error=repr(state.outcome and state.outcome.exception()))
+                    error=repr(state.outcome and state.outcome.exception())[:300])
 
-    async def _apply(
-        self, decoded: Sequence[tuple[Record, CloudEvent[Any]]], dead: Sequence[OutgoingRecord], *, isolate: bool
-    ) -> None:
-        out: list[OutgoingRecord] = list(dead)
+    async def _apply(self, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
+                     dead: Sequence[tuple[Record, ErrorKind, str]], *, isolate: bool) -> None:
         async with self._sessions.begin() as session:
-            claimed = await self._claim(session, [(record.topic, event.id) for record, event in decoded])
-            todo = []
-            for record, event in decoded:
-                if event.id not in claimed:
-                    log.info("duplicate_skipped", event_id=event.id, **_coords(record))
-                    continue
-                claimed.discard(event.id)  # a second copy inside the same batch is a duplicate too
-                handler = self.handlers[record.topic].get(event.type)
-                if handler is not None:
-                    todo.append((record, event, handler))
+            out = await self._dead_letters(session, dead)
             answers = _Answers(self._tables.commands)
-            await answers.load(session, [event for _, event, _ in todo])
-            if self._hooks is not None and not isolate:
-                await self._hooks.prepare(session, [(record.topic, event) for record, event, _ in todo
-                                                    if not answers.replays(event)])
-            for record, event, handler in todo:
-                if (previous := answers.previous(event)) is not None:
-                    log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
-                    out.extend(previous)
-                    continue
-                emitted, applied = await self._handle(session, handler, record, event, isolate=isolate, answers=answers)
-                out.extend(emitted)
-                if applied and not isolate:
-                    answers.remember(event, emitted)
-            if self._hooks is not None and not isolate:
-                await self._hooks.flush(session)
-            await answers.store(session)
+            if isolate:
+                out += await self._apply_each(session, decoded, answers)
+            else:
+                out += await self._apply_batch(session, decoded, answers)
             await outbox.add(session, self._tables.outbox, out)
         self.applied += len(decoded)
 
-    async def _handle(
-        self, session: AsyncSession, handler: Handler, record: Record, event: CloudEvent[Any], *, isolate: bool,
-        answers: "_Answers",
-    ) -> tuple[list[OutgoingRecord], bool]:
-        """Runs one handler; returns what it emitted and whether it applied (False: dead-lettered)."""
+    async def _apply_batch(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
+                           answers: "_Answers") -> list[OutgoingRecord]:
+        """The fast path: one inbox claim, the batch hooks, every handler, one write of the answers."""
+        claimed = await self._claim(session, [(record.topic, event.source, event.id) for record, event in decoded])
+        todo = []
+        for record, event in decoded:
+            if (event.source, event.id) not in claimed:
+                log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                continue
+            claimed.discard((event.source, event.id))  # a second copy inside the same batch is a duplicate too
+            if (handler := self.handlers[record.topic].get(event.type)) is not None:
+                todo.append((record, event, handler))
+        await answers.load(session, [event for _, event, _ in todo])
+        if self._hooks is not None:
+            await self._hooks.prepare(session, [(r.topic, e) for r, e, _ in todo if not answers.replays(e)])
+        out: list[OutgoingRecord] = []
+        for record, event, handler in todo:
+            if (previous := answers.previous(event)) is not None:
+                log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
+                out.extend(previous)
+                continue
+            emitted = await self._handle(session, handler, record, event)
+            out.extend(emitted)
+            answers.remember(event, emitted)
+        if self._hooks is not None:
+            await self._hooks.flush(session)
+        await answers.store(session)
+        return out
+
+    async def _apply_each(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
+                          answers: "_Answers") -> list[OutgoingRecord]:
+        """The isolated path: each message's claim, handler and answer in a savepoint of its own."""
+        await answers.load(session, [event for _, event in decoded])
+        out: list[OutgoingRecord] = []
+        for record, event in decoded:
+            handler = self.handlers[record.topic].get(event.type)
+            try:
+                async with session.begin_nested():
+                    if not await self._claim(session, [(record.topic, event.source, event.id)]):
+                        log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                        continue
+                    if (previous := answers.previous(event)) is not None:
+                        out.extend(previous)
+                        continue
+                    emitted = await self._handle(session, handler, record, event) if handler else []
+                    if not await answers.store_one(session, event, emitted):
+                        raise _AnsweredMeanwhile
+                    out.extend(emitted)
+            except _AnsweredMeanwhile:
+                # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
+                out.extend(await answers.fetch(session, event.data.command_id))
+                log.info("command_replayed", command_id=event.data.command_id)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error("handler_failed_dead_lettered", error=repr(exc)[:300], exc_info=exc, **_coords(record))
+                out += await self._dead_letters(session, [(record, ErrorKind.PROCESSING_FAILED, repr(exc))])
+        return out
+
+    async def _handle(self, session: AsyncSession, handler: Handler, record: Record,
+                      event: CloudEvent[Any]) -> list[OutgoingRecord]:
+        """Runs one handler; returns what it emitted."""
         ctx = MessageContext.of_message(session, self._clock.now(), self._source, event)
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
         ):
-            if not isolate:
-                try:
-                    await handler(ctx, event.data)
-                except RedoIsolated:
-                    raise
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    raise _HandlerFailed from exc
-                return ctx.emitted, True
-            try:
-                async with session.begin_nested():
-                    await handler(ctx, event.data)
-                    if not await answers.store_one(session, event, ctx.emitted):
-                        raise _AnsweredMeanwhile
-            except _AnsweredMeanwhile:
-                # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
-                previous = await answers.fetch(session, event.data.command_id)
-                log.info("command_replayed", command_id=event.data.command_id)
-                return previous, True
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                log.error("handler_failed_dead_lettered", error=repr(exc), exc_info=exc)
-                await session.execute(delete(self._tables.inbox).where(self._tables.inbox.c.message_id == event.id))
-                return [dead_letter(record, ErrorKind.PROCESSING_FAILED, repr(exc)[:900])], False
-            return ctx.emitted, True
+            await handler(ctx, event.data)
+        return ctx.emitted
 
-    async def _claim(self, session: AsyncSession, ids: Sequence[tuple[str, str]]) -> set[str]:
-        """Records the (topic, id) pairs in the inbox; returns the ids seen for the first time."""
+    async def _dead_letters(self, session: AsyncSession,
+                            dead: Sequence[tuple[Record, ErrorKind, str]]) -> list[OutgoingRecord]:
+        """Dead-letter copies of `dead`, each recorded in the inbox by its coordinates: a record redelivered
+        (the offsets had not been committed) is not dead-lettered a second time. A dead letter put back on its
+        topic (`postloan dlq replay`) has new coordinates and is processed afresh."""
+        if not dead:
+            return []
+        fresh = await self._claim(session, [(r.topic, DEAD_LETTER_SOURCE, _coordinates(r)) for r, _, _ in dead])
+        out = []
+        for record, kind, detail in dead:
+            if (DEAD_LETTER_SOURCE, _coordinates(record)) in fresh:
+                log.warning("message_dead_lettered", kind=str(kind), error=detail[:300], **_coords(record))
+                out.append(dead_letter(record, kind, detail))
+        return out
+
+    async def _claim(self, session: AsyncSession, ids: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
+        """Records the (topic, source, id) triples in the inbox; returns the (source, id) pairs seen for the first
+        time (CloudEvents: source and id together identify a message)."""
         if not ids:
             return set()
-        unique = {message_id: topic for topic, message_id in ids}
-        # Two array parameters whatever the batch size: one round trip, one cached statement.
+        unique = {(source, message_id): topic for topic, source, message_id in ids}
+        # Three array parameters whatever the batch size: one round trip, one cached statement.
         stmt = text(
-            f'INSERT INTO "{self._tables.schema}".inbox (message_id, topic) '
-            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[])) "
-            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+            f'INSERT INTO "{self._tables.schema}".inbox (source, message_id, topic) '
+            "SELECT * FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), CAST(:topics AS text[])) "
+            "ON CONFLICT (source, message_id) DO NOTHING RETURNING source, message_id"
         )
-        result = await session.execute(stmt, {"ids": list(unique), "topics": list(unique.values())})
-        return set(result.scalars())
+        result = await session.execute(stmt, {"sources": [s for s, _ in unique], "ids": [i for _, i in unique],
+                                               "topics": list(unique.values())})
+        return {(source, message_id) for source, message_id in result.all()}
 
 
-class _HandlerFailed(Exception):
-    """A handler raised a non-transient error; the batch is redone message by message."""
+DEAD_LETTER_SOURCE = "dead-letter"  # the inbox's source for records dead-lettered by their coordinates
+
+
+def _coordinates(record: Record) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
 
 
 class _AnsweredMeanwhile(Exception):
@@ -359,16 +405,24 @@ class _Answers:
 
 
 def dead_letter(record: Record, kind: ErrorKind, error: str) -> OutgoingRecord:
-    """The record, byte for byte, addressed to its dead-letter topic with headers saying why."""
-    original = tuple((k, v.decode("utf-8", "backslashreplace")) for k, v in record.headers or ())
+    """The record's key and value, byte for byte, addressed to its dead-letter topic with headers saying why.
+
+    The original headers come along as text (at most 32, each value cut to 1,000 characters, NUL and undecodable
+    bytes escaped) and the error is cut to 500 characters: a dead letter never carries a hostile header whole."""
+    original = tuple((_header_text(k)[:128], _header_text(v)[:1000]) for k, v in list(record.headers or ())[:32])
     reason = (
         ("x-error-kind", str(kind)),
-        ("x-error", error),
+        ("x-error", _header_text(error)[:500]),
         ("x-original-topic", record.topic),
         ("x-original-partition", str(record.partition)),
         ("x-original-offset", str(record.offset)),
     )
     return OutgoingRecord(topics.dlq(record.topic), record.key, record.value or b"", original + reason)
+
+
+def _header_text(value: str | bytes | None) -> str:
+    text_ = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else (value or "")
+    return text_.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _coords(record: Record) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import outbox
 from shared.db import is_transient, notify_channel
+from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 
 log = structlog.get_logger("postloan.relay")
 
@@ -77,6 +78,7 @@ class OutboxRelay:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
             max_batch_size=256 * 1024,  # fewer, fuller produce requests when a round sends thousands of rows
+            max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,  # a dead letter may carry a record of the broker's limit
         )
         raw = (await conn.get_raw_connection()).driver_connection
         channel = notify_channel(self._schema)

@@ -95,15 +95,24 @@ async def _raw_decoder(msg: KafkaMessage) -> Any:
 
 
 async def _tolerant_parser(records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]) -> Any:
-    try:
-        return await original(records)
-    except UnicodeDecodeError:
-        # FastStream decodes headers as UTF-8; a binary header must not stop the batch (values stay intact).
-        safe = tuple(
-            dataclasses.replace(r, headers=[(k, v.decode("utf-8", "replace").encode()) for k, v in r.headers])
+    """FastStream's parser, made unable to fail on what a stranger can put in a record: it decodes every header
+    value as UTF-8 and raises on a null or binary one, which would skip the whole batch, valid records included.
+    Header values are made decodable first (the values and keys of the records stay intact for the consumer,
+    which decides, and dead-letters, on its own)."""
+    if any(v is None or not _utf8(v) for r in records for _, v in (r.headers or ())):
+        records = tuple(
+            dataclasses.replace(r, headers=[(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers])
             for r in records
         )
-        return await original(safe)
+    return await original(records)
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class ServiceRuntime:

@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import (
     AwareDatetime,
@@ -12,7 +12,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
+    model_validator,
 )
+
+from shared.contracts._bounds import value_problem
 
 
 def _no_float(value: object) -> object:
@@ -25,7 +29,7 @@ def _no_float(value: object) -> object:
 Money = Annotated[
     Decimal,
     BeforeValidator(_no_float),
-    Field(allow_inf_nan=False),
+    Field(allow_inf_nan=False, max_digits=18, decimal_places=2),  # NUMERIC(18, 2) in every service
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 Timestamp = AwareDatetime
@@ -36,7 +40,15 @@ class Contract(BaseModel):
     """The `data` of one CloudEvent type. The class name is the CloudEvent `type`."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
-    kind: ClassVar[str] = "event"
+
+    @model_validator(mode="after")
+    def _within_bounds(self, info: ValidationInfo) -> "Contract":
+        """CONTRACT.md 1.1 "Bounds" (shared.contracts._bounds); a nested contract model checks its own fields."""
+        now = info.context.get("now") if isinstance(info.context, dict) else None
+        for name, value in self.__dict__.items():
+            if (problem := value_problem(name, value, now)) is not None:
+                raise ValueError(problem)
+        return self
 
     @classmethod
     def type_name(cls) -> str:
@@ -46,7 +58,6 @@ class Contract(BaseModel):
 class Command(Contract):
     """An imperative message other systems send to a service; it carries its own `command_id`."""
 
-    kind: ClassVar[str] = "command"
     command_id: str = Field(min_length=1, description="Unique id chosen by the sender; replays share it.")
 
 
