@@ -19,6 +19,18 @@ from shared import topics
 from shared.contracts import loans as loan_contract
 
 
+async def _owed(client: httpx.AsyncClient, confirmation_url: str, branch_id: str) -> list[dict]:
+    """The paper-owed report of one branch, every page of it (`GET /paper/owed` pages by `cursor`)."""
+    items: list[dict] = []
+    params: dict[str, str | int] = {"branch_id": branch_id, "limit": 1000}
+    while True:
+        body = (await client.get(f"{confirmation_url}/paper/owed", params=params)).raise_for_status().json()
+        items += body["items"]
+        if body["next_cursor"] is None:
+            return items
+        params["cursor"] = body["next_cursor"]
+
+
 @app.command("demo")
 def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http://127.0.0.1:8002",
          requests_url: str = "http://127.0.0.1:8001", timeout: float = 60.0) -> None:
@@ -72,7 +84,7 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http:
                         outcome=conf.CallOutcome.CONFIRMED, recording_id=f"REC-{suffix}", called_at=at),
                         subject=loan.loan_id))])
                 if kind == "CoBorrowerConfirmed" and not paper_sent:
-                    owed = (await client.get(f"{confirmation_url}/paper/owed")).json()
+                    owed = await _owed(client, confirmation_url, loan.branch_id)
                     mine = [p for p in owed if p["request_id"] == request_id]
                     console.print(f"[bold]service centre[/bold] paper owed: {len(mine)} signature(s) "
                                   f"({', '.join(p['customer_id'] for p in mine)})")
@@ -83,7 +95,7 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http:
                         received_at=at, received_by="S-DEMO", branch_id="SZ-SERVICE-CENTRE"), subject=loan.loan_id))])
                     console.print("[bold]service centre[/bold] → RecordPaperSignature: the paper arrived")
                 if kind == "PaperSignatureReceived":
-                    owed = (await client.get(f"{confirmation_url}/paper/owed")).json()
+                    owed = await _owed(client, confirmation_url, loan.branch_id)
                     left = [p for p in owed if p["request_id"] == request_id]
                     console.print(f"[bold]done[/bold]: paper still owed for this request: {len(left)}")
                     return

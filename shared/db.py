@@ -56,6 +56,7 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("message_id", Text, primary_key=True),
         Column("topic", Text, nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("inbox_processed_at", "processed_at"),  # retention deletes old entries by it
     )
     outbox = Table(
         "outbox",
@@ -69,7 +70,29 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("sent_at", DateTime(timezone=True), nullable=True),
         Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
     )
+    outbox_parked_table(metadata)
     return inbox, outbox
+
+
+def outbox_parked_table(metadata: MetaData) -> Table:
+    """`outbox_parked`: rows the broker refused for a reason that will not go away (too large for their topic,
+    topic unknown, not serializable), moved here whole by the relay with the error, so nothing waits behind
+    them. Parked rows stay for inspection; nothing publishes them again on its own."""
+    name = f"{metadata.schema}.outbox_parked" if metadata.schema else "outbox_parked"
+    if name in metadata.tables:
+        return metadata.tables[name]
+    return Table(
+        "outbox_parked",
+        metadata,
+        Column("id", BigInteger, primary_key=True),  # the outbox row's id, kept
+        Column("topic", Text, nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("error", Text, nullable=False),  # the refusal, cut to 1,000 characters
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
 
 
 def command_table(metadata: MetaData) -> Table:

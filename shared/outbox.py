@@ -1,11 +1,12 @@
 """Outgoing messages: rows written in the caller's transaction, published later by the relay.
 
-The writer never talks to Kafka; the relay never decides what to send.
+The writer never talks to Kafka; the relay never decides what to send. A row the broker refuses for good is
+moved to `outbox_parked` with its error (`park`), so nothing waits behind it.
 """
 
 import json
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,4 +81,57 @@ async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]
 
 
 def kafka_headers(headers: Iterable[Sequence[str]]) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in headers]
+    """Header pairs as the producer takes them; TypeError or ValueError for anything but pairs of text."""
+    pairs = []
+    for k, v in headers:
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"a header is not a pair of text: {type(k).__name__}, {type(v).__name__}")
+        pairs.append((k, v.encode()))
+    return pairs
+
+
+ERROR_CHARS = 1000  # a parked row's error is cut to this
+
+
+async def park(conn: AsyncConnection, outbox: Table, parked: Table, errors: Mapping[int, str]) -> list[int]:
+    """Moves the unsent rows named by `errors` (id -> why) from `outbox` to `parked`, whole, in the caller's
+    transaction: a row leaves the unsent set and lands in `parked` together or not at all. Returns the ids moved."""
+    if not errors:
+        return []
+    ids = list(errors)
+    result = await conn.execute(text(
+        f"WITH moved AS (DELETE FROM {_name(outbox)} WHERE id = ANY(CAST(:ids AS bigint[])) AND sent_at IS NULL "
+        "RETURNING id, topic, key, value, headers, created_at) "
+        f"INSERT INTO {_name(parked)} (id, topic, key, value, headers, error, created_at) "
+        "SELECT moved.id, topic, key, value, headers, e.error, created_at FROM moved "
+        "JOIN unnest(CAST(:ids AS bigint[]), CAST(:errors AS text[])) AS e(id, error) ON e.id = moved.id "
+        # A row put back into the outbox by hand and refused again replaces its earlier parking.
+        "ON CONFLICT (id) DO UPDATE SET topic = EXCLUDED.topic, key = EXCLUDED.key, value = EXCLUDED.value, "
+        "headers = EXCLUDED.headers, error = EXCLUDED.error, created_at = EXCLUDED.created_at, parked_at = now() "
+        "RETURNING id"
+    ), {"ids": ids, "errors": [errors[i][:ERROR_CHARS] for i in ids]})
+    return [row_id for (row_id,) in result.all()]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    unsent: int
+    oldest_unsent_s: float | None  # age of the head of the relay's queue (database clock); None when none waits
+    parked: int
+
+
+async def backlog(conn: AsyncConnection, outbox: Table, parked: Table) -> Backlog:
+    """What waits for the relay and what it parked (three index-backed queries in one round trip). The oldest
+    unsent row is the one with the lowest id, the next the relay publishes: its age is how far the relay lags
+    (ids follow insertion, `created_at` the writer's transaction start, so they differ by a transaction's length)."""
+    unsent, age, parked_rows = (await conn.execute(text(
+        f"SELECT (SELECT count(*) FROM {_name(outbox)} WHERE sent_at IS NULL), "
+        f"(SELECT EXTRACT(EPOCH FROM now() - created_at) FROM {_name(outbox)} WHERE sent_at IS NULL "
+        "ORDER BY id LIMIT 1), "
+        f"(SELECT count(*) FROM {_name(parked)})"
+    ))).one()
+    return Backlog(int(unsent), None if age is None else max(float(age), 0.0), int(parked_rows))
+
+
+def _name(table: Table) -> str:
+    return f'"{table.schema}".{table.name}' if table.schema else table.name

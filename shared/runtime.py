@@ -21,15 +21,18 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import http
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
-from shared.db import command_table, create_engine, messaging_tables, migrate
+from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, BatchHooks, Handler, Tables
+from shared.outbox import backlog
 from shared.relay import OutboxRelay
+from shared.retention import PruneHook, Pruner
 from shared.settings import ServiceSettings
-from shared.timers import TimerHandler, TimerRunner, timer_table
+from shared.timers import TimerHandler, TimerRunner, parked_count, timer_table
 
 log = structlog.get_logger("postloan.runtime")
 
@@ -67,6 +70,7 @@ class ServiceSpec:
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
+    prune: PruneHook | None = None  # the service's own retention, run with the outbox and inbox pruning
 
 
 def runtime_deps(request: Request) -> Deps:
@@ -155,6 +159,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
             batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
+            parked=outbox_parked_table(self.spec.metadata),
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
         if self.spec.on_start is not None:
@@ -163,9 +168,15 @@ class ServiceRuntime:
             self.timers = TimerRunner(
                 service=self.spec.name, sessions=sessions, table=timer_table(self.spec.metadata), tables=self.tables,
                 handlers=self.spec.timers, clock=self.clock, interval=s.timer_interval_s,
+                max_attempts=s.timer_max_attempts, retry_base_s=s.timer_retry_base_s,
             )
             self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
-        self.workers = list(self.spec.workers(self.deps))
+        pruner = Pruner(
+            engine=self.engine, outbox=self.tables.outbox, inbox=self.tables.inbox, clock=self.clock,
+            outbox_sent_days=s.retention_outbox_sent_days, inbox_days=s.retention_inbox_days,
+            interval_s=s.retention_interval_s, chunk=s.retention_chunk_rows, hook=self.spec.prune,
+        )
+        self.workers = [*self.spec.workers(self.deps), pruner]  # stopped with the service's own workers
         self._worker_tasks = [asyncio.create_task(w.run(), name=f"{self.spec.name}-worker") for w in self.workers]
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
@@ -180,6 +191,8 @@ class ServiceRuntime:
             batch=True,
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+            # Any record the broker accepts (its limit is 1 MiB) must be fetchable, or it would stall the partition.
+            max_partition_fetch_bytes=4 * 1024 * 1024,
             auto_offset_reset="earliest",
             # Offsets are committed only after the batch's transaction commits; an unexpected error rewinds
             # (redelivery, the inbox makes it harmless). The default ACK_FIRST would lose messages.
@@ -222,13 +235,32 @@ class ServiceRuntime:
     async def wait_ready(self, timeout: float = 30.0) -> None:
         await asyncio.wait_for(self._joined.joined.wait(), timeout)
 
-    def ready(self) -> dict[str, bool]:
-        return {
+    async def ready(self) -> tuple[dict[str, bool], dict[str, Any]]:
+        """The checks /ready answers on (all must hold), and the figures it shows: the outbox backlog, the age of
+        its oldest unsent row (database clock) against `ready_max_outbox_age_s`, parked outbox rows and timers."""
+        checks = {
             "consuming": self._joined.joined.is_set(),
             "relay_running": self._relay_task is not None and not self._relay_task.done(),
             "timers_running": self.spec.timers is None or (self._timer_task is not None and not self._timer_task.done()),
             "workers_running": all(not t.done() for t in self._worker_tasks),
+            "outbox_keeping_up": False,
         }
+        figures: dict[str, Any] = {"outbox_backlog": None, "outbox_oldest_unsent_s": None, "outbox_parked": None,
+                                   "timers_parked": None, "ready_max_outbox_age_s": self.settings.ready_max_outbox_age_s}
+        if self.engine is None:
+            return checks, figures
+        try:
+            async with asyncio.timeout(2.0), self.engine.connect() as conn:
+                waiting = await backlog(conn, self.tables.outbox, outbox_parked_table(self.spec.metadata))
+                timers = 0 if self.spec.timers is None else await parked_count(conn, timer_table(self.spec.metadata))
+        except Exception as exc:  # unknown is not ready
+            log.warning("readiness_unknown", error=repr(exc)[:300])
+            return checks, figures
+        age = waiting.oldest_unsent_s
+        checks["outbox_keeping_up"] = age is None or age <= self.settings.ready_max_outbox_age_s
+        figures.update(outbox_backlog=waiting.unsent, outbox_oldest_unsent_s=None if age is None else round(age, 3),
+                       outbox_parked=waiting.parked, timers_parked=timers)
+        return checks, figures
 
     async def health(self) -> dict[str, bool]:
         checks = {"broker": False, "database": False}
@@ -261,9 +293,11 @@ class ServiceRuntime:
 
         app = FastAPI(title=f"postloan {self.spec.name}", version=self.spec.version,
                       description=self.spec.description, lifespan=lifespan)
+        # Every bad input is a 4xx, never a 500: refused before any route when no route can judge it.
+        http.guard(app, max_body_bytes=self.settings.http_max_body_bytes)
 
         for router in self.spec.routes:
-            app.include_router(router)
+            app.include_router(router, responses=http.GUARD_RESPONSES)
 
         @app.get("/health", tags=["operations"], summary="Process up; broker and database reachable")
         async def health(response: Response) -> dict[str, Any]:
@@ -274,10 +308,10 @@ class ServiceRuntime:
 
         @app.get("/ready", tags=["operations"], summary="Consuming its topics and relaying its outbox")
         async def ready(response: Response) -> dict[str, Any]:
-            checks = self.ready()
+            checks, figures = await self.ready()
             response.status_code = 200 if all(checks.values()) else 503
             # The service's own clock (fixed or shifted in demos): what its decisions are judged on (SPEC §10).
-            return {"service": self.spec.name, **checks, "now": self.clock.now().isoformat()}
+            return {"service": self.spec.name, **checks, **figures, "now": self.clock.now().isoformat()}
 
         @app.get("/docs/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
         async def asyncapi() -> Any:

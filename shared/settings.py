@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, description="Connections each copy of the service keeps open.")
     http_host: str = Field("127.0.0.1", description="Address the HTTP API (health, docs, queries) binds to.")
     http_port: int = Field(8000, description="Port of the HTTP API.")
+    http_max_body_bytes: int = Field(
+        65536, ge=1, description="Largest HTTP request body accepted; a larger one is refused with 413."
+    )
     group_id: str = Field("", description="Kafka consumer group; empty means postloan.<service>.")
     clock_fixed: AwareDatetime | None = Field(None, description="Freeze 'now' at this instant (tests).")
     clock_start: AwareDatetime | None = Field(
@@ -42,6 +45,32 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(2000, ge=1, description="Outbox rows published per relay round.")
     relay_poll_interval_s: float = Field(1.0, gt=0, description="Relay poll when no NOTIFY wakes it.")
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers (expiry, retries) are looked for.")
+    timer_max_attempts: int = Field(
+        5, ge=1, description="Failed firings of one timer before it is parked (kept with its error, never fired again)."
+    )
+    timer_retry_base_s: float = Field(
+        30.0, ge=0, description="Wait before a failed timer fires again; doubled each attempt, at most an hour."
+    )
+    ready_max_outbox_age_s: float = Field(
+        60.0, gt=0, description="/ready answers 503 while the oldest unsent outbox row is older than this."
+    )
+    retention_interval_s: float = Field(3600.0, gt=0, description="How often old rows are pruned.")
+    retention_outbox_sent_days: float = Field(
+        7.0, gt=0, description="Outbox rows are deleted this long after they were sent (unsent rows never are)."
+    )
+    retention_inbox_days: float = Field(
+        30.0, ge=7,
+        description="Inbox entries (ids of applied messages) are deleted this long after they were applied; must "
+                    "exceed any redelivery window (the retention of the topics read, 7 days by default), or a "
+                    "message read again would be applied twice.",
+    )
+    retention_delivery_body_days: float = Field(
+        90.0, gt=0, description="Notifier: message bodies of delivered notifications are cleared this long after "
+                                "delivery (the delivery log keeps the row).",
+    )
+    retention_chunk_rows: int = Field(
+        5000, ge=1, description="Rows one pruning statement touches at most, so none holds locks for long."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from tests.support.infra import Infra, provide
 from tests.support.kafka import KafkaDriver
 
 _versions: dict[str, str] = {}
+FIGURES: dict[str, int] = {}  # counts a test wants in the run's summary (e.g. how many hostile records it sent)
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"ran against Apache Kafka {_versions['kafka']} and PostgreSQL {_versions['postgres']} "
             f"({_versions['how']})"
         )
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name}: {value}")

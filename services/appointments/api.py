@@ -8,10 +8,12 @@ from pydantic import BaseModel
 
 from services.appointments import domain
 from services.appointments.repository import Store
+from shared.http import id_path
 from shared.runtime import Deps, runtime_deps
 
 router = APIRouter(tags=["availability"])
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
+MAX_RANGE_DAYS = 31
 
 
 class SlotView(BaseModel):
@@ -39,13 +41,15 @@ class Availability(BaseModel):
     days: list[DayView]
 
 
-@router.get("/branches/{branch_id}/availability", summary="Free places per slot for a date range (at most 31 days)")
+@router.get("/branches/{branch_id}/availability", summary="Free places per slot for a date range (at most 31 days)",
+            description="422 when a date is not valid, or 'to' is before 'from' or more than 31 days after it.")
 async def availability(
-    branch_id: str, deps: DepsDep,
-    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    branch_id: Annotated[str, id_path("The branch's id.")], deps: DepsDep,
+    start: Annotated[date, Query(alias="from", description="First day (ISO date).")],
+    end: Annotated[date, Query(alias="to", description="Last day (ISO date), at most 31 days after 'from'.")],
 ) -> Availability:
-    if not start <= end <= start + timedelta(days=31):
-        raise HTTPException(422, "'to' must be on or after 'from', at most 31 days later")
+    if not 0 <= (end - start).days <= MAX_RANGE_DAYS:  # a difference, so no date near 9999-12-31 overflows
+        raise HTTPException(422, f"'to' must be on or after 'from', at most {MAX_RANGE_DAYS} days later")
     async with deps.sessions() as session:
         store = Store(session)
         plan = await store.plan(branch_id)
@@ -55,8 +59,7 @@ async def availability(
         by_slot = await store.booked_by_slot(branch_id, start, end)
         by_day = await store.booked_by_day(branch_id, start, end)
     days = []
-    on = start
-    while on <= end:
+    for on in (start + timedelta(days=n) for n in range((end - start).days + 1)):
         day = domain.day_of(plan, overrides.get(on), on)
         booked = by_slot.get(on, {})
         day_booked = by_day.get(on, 0)
@@ -65,6 +68,5 @@ async def availability(
                           free=min(max(s.capacity - booked.get(s.start, 0), 0), day_free)) for s in day.slots]
         days.append(DayView(date=on, closed=day.closed, daily_cap=day.daily_cap, booked=day_booked, free=day_free,
                             slots=slots if not day.closed else []))
-        on += timedelta(days=1)
     return Availability(branch_id=plan.branch_id, name=plan.name, address=plan.address, timezone=plan.timezone,
                         days=days)

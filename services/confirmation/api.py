@@ -5,20 +5,24 @@ import io
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.confirmation.domain import Task, attempts_allowed, deadline_near, earliest_useful_due_by, paper_age_days
 from services.confirmation.repository import Store
 from services.confirmation.settings import Settings
+from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
 
 router = APIRouter()
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
+BranchFilter = Annotated[str | None, id_query("Only paper filed under this branch.")]
+BY_DEADLINE = TypeAdapter(tuple[date, AwareDatetime, Identifier])  # cursor of GET /tasks
+BY_BRANCH_AND_AGE = TypeAdapter(tuple[Identifier, AwareDatetime, Identifier, Identifier])  # cursor of /paper/owed
 
 
 class AgentRequest(BaseModel):
-    agent_id: str = Field(min_length=1)
+    agent_id: Identifier
 
 
 class TaskView(BaseModel):
@@ -42,6 +46,7 @@ class AssignedTask(TaskView):
 class QueueView(BaseModel):
     counts: dict[str, int]
     queue: list[TaskView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page of the queue; null at its end.")
 
 
 class OwedPaper(BaseModel):
@@ -106,7 +111,8 @@ async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
 
 
 @router.post("/tasks/{task_id}/renew", tags=["dispatch"], summary="Extend the agent's hold on a task")
-async def renew(task_id: str, body: AgentRequest, deps: DepsDep) -> dict[str, Any]:
+async def renew(task_id: Annotated[str, id_path("The task's id.")], body: AgentRequest,
+                deps: DepsDep) -> dict[str, Any]:
     now = deps.clock.now()
     until = now + timedelta(seconds=_settings(deps).lease_s)
     async with deps.sessions.begin() as session:
@@ -115,41 +121,56 @@ async def renew(task_id: str, body: AgentRequest, deps: DepsDep) -> dict[str, An
     return {"task_id": task_id, "lease_until": until}
 
 
-@router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state")
-async def queue(deps: DepsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> QueueView:
+@router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state, by pages")
+async def queue(deps: DepsDep, limit: Limit = 100, cursor: Cursor = None) -> QueueView:
+    after = decode_cursor(cursor, BY_DEADLINE)
     async with deps.sessions() as session:
         store = Store(session)
-        rows, counts = await store.queue(limit), await store.counts()
-    return QueueView(counts=counts, queue=[_view(r, deps) for r in rows])
+        rows, counts = await store.queue(limit + 1, after), await store.counts()
+    return QueueView(counts=counts, queue=[_view(task, deps) for task, _ in rows[:limit]],
+                     next_cursor=next_cursor(rows, limit, lambda r: (r[0].due_by, r[1], r[0].task_id)))
 
 
-async def _owed(deps: Deps, branch_id: str | None) -> list[OwedPaper]:
+async def _owed(deps: Deps, branch_id: str | None, limit: int, cursor: str | None) -> Page[OwedPaper]:
     now = deps.clock.now()
+    after = decode_cursor(cursor, BY_BRANCH_AND_AGE)
     async with deps.sessions() as session:
-        rows = await Store(session).outstanding_paper(branch_id)
-    return [OwedPaper(**{k: getattr(r, k) for k in OwedPaper.model_fields if k != "age_days"},
-                      age_days=paper_age_days(r.owed_since, now)) for r in rows]
+        rows = await Store(session).outstanding_paper(branch_id, limit=limit + 1, after=after)
+    items = [OwedPaper(**{k: getattr(r, k) for k in OwedPaper.model_fields if k != "age_days"},
+                       age_days=paper_age_days(r.owed_since, now)) for r in rows[:limit]]
+    key = next_cursor(rows, limit, lambda r: (r.branch_id, r.owed_since, r.request_id, r.customer_id))
+    return Page[OwedPaper](items=items, next_cursor=key)
 
 
-@router.get("/paper/owed", tags=["paper"], summary="Paper signatures owed, by branch and age (待補紙質簽字)")
-async def owed(deps: DepsDep, branch_id: str | None = None) -> list[OwedPaper]:
-    return await _owed(deps, branch_id)
+@router.get("/paper/owed", tags=["paper"], summary="Paper signatures owed, by branch and age (待補紙質簽字), by pages")
+async def owed(deps: DepsDep, branch_id: BranchFilter = None, limit: Limit = 100,
+               cursor: Cursor = None) -> Page[OwedPaper]:
+    return await _owed(deps, branch_id, limit, cursor)
 
 
-@router.get("/paper/owed.csv", tags=["paper"], summary="The same report as CSV")
-async def owed_csv(deps: DepsDep, branch_id: str | None = None) -> Response:
+@router.get("/paper/owed.csv", tags=["paper"], response_class=Response,
+            summary="The same report as CSV; the cursor of the next page, if any, in the `x-next-cursor` header",
+            responses={200: {"content": {"text/csv": {}}, "headers": {"x-next-cursor": {
+                "description": "Pass as `cursor` for the next page; absent on the last page.",
+                "schema": {"type": "string"}}}}})
+async def owed_csv(deps: DepsDep, branch_id: BranchFilter = None, limit: Limit = MAX_PAGE,
+                   cursor: Cursor = None) -> Response:
+    report = await _owed(deps, branch_id, limit, cursor)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(OwedPaper.model_fields))
     writer.writeheader()
-    for item in await _owed(deps, branch_id):
+    for item in report.items:
         writer.writerow(item.model_dump(mode="json"))
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"content-disposition": "attachment; filename=paper-owed.csv"})
+    headers = {"content-disposition": "attachment; filename=paper-owed.csv"}
+    if report.next_cursor is not None:
+        headers["x-next-cursor"] = report.next_cursor
+    return Response(out.getvalue(), media_type="text/csv", headers=headers)
 
 
 @router.get("/paper/requests/{request_id}", tags=["paper"],
             summary="Every paper signature of one request and where it stands (owed, in transit, received)")
-async def paper_of_request(request_id: str, deps: DepsDep) -> list[PaperRecord]:
+async def paper_of_request(request_id: Annotated[str, id_path("The request's id.")],
+                           deps: DepsDep) -> list[PaperRecord]:
     async with deps.sessions() as session:
         rows = await Store(session).paper_of_request(request_id)
     return [PaperRecord(**{k: getattr(r, k) for k in PaperRecord.model_fields}) for r in rows]

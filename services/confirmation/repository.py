@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -209,10 +210,14 @@ class Store:
             .values(lease_until=lease_until, updated_at=now).returning(TaskRow.c.task_id))
         return result.first() is not None
 
-    async def queue(self, limit: int) -> list[Task]:
-        query = (select(TaskRow).where(TaskRow.c.state == TaskState.OPEN.value)
-                 .order_by(TaskRow.c.due_by, TaskRow.c.created_at).limit(limit))
-        return [_task(r) for r in (await self._s.execute(query)).all()]
+    async def queue(self, limit: int, after: tuple[date, datetime, str] | None = None) -> list[tuple[Task, datetime]]:
+        """Open tasks by deadline with their creation times, from just after the key `after` (due_by, created_at,
+        task_id)."""
+        key = (TaskRow.c.due_by, TaskRow.c.created_at, TaskRow.c.task_id)
+        query = select(TaskRow).where(TaskRow.c.state == TaskState.OPEN.value)
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return [(_task(r), r.created_at) for r in (await self._s.execute(query.order_by(*key).limit(limit))).all()]
 
     async def counts(self) -> dict[str, int]:
         rows = (await self._s.execute(select(TaskRow.c.state, func.count()).group_by(TaskRow.c.state))).all()
@@ -241,8 +246,14 @@ class Store:
         query = select(PaperRow).where(PaperRow.c.request_id == request_id).order_by(PaperRow.c.customer_id)
         return (await self._s.execute(query)).all()
 
-    async def outstanding_paper(self, branch_id: str | None) -> Sequence[Any]:
+    async def outstanding_paper(self, branch_id: str | None, *, limit: int,
+                                after: tuple[str, datetime, str, str] | None = None) -> Sequence[Any]:
+        """Paper owed or in transit by branch and age, from just after the key `after` (branch_id, owed_since,
+        request_id, customer_id)."""
+        key = (PaperRow.c.branch_id, PaperRow.c.owed_since, PaperRow.c.request_id, PaperRow.c.customer_id)
         query = select(PaperRow).where(PaperRow.c.state.in_([PaperState.OWED.value, PaperState.IN_TRANSIT.value]))
         if branch_id:
             query = query.where(PaperRow.c.branch_id == branch_id)
-        return (await self._s.execute(query.order_by(PaperRow.c.branch_id, PaperRow.c.owed_since))).all()
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return (await self._s.execute(query.order_by(*key).limit(limit))).all()

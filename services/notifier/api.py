@@ -1,17 +1,20 @@
 """HTTP API of the notifier: who can be reached and what was delivered, with contact details masked."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, TypeAdapter
 
 from services.notifier.domain import mask_contact
 from services.notifier.repository import DeliveryRepository, RecipientRepository
+from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
 
 router = APIRouter(tags=["notifications"])
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
+CustomerId = Annotated[str, id_path("The customer's id.")]
+BY_CREATION = TypeAdapter(tuple[AwareDatetime, Identifier])  # cursor of the delivery lists
 
 
 class RecipientView(BaseModel):
@@ -36,7 +39,7 @@ class DeliveryView(BaseModel):
 
 
 @router.get("/recipients/{customer_id}", summary="Language and channels of a customer (no contact details)")
-async def get_recipient(customer_id: str, deps: DepsDep) -> RecipientView:
+async def get_recipient(customer_id: CustomerId, deps: DepsDep) -> RecipientView:
     async with deps.sessions() as session:
         recipient = await RecipientRepository(session).get(customer_id)
     if recipient is None:
@@ -45,18 +48,25 @@ async def get_recipient(customer_id: str, deps: DepsDep) -> RecipientView:
                          channels=list(recipient.channels))
 
 
-def _views(rows: Any) -> list[DeliveryView]:
-    return [DeliveryView(**{k: getattr(r, k) for k in DeliveryView.model_fields if k != "contact"},
-                         contact=mask_contact(r.contact)) for r in rows]
-
-
-@router.get("/customers/{customer_id}/deliveries", summary="Every notification for a customer: did they get it?")
-async def deliveries(customer_id: str, deps: DepsDep) -> list[DeliveryView]:
+async def _page(deps: Deps, limit: int, cursor: str | None, **where: str) -> Page[DeliveryView]:
+    """Deliveries oldest first, `limit` at a time."""
+    after = decode_cursor(cursor, BY_CREATION)
     async with deps.sessions() as session:
-        return _views(await DeliveryRepository(session).of(customer_id=customer_id))
+        rows = await DeliveryRepository(session).of(**where, limit=limit + 1, after=after)
+    views = [DeliveryView(**{k: getattr(r, k) for k in DeliveryView.model_fields if k != "contact"},
+                          contact=mask_contact(r.contact)) for r in rows[:limit]]
+    return Page[DeliveryView](items=views,
+                              next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.notification_id)))
 
 
-@router.get("/events/{event_id}/deliveries", summary="Every notification one event caused")
-async def deliveries_of_event(event_id: str, deps: DepsDep) -> list[DeliveryView]:
-    async with deps.sessions() as session:
-        return _views(await DeliveryRepository(session).of(event_id=event_id))
+@router.get("/customers/{customer_id}/deliveries",
+            summary="Every notification for a customer, oldest first, by pages: did they get it?")
+async def deliveries(customer_id: CustomerId, deps: DepsDep, limit: Limit = 100,
+                     cursor: Cursor = None) -> Page[DeliveryView]:
+    return await _page(deps, limit, cursor, customer_id=customer_id)
+
+
+@router.get("/events/{event_id}/deliveries", summary="Every notification one event caused, oldest first, by pages")
+async def deliveries_of_event(event_id: Annotated[str, id_path("The CloudEvent id.")], deps: DepsDep,
+                              limit: Limit = 100, cursor: Cursor = None) -> Page[DeliveryView]:
+    return await _page(deps, limit, cursor, event_id=event_id)

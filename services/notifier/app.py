@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from services.notifier.api import router
 from services.notifier.batching import NotifierBatching
 from services.notifier.handlers import build_handlers, build_timers
-from services.notifier.repository import SCHEMA, metadata
+from services.notifier.repository import SCHEMA, DeliveryRow, metadata
 from services.notifier.settings import Settings
 from services.notifier.worker import DeliveryWorker
 from shared import topics
+from shared.retention import clear_old
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
 
 
@@ -27,6 +28,9 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         routes=(router,),
         timers=build_timers(settings),
         batch_hooks=NotifierBatching(),
+        # Retention: delivered message bodies are cleared after a while; the delivery log (rows) stays.
+        prune=clear_old(DeliveryRow.c.body, value="", older=DeliveryRow.c.sent_at,
+                        where=DeliveryRow.c.status == "SENT", days=settings.retention_delivery_body_days),
         workers=lambda deps: [DeliveryWorker(sessions=deps.sessions, tables=deps.tables, clock=deps.clock,
                                              settings=settings)],
     )

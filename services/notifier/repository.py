@@ -21,6 +21,7 @@ from sqlalchemy import (
     delete,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -84,6 +85,7 @@ DeliveryRow = Table(
     # SPEC §7: the same event never notifies the same person twice on a channel.
     UniqueConstraint("event_id", "customer_id", "channel", name="one_delivery_per_event_recipient_channel"),
     Index("deliveries_due", "next_attempt_at", postgresql_where=text("status IN ('PENDING', 'HELD')")),
+    Index("deliveries_body_kept", "sent_at", postgresql_where=text("body <> ''")),  # retention finds old bodies
 )
 
 
@@ -171,11 +173,15 @@ class DeliveryRepository:
         await self._session.execute(update(DeliveryRow).where(DeliveryRow.c.notification_id == notification_id)
                                     .values(**values))
 
-    async def of(self, *, customer_id: str | None = None, event_id: str | None = None) -> Sequence[Any]:
+    async def of(self, *, customer_id: str | None = None, event_id: str | None = None, limit: int | None = None,
+                 after: tuple[datetime, str] | None = None) -> Sequence[Any]:
+        """Deliveries oldest first, from just after the key `after` (created_at, notification_id)."""
+        key = (DeliveryRow.c.created_at, DeliveryRow.c.notification_id)
         query = select(DeliveryRow)
         if customer_id is not None:
             query = query.where(DeliveryRow.c.customer_id == customer_id)
         if event_id is not None:
             query = query.where(DeliveryRow.c.event_id == event_id)
-        return (await self._session.execute(query.order_by(DeliveryRow.c.created_at,
-                                                           DeliveryRow.c.notification_id))).all()
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return (await self._session.execute(query.order_by(*key).limit(limit))).all()

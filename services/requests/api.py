@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
-from services.requests.domain import OPEN_STATES, Policy, State
-from services.requests.policies import load_policy, presets
+from services.requests.domain import OPEN_STATES, State
+from services.requests.policies import PolicyDocument, load_policy, presets
 from services.requests.repository import (
     LoanRepository,
     PolicyRepository,
@@ -20,10 +20,14 @@ from services.requests.repository import (
     document_sha256,
 )
 from services.requests.service import switch_policy
+from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
 
 router = APIRouter()
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
+LoanId = Annotated[str, id_path("The loan's id.")]
+BY_DEADLINE = TypeAdapter(tuple[date, AwareDatetime, Identifier])  # cursor of GET /requests
+BY_CREATION = TypeAdapter(tuple[AwareDatetime, Identifier])  # cursor of GET /loans/{id}/requests
 
 
 class LoanView(BaseModel):
@@ -98,9 +102,9 @@ class PolicyHistoryPage(BaseModel):
 
 
 class PolicyChange(BaseModel):
-    preset: str | None = Field(None, description="Name of a shipped preset, e.g. standard-2019.")
-    policy: dict[str, Any] | None = Field(None, description="A whole policy document (fields of a preset).")
-    changed_by: str = Field(min_length=1, description="Who switches the policy (audit).")
+    preset: Identifier | None = Field(None, description="Name of a shipped preset, e.g. standard-2019.")
+    policy: PolicyDocument | None = Field(None, description="A whole policy document, checked strictly (SPEC §9).")
+    changed_by: Identifier = Field(description="Who switches the policy (audit).")
 
 
 def _view(row: Any, cls: type[BaseModel] = RequestView, **extra: Any) -> Any:
@@ -108,7 +112,7 @@ def _view(row: Any, cls: type[BaseModel] = RequestView, **extra: Any) -> Any:
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], summary="The loan as this service last saw it in loans.snapshots")
-async def get_loan(loan_id: str, deps: DepsDep) -> LoanView:
+async def get_loan(loan_id: LoanId, deps: DepsDep) -> LoanView:
     async with deps.sessions() as session:
         loan = await LoanRepository(session).get(loan_id)
     if loan is None:
@@ -118,14 +122,18 @@ async def get_loan(loan_id: str, deps: DepsDep) -> LoanView:
                     co_borrowers=len(loan.co_borrower_ids), as_of=loan.as_of)
 
 
-@router.get("/loans/{loan_id}/requests", tags=["requests"], summary="Every request of a loan, oldest first")
-async def requests_of_loan(loan_id: str, deps: DepsDep) -> list[RequestView]:
+@router.get("/loans/{loan_id}/requests", tags=["requests"], summary="Every request of a loan, oldest first, by pages")
+async def requests_of_loan(loan_id: LoanId, deps: DepsDep, limit: Limit = 100,
+                           cursor: Cursor = None) -> Page[RequestView]:
+    after = decode_cursor(cursor, BY_CREATION)
     async with deps.sessions() as session:
-        return [_view(r) for r in await RequestRepository(session).of_loan(loan_id)]
+        rows = await RequestRepository(session).of_loan(loan_id, limit=limit + 1, after=after)
+    return Page[RequestView](items=[_view(r) for r in rows[:limit]],
+                             next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.request_id)))
 
 
 @router.get("/requests/{request_id}", tags=["requests"], summary="One request with its audit trail")
-async def get_request(request_id: str, deps: DepsDep) -> RequestWithHistory:
+async def get_request(request_id: Annotated[str, id_path("The request's id.")], deps: DepsDep) -> RequestWithHistory:
     async with deps.sessions() as session:
         repo = RequestRepository(session)
         row = await repo.raw(request_id)
@@ -136,17 +144,22 @@ async def get_request(request_id: str, deps: DepsDep) -> RequestWithHistory:
     return _view(row, RequestWithHistory, history=history)  # type: ignore[no-any-return]
 
 
-@router.get("/requests", tags=["requests"], summary="Requests by state, earliest deadline first")
+@router.get("/requests", tags=["requests"], summary="Requests by state, earliest deadline first, by pages")
 async def list_requests(
     deps: DepsDep,
-    state: Annotated[list[State] | None, Query(description="States to list; default: the open ones.")] = None,
+    state: Annotated[list[State] | None, Query(max_length=len(State),
+                                               description="States to list; default: the open ones.")] = None,
     deadline_before: Annotated[date | None, Query(description="Only deadlines before this date.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[RequestView]:
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[RequestView]:
     states = [s.value for s in (state or sorted(OPEN_STATES))]
+    after = decode_cursor(cursor, BY_DEADLINE)
     async with deps.sessions() as session:
-        rows = await RequestRepository(session).listing(states=states, deadline_before=deadline_before, limit=limit)
-    return [_view(r) for r in rows]
+        rows = await RequestRepository(session).listing(states=states, deadline_before=deadline_before,
+                                                        limit=limit + 1, after=after)
+    return Page[RequestView](items=[_view(r) for r in rows[:limit]],
+                             next_cursor=next_cursor(rows, limit, lambda r: (r.deadline, r.created_at, r.request_id)))
 
 
 @router.get("/policy", tags=["policy"], summary="The policy in force and the shipped presets")
@@ -170,7 +183,8 @@ async def policy_history(
 
 
 @router.get("/policy/versions/{version}", tags=["policy"], summary="The document a policy version names (immutable)")
-async def policy_version(version: str, deps: DepsDep) -> dict[str, Any]:
+async def policy_version(version: Annotated[str, id_path("A policy version name.")],
+                         deps: DepsDep) -> dict[str, Any]:
     async with deps.sessions() as session:
         row = await PolicyRepository(session).version(version)
     if row is None:
@@ -179,13 +193,17 @@ async def policy_version(version: str, deps: DepsDep) -> dict[str, Any]:
             "first_seen_at": row.first_seen_at, "first_seen_by": row.first_seen_by}
 
 
-@router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)")
+@router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)",
+            description="422 for a broken document (checked strictly: types and bounds, no unknown field) or an "
+                        "unknown preset, 409 for a changed document under a known version name: either way the "
+                        "policy in force stays.",
+            responses={409: {"description": "The version name already names another document"}})
 async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
     if (change.preset is None) == (change.policy is None):
         raise HTTPException(422, "give exactly one of 'preset' or 'policy'")
     try:
-        policy = load_policy(change.preset) if change.preset else Policy(**(change.policy or {}))
-    except (ValueError, TypeError) as exc:
+        policy = change.policy.to_policy() if change.policy is not None else load_policy(str(change.preset))
+    except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     now = deps.clock.now()
     try:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -215,16 +216,25 @@ class RequestRepository:
     async def raw(self, request_id: str) -> Any:
         return (await self._session.execute(select(RequestRow).where(RequestRow.c.request_id == request_id))).first()
 
-    async def of_loan(self, loan_id: str) -> Sequence[Any]:
-        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id).order_by(RequestRow.c.created_at)
-        return (await self._session.execute(query)).all()
+    async def of_loan(self, loan_id: str, *, limit: int, after: tuple[datetime, str] | None = None) -> Sequence[Any]:
+        """A loan's requests, oldest first, from just after the key `after` (created_at, request_id)."""
+        key = (RequestRow.c.created_at, RequestRow.c.request_id)
+        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id)
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return (await self._session.execute(query.order_by(*key).limit(limit))).all()
 
-    async def listing(self, *, states: Sequence[str], deadline_before: date | None, limit: int) -> Sequence[Any]:
+    async def listing(self, *, states: Sequence[str], deadline_before: date | None, limit: int,
+                      after: tuple[date, datetime, str] | None = None) -> Sequence[Any]:
+        """Requests in `states`, earliest deadline first, from just after the key `after` (deadline, created_at,
+        request_id)."""
+        key = (RequestRow.c.deadline, RequestRow.c.created_at, RequestRow.c.request_id)
         query = select(RequestRow).where(RequestRow.c.state.in_(states))
         if deadline_before is not None:
             query = query.where(RequestRow.c.deadline < deadline_before)
-        query = query.order_by(RequestRow.c.deadline, RequestRow.c.created_at).limit(limit)
-        return (await self._session.execute(query)).all()
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return (await self._session.execute(query.order_by(*key).limit(limit))).all()
 
 
 def request_row(request: Request, *, at: datetime) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
 from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of, ref
 from tests.support.kafka import KafkaDriver
+from tests.support.pages import every_item
 from tests.support.services import Process
 from tests.support.wait import eventually, publish_loan
 
@@ -37,7 +38,7 @@ async def test_a_single_borrower_request_is_submitted_approved_and_notified(
     # The chain is traceable: every event carries the command's id as correlation id.
     assert {s.event["correlationid"] for s in [submitted, approved, *sent]} == {command.id}
     async with httpx.AsyncClient() as client:
-        log = (await client.get(f"{platform['notifier'].url}/customers/{customer}/deliveries")).json()
+        log = await every_item(client, f"{platform['notifier'].url}/customers/{customer}/deliveries")
     assert len(log) == 4
 
 
@@ -93,13 +94,14 @@ async def test_scenario_3_across_the_services_a_call_confirms_the_co_borrower_an
         [approved] = await watch.wait_for(lambda s: s.type == "RequestApproved" and s.key == loan.loan_id.encode())
         await watch.wait_for(lambda s: s.type == "NotificationSent" and s.key == customer.encode()
                              and s.data["template"] == "request_approved", count=2)
-        owed = (await centre.get("/paper/owed")).json()
+        owed = await every_item(centre, "/paper/owed", branch_id=loan.branch_id)
         assert [p["customer_id"] for p in owed if p["loan_id"] == loan.loan_id] == [co]
         await kafka.publish(topics.CONFIRMATION_COMMANDS, C.RecordPaperSignature(
             command_id=ref("cmd"), request_id=approved.data["request_id"], customer_id=co, received_at=ACCOUNT_DAY,
             received_by="S-1", branch_id=loan.branch_id), subject=loan.loan_id)
         await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.key == loan.loan_id.encode())
-        assert not [p for p in (await centre.get("/paper/owed")).json() if p["loan_id"] == loan.loan_id]
+        assert not [p for p in await every_item(centre, "/paper/owed", branch_id=loan.branch_id)
+                    if p["loan_id"] == loan.loan_id]
     assert approved.data["new_debit_day"] == 28
 
 

@@ -36,7 +36,7 @@ class Seen:
     def type(self) -> str | None:
         try:
             return self.event.get("type")
-        except ValueError:
+        except (ValueError, AttributeError, RecursionError):  # not a JSON object (a dead letter may be anything)
             return None
 
     @property
@@ -44,12 +44,16 @@ class Seen:
         """The CloudEvent id (consumers de-duplicate on it)."""
         try:
             return self.event.get("id")
-        except ValueError:
+        except (ValueError, AttributeError, RecursionError):
             return None
 
     @property
     def data(self) -> dict[str, Any]:
         return self.event["data"]  # type: ignore[no-any-return]
+
+
+# A dead letter may carry a record of the broker's maximum size plus headers: read records of any size we allow.
+FETCH_BYTES = 4 * 1024 * 1024
 
 
 class Watch:
@@ -66,7 +70,7 @@ class Watch:
             for records in batch.values():
                 self.seen.extend(
                     Seen(r.topic, r.partition, r.offset, r.key,
-                         {k: v.decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
+                         {k: (v or b"").decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
                     for r in records
                 )
 
@@ -78,6 +82,8 @@ class Watch:
             found = [s for s in self.seen if _safe(match, s)]
             if len(found) >= count:
                 return found[:count]
+            if self._task.done():  # the reader died: say why instead of waiting out the timeout
+                raise AssertionError(f"the watch stopped reading: {self._task.exception()!r}")
             if loop.time() > deadline:
                 summary = [(s.topic, s.type) for s in self.seen][-20:]
                 raise AssertionError(f"expected {count} matching records, got {len(found)}; last seen: {summary}")
@@ -108,7 +114,7 @@ class Watch:
 def _safe(match: Callable[[Seen], bool], seen: Seen) -> bool:
     try:
         return match(seen)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False
 
 
@@ -140,7 +146,8 @@ class KafkaDriver:
     @contextlib.asynccontextmanager
     async def watch(self, *topics: str) -> AsyncIterator[Watch]:
         """Records everything written to `topics` from now until the block ends."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=FETCH_BYTES)
         await consumer.start()
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
         parts = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
@@ -158,7 +165,8 @@ class KafkaDriver:
 
 async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
     """Every record on `names` from the beginning to the end offsets as of the call (no consumer group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=FETCH_BYTES)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
@@ -170,7 +178,7 @@ async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
         while await _behind(consumer, ends):
             for tp, records in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
                 seen.extend(Seen(r.topic, r.partition, r.offset, r.key,
-                                 {k: v.decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
+                                 {k: (v or b"").decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
                             for r in records if r.offset < ends[tp])
         return seen
     finally:

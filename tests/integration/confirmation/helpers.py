@@ -16,6 +16,7 @@ from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
 from tests.support.builders import ACCOUNT_DAY, primary_of, ref
 from tests.support.kafka import KafkaDriver, Seen, Watch
+from tests.support.pages import every_item
 from tests.support.wait import eventually
 
 EVENTS, COMMANDS = topics.CONFIRMATION_EVENTS, topics.CONFIRMATION_COMMANDS
@@ -119,7 +120,7 @@ async def stored_task(service: ServiceRuntime, task_id: str) -> Task | None:
 
 async def owed(api: httpx.AsyncClient, branch_id: str | None = None) -> list[dict[str, Any]]:
     params = {"branch_id": branch_id} if branch_id else {}
-    return (await api.get("/paper/owed", params=params)).json()  # type: ignore[no-any-return]
+    return await every_item(api, "/paper/owed", **params)
 
 
 async def owed_state(api: httpx.AsyncClient, request_id: str, state: str) -> bool:

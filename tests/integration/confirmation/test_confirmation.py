@@ -52,7 +52,7 @@ async def test_scenario_3_a_co_borrower_confirmed_by_a_recorded_call_then_the_pa
         assert [(p["customer_id"], p["reason"], p["state"]) for p in mine] == [
             (co.customer_id, "PHONE_CONFIRMATION", "OWED")]
         paper = C.RecordPaperSignature(command_id=ref("cmd"), request_id=request.request_id,
-                                       customer_id=co.customer_id, received_at=ACCOUNT_DAY + timedelta(days=20),
+                                       customer_id=co.customer_id, received_at=ACCOUNT_DAY + timedelta(minutes=4),
                                        received_by="S-9", branch_id=loan.branch_id)
         await kafka.publish(COMMANDS, paper, subject=loan.loan_id)
         await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.data["request_id"] == request.request_id)
@@ -82,13 +82,13 @@ async def test_scenario_9_signed_in_another_city_couriered_and_received(
         await eventually(lambda: owed_state(api, request.request_id, "OWED"), what="paper owed")
         remote = C.RecordRemoteSigning(command_id=ref("cmd"), request_id=request.request_id, customer_id=customer,
                                        signing_branch_id="BJ-CHAOYANG", courier="SF Express", tracking_number="SF123",
-                                       signed_at=ACCOUNT_DAY + timedelta(days=2))
+                                       signed_at=ACCOUNT_DAY + timedelta(minutes=2))
         await kafka.publish(COMMANDS, remote, subject=loan.loan_id)
         [transit] = await watch.wait_for(lambda s: s.type == "DocumentsInTransit"
                                          and s.data["request_id"] == request.request_id)
         assert await owed_state(api, request.request_id, "IN_TRANSIT")
         received = C.RecordPaperSignature(command_id=ref("cmd"), request_id=request.request_id, customer_id=customer,
-                                          received_at=ACCOUNT_DAY + timedelta(days=5), received_by="S-1",
+                                          received_at=ACCOUNT_DAY + timedelta(minutes=4), received_by="S-1",
                                           branch_id=loan.branch_id)
         await kafka.publish(COMMANDS, received, subject=loan.loan_id)
         await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.data["request_id"] == request.request_id)

@@ -137,7 +137,7 @@ async def test_every_refusal_names_its_facts_and_what_the_command_named(
         good = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-4", recording="REC-4")
         again = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.DECLINED, agent="A-4")
         refusals["DUPLICATE_OUTCOME"] = await answer_to(watch, again.command_id)
-        received_at = ACCOUNT_DAY + timedelta(days=3)
+        received_at = ACCOUNT_DAY + timedelta(minutes=3)
         for _ in range(2):
             paper = C.RecordPaperSignature(command_id=ref("cmd"), request_id=request.request_id, customer_id=applicant,
                                            received_at=received_at, received_by="S-2", branch_id=loan.branch_id)

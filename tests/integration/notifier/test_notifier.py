@@ -32,7 +32,7 @@ async def test_the_webhook_sender_retries_a_failing_gateway_then_succeeds(migrat
                 event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
                 [sent] = await for_customer(watch, primary_of(loan), "NotificationSent")
             async with http(service) as api:
-                [log] = (await api.get(f"/events/{event.id}/deliveries")).json()
+                [log] = (await api.get(f"/events/{event.id}/deliveries")).json()["items"]
     finally:
         gateway.server.should_exit = True
         await task
@@ -92,7 +92,7 @@ async def test_a_night_sms_is_held_until_the_quiet_hours_end(migrated: Infra, ka
 
 async def _held(api: httpx.AsyncClient, event_id: str) -> bool:
     return any(d["status"] == "HELD" and d["channel"] == "SMS"
-               for d in (await api.get(f"/events/{event_id}/deliveries")).json())
+               for d in (await api.get(f"/events/{event_id}/deliveries")).json()["items"])
 
 
 async def test_a_failed_sms_whose_retry_falls_at_night_is_retried_when_the_quiet_hours_end(
@@ -111,7 +111,7 @@ async def test_a_failed_sms_whose_retry_falls_at_night_is_retried_when_the_quiet
             async with kafka.watch(OUT) as watch, http(service) as api:
                 event = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
                 await eventually(lambda: _tried(api, event.id), what="the first attempt failed")
-                [after_failure] = (await api.get(f"/events/{event.id}/deliveries")).json()
+                [after_failure] = (await api.get(f"/events/{event.id}/deliveries")).json()["items"]
                 clock.advance(timedelta(hours=10, seconds=11))  # 08:00:01
                 [sent] = await for_event(watch, event.id)
     finally:
@@ -123,7 +123,7 @@ async def test_a_failed_sms_whose_retry_falls_at_night_is_retried_when_the_quiet
 
 
 async def _tried(api: httpx.AsyncClient, event_id: str) -> bool:
-    return any(d["attempts"] >= 1 for d in (await api.get(f"/events/{event_id}/deliveries")).json())
+    return any(d["attempts"] >= 1 for d in (await api.get(f"/events/{event_id}/deliveries")).json()["items"])
 
 
 async def test_redelivery_and_two_copies_never_send_twice(migrated: Infra, kafka: KafkaDriver) -> None:
@@ -139,7 +139,7 @@ async def test_redelivery_and_two_copies_never_send_twice(migrated: Infra, kafka
             marker = await kafka.publish(topics.REQUESTS_EVENTS, received(loan), subject=loan.loan_id)
             await for_event(watch, marker.id, count=2)
         async with http(one) as api:
-            log = (await api.get(f"/events/{event.id}/deliveries")).json()
+            log = (await api.get(f"/events/{event.id}/deliveries")).json()["items"]
     sent = [s for s in watch.matching(lambda s: s.type == "NotificationSent" and s.data["event_id"] == event.id)]
     assert sorted(s.data["channel"] for s in sent) == ["APP_PUSH", "WECHAT"]
     assert sorted(d["channel"] for d in log) == ["APP_PUSH", "WECHAT"]
@@ -176,7 +176,7 @@ async def test_bookings_are_confirmed_reminded_the_day_before_and_staff_hear_of_
                                                customer_id=ref("C"), due_by=date(2020, 2, 25), attempt=1)
             await kafka.publish(topics.CONFIRMATION_EVENTS, task, subject=loan.loan_id)
             await for_customer(watch, "STAFF", "NotificationSent")
-            log = (await api.get(f"/customers/{customer}/deliveries")).json()
+            log = (await api.get(f"/customers/{customer}/deliveries")).json()["items"]
             texts = [await bodies(service, confirmation.id), await bodies(service, f"reminder:{booked.booking_id}")]
     assert [r.data["template"] for r in reminders] == ["booking_confirmed", "booking_reminder"]
     assert [d["template"] for d in log] == ["booking_confirmed", "booking_reminder"]

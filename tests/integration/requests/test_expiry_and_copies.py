@@ -81,7 +81,7 @@ async def test_two_requests_for_one_loan_at_once_on_two_copies_give_exactly_one(
             assert refused.data["reason_code"] == "OPEN_REQUEST_EXISTS"
         async with http(first) as api:
             for loan in loans:
-                assert len((await api.get(f"/loans/{loan.loan_id}/requests")).json()) == 1
+                assert len((await api.get(f"/loans/{loan.loan_id}/requests")).json()["items"]) == 1
         assert first.consumer and second.consumer and first.consumer.applied and second.consumer.applied
 
 

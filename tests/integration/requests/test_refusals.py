@@ -19,6 +19,7 @@ from tests.support.builders import (
     ref,
 )
 from tests.support.kafka import KafkaDriver
+from tests.support.pages import every_item
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event
 from tests.support.wait import publish_loan
 
@@ -191,12 +192,12 @@ async def test_the_status_api_lists_open_requests_by_deadline(
     async with kafka.watch(EVENTS) as watch:
         for loan in (late, early):
             await answer(kafka, watch, a_debit_day_change(loan, 20), loan_id=loan.loan_id)
-    listed = (await api.get("/requests", params={"state": "AWAITING_CONFIRMATION", "limit": 1000})).json()
+    listed = await every_item(api, "/requests", state="AWAITING_CONFIRMATION", limit=1000)
     ours = [r["loan_id"] for r in listed if r["loan_id"] in (late.loan_id, early.loan_id)]
     assert ours == [early.loan_id, late.loan_id]
-    before = (await api.get("/requests", params={"deadline_before": "2020-02-12", "limit": 1000})).json()
+    before = await every_item(api, "/requests", deadline_before="2020-02-12", limit=1000)
     assert early.loan_id in {r["loan_id"] for r in before} and late.loan_id not in {r["loan_id"] for r in before}
-    of_loan = (await api.get(f"/loans/{early.loan_id}/requests")).json()
+    of_loan = await every_item(api, f"/loans/{early.loan_id}/requests")
     assert [r["state"] for r in of_loan] == ["AWAITING_CONFIRMATION"]
     assert (await api.get("/requests/R-unknown")).status_code == 404
 

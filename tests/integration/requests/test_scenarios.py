@@ -3,13 +3,16 @@
 The confirmation service's events are published by the test, as that service would publish them.
 """
 
-from datetime import date
+import contextlib
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from sqlalchemy import select
 
 from services.requests.repository import inbox
+from shared.clock import FixedClock
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
@@ -40,9 +43,10 @@ async def test_scenario_1_a_single_borrower_moves_the_day_in_the_app_and_is_appr
     async with kafka.watch(EVENTS) as watch:
         submitted = await answer(kafka, watch, a_debit_day_change(loan, 25), loan_id=loan.loan_id)
         approved = await next_event(watch, "RequestApproved", submitted.data["request_id"])
-        ordinary = loan.model_copy(update={"as_of": ACCOUNT_DAY.replace(hour=12)})
+        ordinary = loan.model_copy(update={"as_of": ACCOUNT_DAY + timedelta(minutes=1)})
         await kafka.publish("loans.snapshots", ordinary, subject=loan.loan_id)
-        applied = loan.model_copy(update={"next_due_date": date(2020, 3, 25), "as_of": ACCOUNT_DAY.replace(hour=18)})
+        applied = loan.model_copy(update={"next_due_date": date(2020, 3, 25),
+                                          "as_of": ACCOUNT_DAY + timedelta(minutes=2)})
         applied_event = await kafka.publish("loans.snapshots", applied, subject=loan.loan_id)
         completed = await next_event(watch, "RequestCompleted", submitted.data["request_id"])
     assert completed.event["causationid"] == applied_event.id
@@ -92,7 +96,7 @@ async def test_scenario_3_a_confirmed_co_borrower_lets_the_request_through_then_
         await co_borrower_says(kafka, submitted, co, "CONFIRMED")
         approved = await next_event(watch, "RequestApproved", request_id)
         applied = loan.model_copy(update={"debit_day": 28, "next_due_date": date(2020, 2, 28),
-                                          "as_of": ACCOUNT_DAY.replace(hour=18)})
+                                          "as_of": ACCOUNT_DAY + timedelta(minutes=2)})
         await kafka.publish("loans.snapshots", applied, subject=loan.loan_id)
         await next_event(watch, "RequestCompleted", request_id)
     assert approved.data["new_debit_day"] == 28
@@ -171,12 +175,15 @@ async def test_scenario_10_staff_arrange_early_repayment_for_a_disabled_borrower
         approved = await next_event(watch, "RequestApproved", submitted.data["request_id"])
         # SPEC §3: the ordinary instalment on the 10th lowers the principal a little: that completes nothing.
         instalment = loan.model_copy(update={"outstanding_principal": Decimal("43500.00"),
-                                             "as_of": ACCOUNT_DAY.replace(hour=20)})
+                                             "as_of": ACCOUNT_DAY + timedelta(minutes=2)})
         await kafka.publish("loans.snapshots", instalment, subject=loan.loan_id)
+        # Core banking reports the repayment on the 7th: the service's clock has reached that day too (a snapshot
+        # dated ahead of the receiver's clock is refused by the contract's bounds).
         paid = loan.model_copy(update={"outstanding_principal": Decimal("23500.00"),
                                        "as_of": ACCOUNT_DAY.replace(day=7)})
-        paid_event = await kafka.publish("loans.snapshots", paid, subject=loan.loan_id)
-        completed = await next_event(watch, "RequestCompleted", submitted.data["request_id"])
+        with clock_at(service, ACCOUNT_DAY.replace(day=7, hour=10)):
+            paid_event = await kafka.publish("loans.snapshots", paid, subject=loan.loan_id)
+            completed = await next_event(watch, "RequestCompleted", submitted.data["request_id"])
     assert completed.event["causationid"] == paid_event.id
     assert submitted.data["request_type"] == "EARLY_REPAYMENT" and submitted.data["paper_documents_required"]
     assert (approved.data["repayment_type"], approved.data["amount"], approved.data["requested_date"]) == (
@@ -193,6 +200,19 @@ async def test_a_late_snapshot_changes_nothing(service: ServiceRuntime, api: htt
     await eventually(lambda: processed(service, late.id), what="the late snapshot handled")
     seen = (await api.get(f"/loans/{loan.loan_id}")).json()
     assert (seen["debit_day"], seen["status"]) == (10, "ACTIVE")
+
+
+@contextlib.contextmanager
+def clock_at(service: ServiceRuntime, when: datetime) -> Iterator[None]:
+    """The module's service reads `when` as "now" for the block, then its own time again."""
+    clock = service.clock
+    assert isinstance(clock, FixedClock)
+    before = clock.now()
+    clock.advance(when - before)
+    try:
+        yield
+    finally:
+        clock.advance(before - clock.now())
 
 
 async def processed(service: ServiceRuntime, event_id: str) -> bool:
