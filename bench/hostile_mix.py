@@ -46,7 +46,7 @@ def hostile(count: int) -> list[Hostile]:
                 for value, kind in (hostile_value(topics.REQUESTS_COMMANDS).example() for _ in range(count))]
 
 
-async def send_all(bootstrap: str, records: list[Send]) -> dict[bytes, float]:
+async def send_all(bootstrap: str, topic: str, records: list[Send]) -> dict[bytes, float]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
                                 max_batch_size=256 * 1024, max_request_size=2 << 20)
     await producer.start()
@@ -55,7 +55,7 @@ async def send_all(bootstrap: str, records: list[Send]) -> dict[bytes, float]:
         futures = []
         for key, value, headers in records:
             sent[key] = time.perf_counter()
-            futures.append(await producer.send(topics.REQUESTS_COMMANDS, value, key=key, headers=headers))
+            futures.append(await producer.send(topic, value, key=key, headers=headers))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -77,7 +77,8 @@ async def burst(infra: Infra, count: int, share: float) -> dict[str, object]:
              for _ in range(count)]
     bad = hostile(round(count * share))
     valid = envelopes([(a_debit_day_change(loan, 25), loan.loan_id) for loan in loans[: count - len(bad)]])
-    await send_all(infra.kafka_bootstrap, [(k, v, []) for k, v in envelopes([(x, x.loan_id) for x in loans])])
+    await send_all(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS,
+                   [(k, v, []) for k, v in envelopes([(x, x.loan_id) for x in loans])])
     records: list[Send] = [(k, v, []) for k, v in valid] + [(h.key.encode(), h.value, list(h.headers)) for h in bad]
     random.Random(7).shuffle(records)
     await projected(infra, [loan.loan_id for loan in loans])  # the figures below start with the commands
@@ -86,7 +87,7 @@ async def burst(infra: Infra, count: int, share: float) -> dict[str, object]:
     lettered = asyncio.create_task(collect(infra.kafka_bootstrap, topics.dlq(topics.REQUESTS_COMMANDS),
                                            {h.key.encode() for h in bad}, b"", timeout=600)) if bad else None
     await asyncio.sleep(1)  # the collectors are positioned
-    sent = await send_all(infra.kafka_bootstrap, records)
+    sent = await send_all(infra.kafka_bootstrap, topics.REQUESTS_COMMANDS, records)
     seen = await approved
     dead = await lettered if lettered else {}
     return {"valid": len(valid), "valid_answered": len(seen), "hostile": len(bad), "hostile_dead_lettered": len(dead),
