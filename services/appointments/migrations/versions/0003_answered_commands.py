@@ -4,8 +4,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-import sqlalchemy as sa
-from alembic import op
+from shared.migration_steps import answered_commands_0003, undo_answered_commands_0003
 
 revision = "0003"
 down_revision = "0002"
@@ -15,15 +14,8 @@ SCHEMA = "appointments"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "commands",
-        sa.Column("command_id", sa.Text, primary_key=True),
-        sa.Column("command_type", sa.Text, nullable=False),
-        sa.Column("answer", sa.LargeBinary, nullable=False),
-        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        schema=SCHEMA,
-    )
+    answered_commands_0003(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("commands", schema=SCHEMA)
+    undo_answered_commands_0003(SCHEMA)

@@ -5,8 +5,7 @@ Revision ID: 0005
 Revises: 0004
 """
 
-import sqlalchemy as sa
-from alembic import op
+from shared.migration_steps import inbox_by_source_0005, undo_inbox_by_source_0005
 
 revision = "0005"
 down_revision = "0004"
@@ -16,15 +15,8 @@ SCHEMA = "requests"
 
 
 def upgrade() -> None:
-    # Rows from before keep an empty source: the offsets of what they record were committed long since.
-    op.add_column("inbox", sa.Column("source", sa.Text, nullable=False, server_default=""), schema=SCHEMA)
-    op.alter_column("inbox", "source", server_default=None, schema=SCHEMA)
-    op.drop_constraint("inbox_pkey", "inbox", schema=SCHEMA)
-    op.create_primary_key("inbox_pkey", "inbox", ["source", "message_id"], schema=SCHEMA)
+    inbox_by_source_0005(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_constraint("inbox_pkey", "inbox", schema=SCHEMA)
-    op.execute(f'DELETE FROM "{SCHEMA}".inbox WHERE source = \'dead-letter\'')
-    op.create_primary_key("inbox_pkey", "inbox", ["message_id"], schema=SCHEMA)
-    op.drop_column("inbox", "source", schema=SCHEMA)
+    undo_inbox_by_source_0005(SCHEMA)
