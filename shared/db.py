@@ -115,25 +115,6 @@ def create_command_table(bind: Connection, schema: str) -> None:
     command_table(MetaData(schema=schema)).create(bind)
 
 
-def create_messaging_tables(bind: Connection, schema: str) -> None:
-    """For a service's first migration: its inbox and outbox as they were then (later migrations change them)."""
-    metadata = MetaData(schema=schema)
-    Table("inbox", metadata,
-          Column("message_id", Text, primary_key=True),
-          Column("topic", Text, nullable=False),
-          Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()))
-    Table("outbox", metadata,
-          Column("id", BigInteger, Identity(always=False), primary_key=True),
-          Column("topic", Text, nullable=False),
-          Column("key", LargeBinary, nullable=True),
-          Column("value", LargeBinary, nullable=False),
-          Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
-          Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-          Column("sent_at", DateTime(timezone=True), nullable=True),
-          Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")))
-    metadata.create_all(bind)
-
-
 async def copy_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Appends `rows` to `table` with PostgreSQL's COPY, in the session's transaction: the fast path for many
     rows that cannot conflict (outbox, audit trail). Columns missing from the rows take their defaults."""

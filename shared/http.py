@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 
-MAX_ID = 128  # CONTRACT.md 1.1 bounds: identifiers are at most 128 printable characters
+from shared.contracts._bounds import MAX_ID, text_problem
+
 MAX_QUERY_VALUE = 512  # a cursor is the longest query value a client sends
 MAX_QUERY_PARAMS = 64
 MAX_PAGE = 1000
@@ -36,8 +37,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _printable(value: str) -> str:
-    if not value.isprintable() or not value.strip():
-        raise ValueError("an identifier must be printable characters only")
+    """The contract's own identifier rule (shared.contracts._bounds), so HTTP and Kafka accept the same ids."""
+    if (problem := text_problem("id", value)) is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -120,7 +120,7 @@ class Tables:
     inbox: Table
     outbox: Table
     schema: str
-    commands: Table | None = None  # answered commands (shared.db.command_table); None for a service without any
+    commands: Table | None = None  # answered commands (shared.db.command_table); a consumer needs them
 
 
 class BatchConsumer:
@@ -149,6 +149,8 @@ class BatchConsumer:
                 raise ValueError(f"{topic} carries no type {sorted(unknown)}")
         self._sessions = sessions
         self._tables = tables
+        assert tables.commands is not None, "a consumer stores every command's answer (shared.db.command_table)"
+        self._commands = tables.commands
         self._clock = clock
         self._source = f"postloan/{service}"
         self.stopping = False
@@ -204,7 +206,7 @@ class BatchConsumer:
                      dead: Sequence[tuple[Record, ErrorKind, str]], *, isolate: bool) -> None:
         async with self._sessions.begin() as session:
             out = await self._dead_letters(session, dead)
-            answers = _Answers(self._tables.commands)
+            answers = _Answers(self._commands)
             if isolate:
                 out += await self._apply_each(session, decoded, answers)
             else:
@@ -334,14 +336,14 @@ class _Answers:
     are stored with the command; a replay (any envelope id) is answered with those same records, so consumers,
     who de-duplicate on the event id, see no second effect and send no second notification."""
 
-    def __init__(self, table: Table | None) -> None:
+    def __init__(self, table: Table) -> None:
         self._table = table
         self._stored: dict[str, list[OutgoingRecord]] = {}
         self._new: dict[str, tuple[str, list[OutgoingRecord]]] = {}
 
     async def load(self, session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
         ids = sorted({cid for e in events if (cid := _command_id(e)) is not None})
-        if self._table is None or not ids:
+        if not ids:
             return
         # One array parameter whatever the batch size: one round trip, one cached statement.
         rows = await session.execute(text(
@@ -354,20 +356,20 @@ class _Answers:
 
     def previous(self, event: CloudEvent[Any]) -> list[OutgoingRecord] | None:
         cid = _command_id(event)
-        if cid is None or self._table is None:
+        if cid is None:
             return None
         if cid in self._stored:
             return self._stored[cid]
         return self._new[cid][1] if cid in self._new else None
 
     def remember(self, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> None:
-        if (cid := _command_id(event)) is not None and self._table is not None:
+        if (cid := _command_id(event)) is not None:
             self._new[cid] = (event.type, list(emitted))
 
     async def store(self, session: AsyncSession) -> None:
         """Writes the batch's new answers with one COPY; a conflict means a concurrent copy answered one of the
         commands meanwhile: the batch is redone in isolation, where that command gets the other copy's answer."""
-        if self._table is None or not self._new:
+        if not self._new:
             return
         rows = [{"command_id": cid, "command_type": kind, "answer": outbox.pack(records)}
                 for cid, (kind, records) in self._new.items()]
@@ -379,13 +381,12 @@ class _Answers:
             raise
 
     async def store_one(self, session: AsyncSession, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> bool:
-        if self._table is None or (cid := _command_id(event)) is None:
+        if (cid := _command_id(event)) is None:
             return True
         self._new[cid] = (event.type, list(emitted))
         return await self._insert(session, [cid], [event.type], [emitted]) == 1
 
     async def fetch(self, session: AsyncSession, command_id: str) -> list[OutgoingRecord]:
-        assert self._table is not None
         answer = await session.scalar(select(self._table.c.answer).where(self._table.c.command_id == command_id))
         records = outbox.unpack(answer or b"")
         self._stored[command_id] = records
@@ -393,7 +394,6 @@ class _Answers:
 
     async def _insert(self, session: AsyncSession, ids: list[str], types: list[str],
                       answers: list[list[OutgoingRecord]]) -> int:
-        assert self._table is not None
         stmt = text(
             f'INSERT INTO "{self._table.schema}".commands (command_id, command_type, answer) '
             "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:answers AS bytea[])) "

@@ -5,9 +5,44 @@ Each service's migration of that revision calls the step with its own schema; a 
 stays in that service's migration.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+
+def messaging_tables_0001(bind: Any, schema: str) -> None:
+    """Revision 0001: the `inbox` and `outbox` as they were then (later revisions change them)."""
+    metadata = sa.MetaData(schema=schema)
+    sa.Table("inbox", metadata,
+             sa.Column("message_id", sa.Text, primary_key=True),
+             sa.Column("topic", sa.Text, nullable=False),
+             sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()))
+    sa.Table("outbox", metadata,
+             sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+             sa.Column("topic", sa.Text, nullable=False),
+             sa.Column("key", sa.LargeBinary, nullable=True),
+             sa.Column("value", sa.LargeBinary, nullable=False),
+             sa.Column("headers", postgresql.JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+             sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+             sa.Index("outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")))
+    metadata.create_all(bind)
+
+
+def timer_table_0002(bind: Any, schema: str) -> None:
+    """A service's first timers revision (0002): `timers` as it was then (0006 added attempts and parking)."""
+    metadata = sa.MetaData(schema=schema)
+    sa.Table("timers", metadata,
+             sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+             sa.Column("kind", sa.Text, nullable=False),
+             sa.Column("key", sa.Text, nullable=False),
+             sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+             sa.Column("payload", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+             sa.UniqueConstraint("kind", "key", name="one_timer_per_kind_and_key"),
+             sa.Index("timers_due", "due_at"))
+    metadata.create_all(bind)
 
 
 def answered_commands_0003(schema: str) -> None:

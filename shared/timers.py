@@ -182,18 +182,3 @@ class TimerRunner:
                         error=error[:300])
         await session.execute(update(self._table).where(self._table.c.id == row.id).values(**values))
         return 1 if attempts >= self._max_attempts else 0
-
-
-def create_timer_table(bind: Any, schema: str) -> None:
-    """For a service's first timers migration: its `timers` table as it was then (0006 added attempts, last_error,
-    parked_at and made `timers_due` skip parked timers); never the live definition above, which moves on."""
-    metadata = MetaData(schema=schema)
-    Table("timers", metadata,
-          Column("id", BigInteger, Identity(always=False), primary_key=True),
-          Column("kind", Text, nullable=False),
-          Column("key", Text, nullable=False),
-          Column("due_at", DateTime(timezone=True), nullable=False),
-          Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-          UniqueConstraint("kind", "key", name="one_timer_per_kind_and_key"),
-          Index("timers_due", "due_at"))
-    metadata.create_all(bind)

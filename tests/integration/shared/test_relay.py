@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import outbox, topics
-from shared.db import create_engine, create_messaging_tables, messaging_tables
+from shared.db import create_engine, messaging_tables
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
 from tests.support.infra import ROOT, Infra
@@ -28,8 +28,9 @@ async def schema(migrated: Infra) -> AsyncIterator[tuple[AsyncEngine, str, Table
     engine = create_engine(migrated.database_url, pool_size=2)
     async with engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{name}"'))
-        await conn.run_sync(create_messaging_tables, name)
-    _, table = messaging_tables(MetaData(schema=name))
+        metadata = MetaData(schema=name)
+        _, table = messaging_tables(metadata)  # today's tables (outbox_parked included)
+        await conn.run_sync(metadata.create_all)
     yield engine, name, table
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))

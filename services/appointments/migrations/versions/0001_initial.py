@@ -5,7 +5,7 @@ Revision ID: 0001
 
 from alembic import op
 
-from shared.db import create_messaging_tables
+from shared.migration_steps import messaging_tables_0001
 
 revision = "0001"
 down_revision = None
@@ -15,7 +15,7 @@ SCHEMA = "appointments"
 
 
 def upgrade() -> None:
-    create_messaging_tables(op.get_bind(), SCHEMA)
+    messaging_tables_0001(op.get_bind(), SCHEMA)
 
 
 def downgrade() -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from shared.timers import create_timer_table
+from shared.migration_steps import timer_table_0002
 
 revision = "0002"
 down_revision = "0001"
@@ -93,7 +93,7 @@ TABLES = (
 
 def upgrade() -> None:
     metadata.create_all(op.get_bind(), tables=list(TABLES))
-    create_timer_table(op.get_bind(), SCHEMA)
+    timer_table_0002(op.get_bind(), SCHEMA)
 
 
 def downgrade() -> None:

@@ -10,7 +10,7 @@ this revision creates (0004 adds columns to these tables). The schema is the one
 import sqlalchemy as sa
 from alembic import op
 
-from shared.timers import create_timer_table
+from shared.migration_steps import timer_table_0002
 
 revision = "0002"
 down_revision = "0001"
@@ -101,7 +101,7 @@ def upgrade() -> None:
     )
     op.create_index("paper_outstanding", "paper", ["branch_id", "owed_since"], schema=SCHEMA,
                     postgresql_where=sa.text("state IN ('OWED', 'IN_TRANSIT')"))
-    create_timer_table(op.get_bind(), SCHEMA)
+    timer_table_0002(op.get_bind(), SCHEMA)
 
 
 def downgrade() -> None:

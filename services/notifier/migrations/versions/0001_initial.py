@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from shared.db import create_messaging_tables
+from shared.migration_steps import messaging_tables_0001
 
 revision = "0001"
 down_revision = None
@@ -17,7 +17,7 @@ SCHEMA = "notifier"
 
 
 def upgrade() -> None:
-    create_messaging_tables(op.get_bind(), SCHEMA)
+    messaging_tables_0001(op.get_bind(), SCHEMA)
     op.create_table(
         "recipients",
         sa.Column("customer_id", sa.Text, primary_key=True),

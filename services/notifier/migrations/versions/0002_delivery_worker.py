@@ -7,7 +7,7 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from shared.timers import create_timer_table
+from shared.migration_steps import timer_table_0002
 
 revision = "0002"
 down_revision = "0001"
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.add_column("deliveries", sa.Column("correlation_id", sa.Text), schema=SCHEMA)
     op.create_index("deliveries_due", "deliveries", ["next_attempt_at"], schema=SCHEMA,
                     postgresql_where=sa.text("status IN ('PENDING', 'HELD')"))
-    create_timer_table(op.get_bind(), SCHEMA)
+    timer_table_0002(op.get_bind(), SCHEMA)
 
 
 def downgrade() -> None:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from shared.timers import create_timer_table
+from shared.migration_steps import timer_table_0002
 
 revision = "0002"
 down_revision = "0001"
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("changed_by", sa.Text, nullable=False),
         schema=SCHEMA,
     )
-    create_timer_table(op.get_bind(), SCHEMA)
+    timer_table_0002(op.get_bind(), SCHEMA)
 
 
 def downgrade() -> None:
