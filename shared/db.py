@@ -123,6 +123,7 @@ async def copy_rows(session: AsyncSession | AsyncConnection, table: Table, rows:
     columns = list(rows[0].keys())
     connection = session if isinstance(session, AsyncConnection) else await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None, "an open asyncpg connection"
     await raw.copy_records_to_table(
         table.name, schema_name=table.schema, columns=columns, records=[tuple(r[c] for c in columns) for r in rows]
     )

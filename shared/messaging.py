@@ -9,7 +9,7 @@ back-off; a handler that fails for any other reason sends its message to the dea
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +30,8 @@ from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
 from shared.outbox import OutgoingRecord
+from shared.refusal import Refusal
+from shared.unit_of_work import Prepare, UniqueConflict, UnitOfWork
 
 log = structlog.get_logger("postloan.messaging")
 
@@ -47,9 +49,12 @@ class Record(Protocol):
 
 @dataclass
 class MessageContext:
-    """What a handler may use: the transaction, 'now', and a way to emit events caused by what it handles.
+    """What a handler may use: the transaction's unit of work, 'now', and a way to emit events caused by what it
+    handles.
 
     `message` is the inbound CloudEvent; a timer firing has none, and carries the chain's correlation id.
+    `uow` is the transaction's unit of work (shared.unit_of_work): repositories read and write through it; the
+    consumer passes the batch's own, and a context built without one gets a fresh one.
     """
 
     session: AsyncSession
@@ -59,10 +64,18 @@ class MessageContext:
     causationid: str | None
     message: CloudEvent[Any] | None = None
     emitted: list[OutgoingRecord] = field(default_factory=list)
+    settings: Any = None  # the service's own settings (each service reads its Settings type from here)
+    unit: InitVar["UnitOfWork | None"] = None
+    uow: UnitOfWork = field(init=False)
+
+    def __post_init__(self, unit: UnitOfWork | None) -> None:
+        self.uow = unit if unit is not None else UnitOfWork(self.session)
 
     @classmethod
-    def of_message(cls, session: AsyncSession, now: datetime, source: str, message: CloudEvent[Any]) -> "MessageContext":
-        return cls(session, now, source, message.correlationid or message.id, message.id, message)
+    def of_message(cls, uow: UnitOfWork, now: datetime, source: str, message: CloudEvent[Any],
+                   settings: Any = None) -> "MessageContext":
+        return cls(uow.session, now, source, message.correlationid or message.id, message.id, message,
+                   settings=settings, unit=uow)
 
     def reject_command(self, topic: str, reason_code: str, reason: str, *, facts: Mapping[str, str] | None = None,
                        subject: str | None = None, **named: str | None) -> None:
@@ -78,6 +91,10 @@ class MessageContext:
                                          rejected_at=self.now, **named),
                   subject=subject or self.message.subject or self.message.id)
         log.info("command_rejected", command_id=command_id, reason_code=reason_code)
+
+    def refuse(self, topic: str, refusal: Refusal, *, subject: str | None = None, **named: str | None) -> None:
+        """`reject_command` with a domain's `Refusal` (shared.refusal): one refusal vocabulary everywhere."""
+        self.reject_command(topic, refusal.code.value, refusal.reason, facts=refusal.facts, subject=subject, **named)
 
     def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
         """Queues an event caused by what is handled. Its `data` was validated against the contract's bounds when
@@ -96,6 +113,8 @@ class MessageContext:
 
 
 Handler = Callable[[MessageContext, Any], Awaitable[None]]
+Routes = Mapping[str, Mapping["str | type[Contract]", Handler]]
+"""topic -> the contract class (or its CloudEvent type name) -> the handler."""
 
 
 class BatchHooks(Protocol):
@@ -133,15 +152,20 @@ class BatchConsumer:
         self,
         *,
         service: str,
-        handlers: Mapping[str, Mapping[str, Handler]],
+        handlers: Routes,
         sessions: async_sessionmaker[AsyncSession],
         tables: Tables,
         clock: Clock,
         hooks: BatchHooks | None = None,
+        prepare: Prepare | None = None,
+        settings: Any = None,
     ) -> None:
         self.service = service
         self._hooks = hooks
-        self.handlers = {topic: dict(by_type) for topic, by_type in handlers.items()}
+        self._prepare = prepare
+        self.handlers = {topic: {_type_name(key): handler for key, handler in by_type.items()}
+                         for topic, by_type in handlers.items()}
+        self._settings = settings
         self.codecs = {topic: codec(topic) for topic in self.handlers}
         for topic, by_type in self.handlers.items():
             unknown = set(by_type) - set(self.codecs[topic].models)
@@ -216,7 +240,8 @@ class BatchConsumer:
 
     async def _apply_batch(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
                            answers: "_Answers") -> list[OutgoingRecord]:
-        """The fast path: one inbox claim, the batch hooks, every handler, one write of the answers."""
+        """The fast path: one inbox claim, one unit of work (preloaded by the service's `prepare`) shared by every
+        handler, one flush of the buffered rows, one write of the answers."""
         claimed = await self._claim(session, [(record.topic, event.source, event.id) for record, event in decoded])
         todo = []
         for record, event in decoded:
@@ -227,56 +252,79 @@ class BatchConsumer:
             if (handler := self.handlers[record.topic].get(event.type)) is not None:
                 todo.append((record, event, handler))
         await answers.load(session, [event for _, event, _ in todo])
+        uow = UnitOfWork(session)
+        fresh = [(r.topic, e) for r, e, _ in todo if not answers.replays(e)]
+        if self._prepare is not None and fresh:
+            await self._prepare(uow, fresh)
         if self._hooks is not None:
-            await self._hooks.prepare(session, [(r.topic, e) for r, e, _ in todo if not answers.replays(e)])
+            await self._hooks.prepare(session, fresh)
         out: list[OutgoingRecord] = []
         for record, event, handler in todo:
             if (previous := answers.previous(event)) is not None:
                 log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
                 out.extend(previous)
                 continue
-            emitted = await self._handle(session, handler, record, event)
+            emitted = await self._handle(uow, handler, record, event)
             out.extend(emitted)
             answers.remember(event, emitted)
         if self._hooks is not None:
             await self._hooks.flush(session)
+        await uow.flush()
         await answers.store(session)
         return out
 
     async def _apply_each(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
                           answers: "_Answers") -> list[OutgoingRecord]:
-        """The isolated path: each message's claim, handler and answer in a savepoint of its own."""
+        """The isolated path: each message's claim, handler and answer in a savepoint (and a unit of work) of its
+        own. A message whose rows meet a unique key held by a concurrent writer is redone once: it then reads the
+        other writer's row and decides on it."""
         await answers.load(session, [event for _, event in decoded])
         out: list[OutgoingRecord] = []
         for record, event in decoded:
-            handler = self.handlers[record.topic].get(event.type)
-            try:
-                async with session.begin_nested():
-                    if not await self._claim(session, [(record.topic, event.source, event.id)]):
-                        log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+            for attempt in (1, 2):
+                try:
+                    out += await self._apply_one(session, record, event, answers)
+                except UniqueConflict as exc:
+                    if attempt == 1:
+                        log.info("message_redone_after_conflict", error=str(exc)[:300], **_coords(record))
                         continue
-                    if (previous := answers.previous(event)) is not None:
-                        out.extend(previous)
-                        continue
-                    emitted = await self._handle(session, handler, record, event) if handler else []
-                    if not await answers.store_one(session, event, emitted):
-                        raise _AnsweredMeanwhile
-                    out.extend(emitted)
-            except _AnsweredMeanwhile:
-                # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
-                out.extend(await answers.fetch(session, event.data.command_id))
-                log.info("command_replayed", command_id=event.data.command_id)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                log.error("handler_failed_dead_lettered", error=repr(exc)[:300], exc_info=exc, **_coords(record))
-                out += await self._dead_letters(session, [(record, ErrorKind.PROCESSING_FAILED, repr(exc))])
+                    out += await self._failed(session, record, exc)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    out += await self._failed(session, record, exc)
+                break
         return out
 
-    async def _handle(self, session: AsyncSession, handler: Handler, record: Record,
+    async def _apply_one(self, session: AsyncSession, record: Record, event: CloudEvent[Any],
+                         answers: "_Answers") -> list[OutgoingRecord]:
+        handler = self.handlers[record.topic].get(event.type)
+        try:
+            async with session.begin_nested():
+                if not await self._claim(session, [(record.topic, event.source, event.id)]):
+                    log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                    return []
+                if (previous := answers.previous(event)) is not None:
+                    return previous
+                uow = UnitOfWork(session)
+                emitted = await self._handle(uow, handler, record, event) if handler else []
+                await uow.flush()
+                if not await answers.store_one(session, event, emitted):
+                    raise _AnsweredMeanwhile
+                return emitted
+        except _AnsweredMeanwhile:
+            # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
+            log.info("command_replayed", command_id=event.data.command_id)
+            return await answers.fetch(session, event.data.command_id)
+
+    async def _failed(self, session: AsyncSession, record: Record, exc: Exception) -> list[OutgoingRecord]:
+        log.error("handler_failed_dead_lettered", error=repr(exc)[:300], exc_info=exc, **_coords(record))
+        return await self._dead_letters(session, [(record, ErrorKind.PROCESSING_FAILED, repr(exc))])
+
+    async def _handle(self, uow: UnitOfWork, handler: Handler, record: Record,
                       event: CloudEvent[Any]) -> list[OutgoingRecord]:
         """Runs one handler; returns what it emitted."""
-        ctx = MessageContext.of_message(session, self._clock.now(), self._source, event)
+        ctx = MessageContext.of_message(uow, self._clock.now(), self._source, event, self._settings)
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
@@ -314,6 +362,10 @@ class BatchConsumer:
         result = await session.execute(stmt, {"sources": [s for s, _ in unique], "ids": [i for _, i in unique],
                                                "topics": list(unique.values())})
         return {(source, message_id) for source, message_id in result.all()}
+
+
+def _type_name(key: "str | type[Contract]") -> str:
+    return key if isinstance(key, str) else key.type_name()
 
 
 DEAD_LETTER_SOURCE = "dead-letter"  # the inbox's source for records dead-lettered by their coordinates

@@ -27,12 +27,13 @@ from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
 from shared.logging import configure_logging
-from shared.messaging import BatchConsumer, BatchHooks, Handler, Tables
+from shared.messaging import BatchConsumer, BatchHooks, Routes, Tables
 from shared.outbox import backlog
 from shared.relay import OutboxRelay
 from shared.retention import PruneHook, Pruner
 from shared.settings import ServiceSettings
 from shared.timers import TimerHandler, TimerRunner, parked_count, timer_table
+from shared.unit_of_work import Prepare
 
 log = structlog.get_logger("postloan.runtime")
 
@@ -63,12 +64,13 @@ class ServiceSpec:
     description: str
     metadata: MetaData  # the service's tables; inbox and outbox are added to it
     migrations: Path
-    consumers: Mapping[str, Mapping[str, Handler]]  # topic -> CloudEvent type -> handler
+    consumers: Routes  # topic -> contract class (or CloudEvent type) -> handler
     produces: str  # the topic the service writes (documented in its AsyncAPI)
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
+    prepare: Prepare | None = None  # a batch's preload into its unit of work (shared.unit_of_work.Prepare)
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
     prune: PruneHook | None = None  # the service's own retention, run with the outbox and inbox pruning
 
@@ -155,6 +157,7 @@ class ServiceRuntime:
         self.consumer = BatchConsumer(
             service=self.spec.name, handlers=self.spec.consumers,
             sessions=sessions, tables=self.tables, clock=self.clock, hooks=self.spec.batch_hooks,
+            prepare=self.spec.prepare, settings=s,
         )
         self.relay = OutboxRelay(
             engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
@@ -168,7 +171,7 @@ class ServiceRuntime:
             self.timers = TimerRunner(
                 service=self.spec.name, sessions=sessions, table=timer_table(self.spec.metadata), tables=self.tables,
                 handlers=self.spec.timers, clock=self.clock, interval=s.timer_interval_s,
-                max_attempts=s.timer_max_attempts, retry_base_s=s.timer_retry_base_s,
+                max_attempts=s.timer_max_attempts, retry_base_s=s.timer_retry_base_s, settings=s,
             )
             self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
         pruner = Pruner(

@@ -92,7 +92,8 @@ RETRY_CAP_S = 3600.0  # the longest wait between two attempts of a failing timer
 class TimerRunner:
     def __init__(self, *, service: str, sessions: async_sessionmaker[AsyncSession], table: Table, tables: Tables,
                  handlers: Mapping[str, TimerHandler], clock: Clock, interval: float = 1.0, batch: int = 100,
-                 max_attempts: int = 5, retry_base_s: float = 30.0) -> None:
+                 max_attempts: int = 5, retry_base_s: float = 30.0, settings: Any = None) -> None:
+        self._settings = settings
         self._service = service
         self._sessions = sessions
         self._table = table
@@ -140,10 +141,12 @@ class TimerRunner:
             out = []
             for row in rows:
                 ctx = MessageContext(session, now, f"postloan/{self._service}",
-                                     correlationid=row.payload.get("correlationid"), causationid=None)
+                                     correlationid=row.payload.get("correlationid"), causationid=None,
+                                     settings=self._settings)
                 try:
                     async with session.begin_nested():
                         await self._fire(ctx, row)
+                        await ctx.uow.flush()
                         await session.execute(delete(t).where(t.c.id == row.id))
                 except Exception as exc:
                     if is_transient(exc):

@@ -1,0 +1,199 @@
+"""The unit of work against the real PostgreSQL: cached reads, buffered writes, autoflush, conflicts; and the batch
+consumer built on it, redoing a batch message by message when a concurrent writer took a unique key meanwhile."""
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, Text, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from shared import topics
+from shared.clock import FixedClock
+from shared.contracts import requests as R
+from shared.db import command_table, create_engine, messaging_tables
+from shared.envelope import CloudEvent, encode, new_event
+from shared.messaging import BatchConsumer, MessageContext, Tables
+from shared.unit_of_work import UniqueConflict, UnitOfWork
+from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
+from tests.support.infra import Infra
+
+
+@dataclass
+class Schema:
+    engine: AsyncEngine
+    name: str
+    things: Table
+    tables: Tables
+
+
+@pytest.fixture
+async def schema(infra: Infra) -> AsyncIterator[Schema]:
+    name = f"uow_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(infra.database_url, pool_size=3)
+    metadata = MetaData(schema=name)
+    things = Table("things", metadata, Column("key", Text, primary_key=True), Column("value", Integer, nullable=False),
+                   Column("note", Text))
+    inbox, outbox = messaging_tables(metadata)
+    commands = command_table(metadata)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        await conn.run_sync(metadata.create_all)
+    yield Schema(engine, name, things, Tables(inbox=inbox, outbox=outbox, schema=name, commands=commands))
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    await engine.dispose()
+
+
+async def stored(s: Schema) -> dict[str, tuple[int, str | None]]:
+    async with s.engine.connect() as conn:
+        rows = (await conn.execute(select(s.things))).all()
+    return {r.key: (r.value, r.note) for r in rows}
+
+
+async def test_buffered_rows_are_written_before_any_statement_that_reads_their_table(schema: Schema) -> None:
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    other = Table("pg_class", MetaData(schema="pg_catalog"), Column("oid", Integer))  # a table the rows are not in
+    async with sessions.begin() as session:
+        uow = UnitOfWork(session)
+        uow.add_all(schema.things, [{"key": "a", "value": 1}, {"key": "b", "value": 2}])
+        assert uow.pending == 2
+        await uow.execute(select(other.c.oid).limit(1))
+        assert uow.pending == 2, "a statement on another table leaves the buffer alone"
+        count = await uow.scalar(select(schema.things.c.key).where(schema.things.c.value == 2))
+        assert count == "b" and uow.pending == 0, "reading the table flushed it first"
+    assert await stored(schema) == {"a": (1, None), "b": (2, None)}
+
+
+async def test_a_row_inserted_then_changed_in_one_batch_is_written_in_that_order(schema: Schema) -> None:
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        await session.execute(schema.things.insert().values(key="old", value=0))
+    async with sessions.begin() as session:
+        uow = UnitOfWork(session)
+        uow.update(schema.things, {"key": "old"}, {"value": 10})
+        uow.add(schema.things, {"key": "new", "value": 1})
+        uow.update(schema.things, {"key": "new"}, {"value": 2})
+        uow.update(schema.things, {"key": "new"}, {"note": "twice"})
+        uow.add(schema.things, {"key": "gone", "value": 5})
+        uow.delete(schema.things, {"key": "gone"})
+        await uow.flush()
+    assert await stored(schema) == {"old": (10, None), "new": (2, "twice")}
+
+
+async def test_reads_are_cached_and_an_absent_key_is_remembered(schema: Schema) -> None:
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    calls: list[list[str]] = []
+
+    async with sessions.begin() as session:
+        uow = UnitOfWork(session)
+
+        async def fetch(keys: list[str]) -> Mapping[str, int]:
+            calls.append(keys)
+            rows = await uow.execute(select(schema.things).where(schema.things.c.key.in_(keys)))
+            return {r.key: r.value for r in rows}
+
+        uow.add(schema.things, {"key": "x", "value": 7})
+        assert await uow.load("thing", ["x", "y"], fetch) == {"x": 7, "y": None}
+        assert await uow.load_one("thing", "y", fetch) is None
+        assert await uow.load_one("thing", "x", fetch) == 7
+        assert calls == [["x", "y"]], "one fetch for both keys, none after"
+        uow.keep("thing", "y", 3)
+        assert await uow.load_one("thing", "y", fetch) == 3
+
+
+async def test_a_unique_key_taken_meanwhile_fails_the_flush_as_a_conflict(schema: Schema) -> None:
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        await session.execute(schema.things.insert().values(key="taken", value=1))
+    with pytest.raises(UniqueConflict):
+        async with sessions.begin() as session:
+            uow = UnitOfWork(session)
+            uow.add_all(schema.things, [{"key": "free", "value": 1}, {"key": "taken", "value": 2}])
+            await uow.flush()
+    assert await stored(schema) == {"taken": (1, None)}
+
+
+@dataclass
+class FakeRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+def records_of(commands: Sequence[R.SubmitDebitDayChange]) -> list[FakeRecord]:
+    events: list[CloudEvent[Any]] = [new_event(c, source="test", subject=c.loan_id, time=ACCOUNT_DAY) for c in commands]
+    return [FakeRecord(topics.REQUESTS_COMMANDS, 0, i, c.loan_id.encode(), encode(e))
+            for i, (c, e) in enumerate(zip(commands, events, strict=True))]
+
+
+async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_message_decides_on_what_is_there(
+    schema: Schema,
+) -> None:
+    """The batch reads (prepare), a concurrent writer then commits a row under one of the batch's keys, and the
+    batch's flush conflicts: the consumer redoes it message by message; the one message finds the other writer's
+    row and decides on it; the others are applied; nothing is dead-lettered."""
+    loans = [a_loan() for _ in range(3)]
+    taken = loans[1].loan_id
+    decisions: dict[str, str] = {}
+
+    async def claim(uow: UnitOfWork, loan_id: str) -> str:
+        async def fetch(keys: list[str]) -> Mapping[str, int]:
+            rows = await uow.execute(select(schema.things).where(schema.things.c.key.in_(keys)))
+            return {r.key: r.value for r in rows}
+
+        if await uow.load_one("thing", loan_id, fetch) is not None:
+            return "found the other writer's row"
+        uow.add(schema.things, {"key": loan_id, "value": 1})
+        return "claimed"
+
+    async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:
+        ids = [e.data.loan_id for _, e in messages]
+        await uow.load("thing", ids, lambda keys: _none(keys))  # the batch's read: nothing there yet
+        async with schema.engine.begin() as conn:  # ...and then another copy commits one of the keys
+            await conn.execute(schema.things.insert().values(key=taken, value=99))
+
+    async def handle(ctx: MessageContext, cmd: R.SubmitDebitDayChange) -> None:
+        decisions[cmd.loan_id] = await claim(ctx.uow, cmd.loan_id)
+
+    consumer = BatchConsumer(service=schema.name, handlers={topics.REQUESTS_COMMANDS: {R.SubmitDebitDayChange: handle}},
+                             sessions=async_sessionmaker(schema.engine, expire_on_commit=False), tables=schema.tables,
+                             clock=FixedClock(ACCOUNT_DAY), prepare=prepare)
+    await consumer.process(records_of([a_debit_day_change(loan) for loan in loans]))
+
+    assert decisions == {loans[0].loan_id: "claimed", taken: "found the other writer's row",
+                         loans[2].loan_id: "claimed"}
+    assert await stored(schema) == {loans[0].loan_id: (1, None), taken: (99, None), loans[2].loan_id: (1, None)}
+    assert await outbox_topics(schema) == [], "nothing dead-lettered (the handler emits nothing)"
+
+
+async def test_a_message_that_conflicts_on_every_try_alone_is_dead_lettered(schema: Schema) -> None:
+    loans = [a_loan() for _ in range(3)]
+    async with schema.engine.begin() as conn:
+        await conn.execute(schema.things.insert().values(key=loans[1].loan_id, value=99))
+
+    async def handle(ctx: MessageContext, cmd: R.SubmitDebitDayChange) -> None:
+        ctx.uow.add(schema.things, {"key": cmd.loan_id, "value": 1})  # blind: never reads what is there
+
+    consumer = BatchConsumer(service=schema.name, handlers={topics.REQUESTS_COMMANDS: {R.SubmitDebitDayChange: handle}},
+                             sessions=async_sessionmaker(schema.engine, expire_on_commit=False), tables=schema.tables,
+                             clock=FixedClock(ACCOUNT_DAY))
+    await consumer.process(records_of([a_debit_day_change(loan) for loan in loans]))
+
+    assert await stored(schema) == {loans[0].loan_id: (1, None), loans[1].loan_id: (99, None),
+                                    loans[2].loan_id: (1, None)}
+    assert await outbox_topics(schema) == [topics.dlq(topics.REQUESTS_COMMANDS)]
+
+
+async def _none(keys: list[str]) -> Mapping[str, int]:
+    return {}
+
+
+async def outbox_topics(s: Schema) -> list[str]:
+    async with s.engine.connect() as conn:
+        return list((await conn.execute(select(s.tables.outbox.c.topic).order_by(s.tables.outbox.c.id))).scalars())
