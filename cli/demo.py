@@ -5,8 +5,7 @@ import uuid
 
 import httpx
 
-from cli.kafka_io import envelope, publish
-from cli.main import (
+from cli.app import (
     Bootstrap,
     app,
     console,
@@ -14,7 +13,9 @@ from cli.main import (
     due_in_two_weeks,
     fail,
     platform_now,
+    url_of,
 )
+from cli.kafka_io import envelope, publish
 from shared import topics
 from shared.contracts import loans as loan_contract
 
@@ -32,8 +33,8 @@ async def _owed(client: httpx.AsyncClient, confirmation_url: str, branch_id: str
 
 
 @app.command("demo")
-def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = "http://127.0.0.1:8002",
-         requests_url: str = "http://127.0.0.1:8001", timeout: float = 60.0) -> None:
+def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of("confirmation"),
+         requests_url: str = url_of("requests"), timeout: float = 60.0) -> None:
     """Play SPEC §11 scenario 3: a co-borrower confirmed by a recorded call, paper owed, then received."""
     from cli.kafka_io import end_offsets, follow
     from shared.contracts import confirmation as conf

@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.main import app, console
+from cli.app import app, console
+from services import SERVICES as ALL_SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-SERVICES = ("requests", "confirmation", "appointments", "notifier")
+SERVICES = tuple(ALL_SERVICES)
 
 
 def documents(service: str) -> dict[str, Any]:

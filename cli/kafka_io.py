@@ -35,7 +35,7 @@ async def publish(bootstrap: str, messages: Iterable[tuple[str, CloudEvent[Any]]
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
+    cluster = await consumer._client.fetch_all_metadata()
     return [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
 
 

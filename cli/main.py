@@ -1,35 +1,42 @@
-"""`postloan` command line: topics, demo data, a sample request followed through the platform, tailing topics."""
+"""`postloan` command line: topics, demo data, a sample request followed through the platform, tailing topics.
+
+The entry point (`main`) and the commands of this module; `cli.demo`, `cli.docs` and `cli.operations` add theirs
+to the same app (cli/app.py) when imported below."""
 
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 import httpx
 import typer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
-from rich.console import Console
 
+import cli.demo
+import cli.docs
+import cli.operations
+from cli.app import (
+    DEMO,
+    Bootstrap,
+    app,
+    console,
+    describe,
+    due_in_two_weeks,
+    fail,
+    platform_now,
+    url_of,
+    wait_until_known,
+)
 from cli.kafka_io import end_offsets, envelope, follow, publish
 from shared import topics
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
 from shared.kafka_admin import ensure_topics
 
-app = typer.Typer(help="Operate a local postloan platform.", no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-DEMO = Path(__file__).resolve().parent.parent / "deploy" / "demo"
-BANK_TZ = ZoneInfo("Asia/Shanghai")
-Bootstrap = Annotated[str, typer.Option(envvar="POSTLOAN_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers.")]
-
-
-def fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+__all__ = ["app", "cli", "main"]  # importing cli.demo/docs/operations registers their commands
 
 
 @app.command("topics")
@@ -60,8 +67,8 @@ def try_request(
     day: int = typer.Option(20, help="The new debit day asked for."),
     at: datetime | None = typer.Option(None, help="What the app writes as submitted_at (default: the platform's "
                                                   "own clock; the services decide on theirs either way)."),
-    requests_url: str = typer.Option("http://127.0.0.1:8001", help="The requests service."),
-    notifier_url: str = typer.Option("http://127.0.0.1:8004", help="The notifier."),
+    requests_url: str = typer.Option(url_of("requests"), help="The requests service."),
+    notifier_url: str = typer.Option(url_of("notifier"), help="The notifier."),
     timeout: float = 30.0,
 ) -> None:
     """Publish a fresh demo loan, submit a debit-day change for it from the app, show every event that follows."""
@@ -113,29 +120,6 @@ def try_request(
         fail(f"is the platform up (make up)? {exc!r}")
 
 
-async def platform_now(service_url: str) -> datetime:
-    """The service's own clock (its /health says it): `make up` replays the account's dates from 3 Feb 2020."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        body = (await client.get(f"{service_url}/health")).json()
-    return datetime.fromisoformat(body["now"])
-
-
-def due_in_two_weeks(loan: loan_contract.LoanSnapshot, now: datetime) -> loan_contract.LoanSnapshot:
-    """The demo loan as of `now`, its next instalment about two weeks ahead on a consistent debit day (1..28), so
-    the demo works on the replayed 2020 clock and on real time alike."""
-    due = (now.astimezone(BANK_TZ) + timedelta(days=14)).date()
-    due = due.replace(day=min(due.day, 28))
-    return loan.model_copy(update={"debit_day": due.day, "next_due_date": due, "as_of": now})
-
-
-async def wait_until_known(*urls: str, timeout: float) -> None:
-    """Waits until each service answers 200 for the new loan or customer (their projections caught up)."""
-    async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout):
-        for url in urls:
-            while (await client.get(url)).status_code != 200:
-                await asyncio.sleep(0.1)
-
-
 @app.command("tail")
 def tail(
     topic: Annotated[list[str] | None, typer.Argument(help="Topics to follow (default: all event topics).")] = None,
@@ -164,19 +148,7 @@ def tail(
         pass
 
 
-def describe(msg: dict[str, Any]) -> str:
-    data = msg.get("data") or {}
-    keys = ("request_id", "reason_code", "new_debit_day", "new_due_date", "customer_id", "channel", "template",
-            "command_type", "booking_code")
-    facts = " ".join(f"{k}={data[k]}" for k in keys if k in data)
-    return f"[bold]{msg.get('type')}[/bold] subject={msg.get('subject')} {facts}"
-
-
 def main() -> None:
-    import cli.demo  # noqa: F401  - registers `demo` on `app`
-    import cli.docs  # noqa: F401  - registers `docs` on `app`
-    import cli.operations  # noqa: F401  - registers the operator commands on `app`
-
     try:
         app()
     except (KafkaError, OSError, httpx.HTTPError) as exc:

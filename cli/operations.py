@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from rich.progress import track
 from rich.table import Table
 
+from cli.app import Bootstrap, app, console, fail, url_of
 from cli.kafka_io import envelope, publish
-from cli.main import Bootstrap, app, console, fail
 from shared import topics
 from shared.contracts import TOPIC_TYPES, Contract
 from shared.contracts import appointments as appt
@@ -136,7 +136,7 @@ RequestsUrl = Annotated[str, typer.Option("--requests-url", envvar="POSTLOAN_REQ
 
 
 @policy_app.command("show")
-def policy_show(requests_url: RequestsUrl = "http://127.0.0.1:8001") -> None:
+def policy_show(requests_url: RequestsUrl = url_of("requests")) -> None:
     """Show the policy in force and the presets."""
     try:
         body = httpx.get(f"{requests_url}/policy", timeout=5).raise_for_status().json()
@@ -149,7 +149,7 @@ def policy_show(requests_url: RequestsUrl = "http://127.0.0.1:8001") -> None:
 
 @policy_app.command("set")
 def policy_set(name: str, by: str = typer.Option(..., "--by", help="Who switches it (audit)."),
-               requests_url: RequestsUrl = "http://127.0.0.1:8001") -> None:
+               requests_url: RequestsUrl = url_of("requests")) -> None:
     """Switch the policy in force to a preset, with no restart."""
     try:
         response = httpx.put(f"{requests_url}/policy", json={"preset": name, "changed_by": by}, timeout=5)
@@ -168,7 +168,7 @@ async def _dead_letters(bootstrap: str, names: list[str]) -> list[Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        cluster = await consumer._client.fetch_all_metadata()
         parts = [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
         if not parts:
             return []

@@ -5,9 +5,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${POSTLOAN_STATE_DIR:-$root/.local}
 py="$root/.venv/bin/python"
-names=(requests confirmation appointments notifier)
-declare -A port=([requests]=${REQUESTS_HTTP_PORT:-8001} [confirmation]=${CONFIRMATION_HTTP_PORT:-8002}
-                 [appointments]=${APPOINTMENTS_HTTP_PORT:-8003} [notifier]=${NOTIFIER_HTTP_PORT:-8004})
+# The services and their default ports come from the one list of them (services/__init__.py: SERVICES);
+# <NAME>_HTTP_PORT overrides a port.
+names=(); declare -A port=()
+while read -r name default; do
+  names+=("$name"); override="${name^^}_HTTP_PORT"; port[$name]=${!override:-$default}
+done < <(cd "$root" && "$py" -m services)
 mkdir -p "$state/logs" "$state/run"
 cd "$root"
 

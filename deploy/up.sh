@@ -17,14 +17,14 @@ deploy/postgres.sh start
 deploy/services.sh start
 .venv/bin/postloan load-demo
 took=$(( $(date +%s) - started ))
+services=$(.venv/bin/python -m services | awk '{printf "%s%s :%s", sep, $1, $2; sep=", "}')
+first_port=$(.venv/bin/python -m services | awk 'NR==1 {print $2}')
 
 cat <<MSG
 
 postloan is up (${took} s).
-  health     http://127.0.0.1:8001/health  :8002  :8003  :8004   (requests, confirmation, appointments, notifier)
-  readiness  http://127.0.0.1:8001/ready   …
-  HTTP docs  http://127.0.0.1:8001/docs    (OpenAPI; same path on each port)
-  AsyncAPI   http://127.0.0.1:8001/docs/asyncapi.json
+  services   ${services}
+  health     http://127.0.0.1:${first_port}/health   (and /ready, /docs for OpenAPI, /docs/asyncapi.json; same paths on each port)
   logs       $root/.local/logs/<service>.log
   Kafka      127.0.0.1:9092    PostgreSQL  postgresql://postloan@127.0.0.1:55432/postloan
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from services import SERVICES as ALL_SERVICES
 from shared.clock import Clock, FixedClock
 from shared.runtime import ServiceRuntime
 from tests.support.builders import ACCOUNT_DAY
@@ -30,7 +31,7 @@ class ServiceInfo:
 _PORT_BASE = int(os.environ.get("POSTLOAN_TEST_PORT_BASE", "18000"))
 SERVICES = {
     name: ServiceInfo(name, name, ROOT / "services" / name / "migrations", f"{name.upper()}_", _PORT_BASE + i)
-    for i, name in enumerate(("requests", "confirmation", "appointments", "notifier"), start=1)
+    for i, name in enumerate(ALL_SERVICES, start=1)
 }
 
 

@@ -1,9 +1,13 @@
 """Guards of the layout (STYLE §3, §4): pure domain modules, services that do not import one another."""
 
 import ast
+from typing import Any
 from pathlib import Path
 
 import pytest
+import yaml
+
+from services import SERVICES as REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "app.py").exists())
@@ -30,8 +34,20 @@ def test_domain_modules_do_no_io(path: Path) -> None:
     assert not {m.split(".")[0] for m in imports_of(path)} & IO_MODULES
 
 
-def test_every_service_has_a_domain_or_only_plumbing() -> None:
-    assert set(SERVICES) == {"requests", "confirmation", "appointments", "notifier"}
+def test_the_one_list_of_services_names_every_service_folder() -> None:
+    assert set(SERVICES) == set(REGISTRY), "services/__init__.py SERVICES is the one list of services"
+
+
+def test_docker_compose_runs_exactly_the_listed_services_on_their_ports() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    runs = {name: spec for name, spec in compose.items() if "services." in " ".join(spec.get("command", []))}
+    assert set(runs) == set(REGISTRY)
+    for name, port in REGISTRY.items():
+        assert spec_port(runs[name]) == port, name
+
+
+def spec_port(spec: dict[str, Any]) -> int:
+    return int(next(p for p in spec.get("ports", [])).split(":")[0])
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -7,6 +7,7 @@ reason in its headers, and every service must still be ready.
 """
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from datetime import date, time
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from services import SERVICES
 from shared import topics
 from shared.contracts import Contract
 from shared.contracts import appointments as A
@@ -32,17 +34,14 @@ from tests.support.kafka import KafkaDriver, Watch
 from tests.support.services import http, running
 from tests.support.wait import publish_loan
 
-NAMES = ("requests", "confirmation", "appointments", "notifier")
 EVENTS = tuple(t for t in topics.ALL if t.endswith(".events"))
 MONDAY = date(2020, 2, 10)
 
 
 @pytest.fixture(scope="module")
 async def platform(migrated: Infra) -> AsyncIterator[dict[str, ServiceRuntime]]:
-    async with running("requests", migrated) as requests, running("confirmation", migrated) as confirmation, \
-            running("appointments", migrated) as appointments, running("notifier", migrated) as notifier:
-        yield {"requests": requests, "confirmation": confirmation, "appointments": appointments,
-               "notifier": notifier}
+    async with contextlib.AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(running(name, migrated)) for name in SERVICES}
 
 
 @pytest.fixture(scope="module")
