@@ -1,5 +1,5 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
-.PHONY: up up-detached down status test test-unit
+.PHONY: up up-detached down status test test-unit lint
 
 up:            ## Kafka, PostgreSQL, the four services and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
@@ -17,6 +17,9 @@ status:
 
 test:          ## every test, against a real broker and database the tests start themselves
 	deploy/test.sh
+
+lint:          ## ruff and mypy (also the first step of `make test`)
+	deploy/lint.sh
 
 test-unit:     ## pure rules and contracts only: no broker, no database
 	deploy/bootstrap.sh && .venv/bin/pytest tests/unit -q

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.appointments_throughput [--count 10000] [--cap 500]
 
-Provisions its own broker and database (tests/support/infra.py), runs the appointments service as its own
+Provisions its own broker and database (harness/infra.py), runs the appointments service as its own
 process, publishes one branch plan (16 half-hour slots of 40, daily cap CAP), then COUNT bookings by
 distinct customers for one day at once. Each command is timed to its answer (SlotBooked or BookingRejected).
 Checks that exactly CAP were booked, on the events and in the database.
@@ -25,20 +25,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.requests_throughput import envelopes, produce
 from bench.support import service_process
+from harness.infra import ROOT, provide
 from shared import topics
 from shared.contracts import appointments as A
 from shared.db import migrate
-from tests.support.infra import ROOT, provide
 
 PORT = 18103
 DAY = date(2020, 2, 10)
 
 
 async def answers(bootstrap: str, want: set[str], timeout: float) -> dict[str, tuple[float, str]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-    parts = [TopicPartition(topics.APPOINTMENTS_EVENTS, p) for p in cluster.partitions_for_topic(topics.APPOINTMENTS_EVENTS)]
+    cluster = await consumer._client.fetch_all_metadata()
+    parts = [TopicPartition(topics.APPOINTMENTS_EVENTS, p)
+             for p in cluster.partitions_for_topic(topics.APPOINTMENTS_EVENTS)]
     consumer.assign(parts)
     for tp, offset in (await consumer.end_offsets(parts)).items():
         consumer.seek(tp, offset)

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.notifier_throughput [--count 10000]
 
-Provisions its own broker and database (tests/support/infra.py), runs the notifier as its own process,
+Provisions its own broker and database (harness/infra.py), runs the notifier as its own process,
 projects COUNT customers (one app-push channel each), then publishes COUNT RequestSubmitted at once and
 times each to its NotificationSent. Every NotificationSent on the topic is counted per (event, customer,
 channel), and the deliveries table is counted too.
@@ -24,21 +24,23 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.requests_throughput import produce
 from bench.support import service_process
+from harness.builders import ACCOUNT_DAY, a_borrower, a_loan
+from harness.infra import ROOT, provide
 from shared import topics
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.db import migrate
 from shared.envelope import encode, new_event
-from tests.support.builders import ACCOUNT_DAY, a_borrower, a_loan
-from tests.support.infra import ROOT, provide
 
 PORT = 18104
 
 
-async def sent_events(bootstrap: str, want: set[str], timeout: float) -> tuple[dict[str, float], Counter[tuple[str, ...]]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+async def sent_events(bootstrap: str, want: set[str],
+                      timeout: float) -> tuple[dict[str, float], Counter[tuple[str, ...]]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    cluster = await consumer._client.fetch_all_metadata()
     parts = [TopicPartition(topics.NOTIFICATIONS_EVENTS, p)
              for p in cluster.partitions_for_topic(topics.NOTIFICATIONS_EVENTS)]
     consumer.assign(parts)
@@ -80,21 +82,21 @@ async def main() -> None:
                 loans.append(loan.model_copy(update={"borrowers": [a_borrower(
                     customer, channels=[L.NotificationChannel.APP_PUSH])]}))
             await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, [
-                (l.loan_id.encode(), encode(new_event(l, source="bench", subject=l.loan_id, time=ACCOUNT_DAY)))
-                for l in loans])
+                (x.loan_id.encode(), encode(new_event(x, source="bench", subject=x.loan_id, time=ACCOUNT_DAY)))
+                for x in loans])
             conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
-            ids = [l.borrowers[0].customer_id for l in loans]
+            ids = [x.borrowers[0].customer_id for x in loans]
             while await conn.fetchval("SELECT count(*) FROM notifier.recipients WHERE customer_id = ANY($1)", ids) \
                     < args.count:
                 await asyncio.sleep(0.2)
             events = [new_event(R.RequestSubmitted(
-                request_id=f"RN-{uuid.uuid4().hex[:12]}", command_id="c", loan_id=l.loan_id,
-                request_type=R.RequestType.DEBIT_DAY_CHANGE, applicant_customer_id=l.borrowers[0].customer_id,
+                request_id=f"RN-{uuid.uuid4().hex[:12]}", command_id="c", loan_id=x.loan_id,
+                request_type=R.RequestType.DEBIT_DAY_CHANGE, applicant_customer_id=x.borrowers[0].customer_id,
                 channel=R.Channel.APP, co_borrowers=[], deadline=date(2020, 2, 10), paper_documents_required=False,
-                policy_version="epidemic-2020", branch_id=l.branch_id, confirmation_attempts=3,
+                policy_version="epidemic-2020", branch_id=x.branch_id, confirmation_attempts=3,
                 current_debit_day=10, new_debit_day=20,
                 current_due_date=date(2020, 2, 10), new_due_date=date(2020, 2, 20)),
-                source="bench", subject=l.loan_id, time=ACCOUNT_DAY) for l in loans]
+                source="bench", subject=x.loan_id, time=ACCOUNT_DAY) for x in loans]
             want = {e.id for e in events}
             collector = asyncio.create_task(sent_events(infra.kafka_bootstrap, want, 900))
             await asyncio.sleep(1)

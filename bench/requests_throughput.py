@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.requests_throughput [--count 10000] [--out bench/results/requests.json]
 
-Provisions its own broker and database like the tests (tests/support/infra.py), runs the requests service as
+Provisions its own broker and database like the tests (harness/infra.py), runs the requests service as
 a separate process, publishes COUNT single-borrower loans, then COUNT commands as fast as the producer goes,
 and times each command to its RequestApproved. Then, on the same broker and database, a plain aiokafka +
 asyncpg loop does the same persistence (inbox, request row, two outbox rows) and publishes the same two
-answers per request: the baseline (no envelope validation, audit trail, policy, rules or logging). Prints and writes requests/s, p50 and p99 latency of both.
+answers per request: the baseline (no envelope validation, audit trail, policy, rules or logging). Prints and
+writes requests/s, p50 and p99 latency of both.
 """
 
 import argparse
@@ -25,11 +26,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.support import service_process
+from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
+from harness.infra import ROOT, Infra, provide
 from shared import topics
 from shared.db import migrate
 from shared.envelope import encode, new_event
-from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
-from tests.support.infra import ROOT, Infra, provide
 
 PORT = 18101
 
@@ -58,9 +59,10 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
 
 async def collect(bootstrap: str, topic: str, want: set[bytes], kind: bytes, timeout: float) -> dict[bytes, float]:
     """Reads `topic` from its current end until a record of `kind` arrived for every key in `want`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    cluster = await consumer._client.fetch_all_metadata()
     parts = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
     consumer.assign(parts)
     for tp, offset in (await consumer.end_offsets(parts)).items():
@@ -98,14 +100,14 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
     async with service_process("requests", infra, PORT):
-        await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(l, l.loan_id) for l in loans]))
+        await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(x, x.loan_id) for x in loans]))
         dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
         conn = await asyncpg.connect(dsn)
-        ids = [l.loan_id for l in loans]
+        ids = [x.loan_id for x in loans]
         while await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids) < count:
             await asyncio.sleep(0.2)
         await conn.close()
-        commands = envelopes([(a_debit_day_change(l, 25), l.loan_id) for l in loans])
+        commands = envelopes([(a_debit_day_change(x, 25), x.loan_id) for x in loans])
         want = {key for key, _ in commands}
         collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, want,
                                                 b'"type":"RequestApproved"', timeout=600))
@@ -130,8 +132,10 @@ async def baseline_loop(infra: Infra, source: str, sink: str, count: int, stop: 
     conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
     await conn.execute(BASELINE_SQL)
     consumer = AIOKafkaConsumer(source, bootstrap_servers=infra.kafka_bootstrap, group_id=f"bench-{uuid.uuid4()}",
-                                enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=8 << 20)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=5)
     await consumer.start()
     await producer.start()
     try:
@@ -179,11 +183,12 @@ async def run_baseline(infra: Infra, count: int) -> dict[str, float]:
     await admin.create_topics([NewTopic(source, 6, 1), NewTopic(sink, 6, 1)])
     await admin.close()
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}") for _ in range(count)]
-    commands = envelopes([(a_debit_day_change(l, 25), l.loan_id) for l in loans])
+    commands = envelopes([(a_debit_day_change(x, 25), x.loan_id) for x in loans])
     stop = asyncio.Event()
     loop_task = asyncio.create_task(baseline_loop(infra, source, sink, count, stop))
-    collector = asyncio.create_task(collect(infra.kafka_bootstrap, sink, {k for k, _ in commands},
-                                            b'"type": "RequestApproved"', timeout=600))
+    want = {k for k, _ in commands}
+    collector = asyncio.create_task(collect(infra.kafka_bootstrap, sink, want, b'"type": "RequestApproved"',
+                                            timeout=600))
     await asyncio.sleep(3)  # consumer group joined, collector positioned
     sent = await produce(infra.kafka_bootstrap, source, commands)
     seen = await collector

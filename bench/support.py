@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from tests.support.builders import ACCOUNT_DAY
-from tests.support.infra import ROOT, Infra
+from harness.builders import ACCOUNT_DAY
+from harness.infra import ROOT, Infra
 
 
 @contextlib.asynccontextmanager

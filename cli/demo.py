@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 
@@ -20,9 +21,9 @@ from shared import topics
 from shared.contracts import loans as loan_contract
 
 
-async def _owed(client: httpx.AsyncClient, confirmation_url: str, branch_id: str) -> list[dict]:
+async def _owed(client: httpx.AsyncClient, confirmation_url: str, branch_id: str) -> list[dict[str, Any]]:
     """The paper-owed report of one branch, every page of it (`GET /paper/owed` pages by `cursor`)."""
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     params: dict[str, str | int] = {"branch_id": branch_id, "limit": 1000}
     while True:
         body = (await client.get(f"{confirmation_url}/paper/owed", params=params)).raise_for_status().json()

@@ -4,6 +4,7 @@ The entry point (`main`) and the commands of this module; `cli.demo`, `cli.docs`
 to the same app (cli/app.py) when imported below."""
 
 import asyncio
+import contextlib
 import json
 import uuid
 from datetime import datetime
@@ -89,8 +90,8 @@ def try_request(
                                                                      source="core-banking/demo"))])
         console.print(f"[bold]→ {topics.LOANS_SNAPSHOTS}[/bold] LoanSnapshot loan={loan.loan_id} "
                       f"debit_day={loan.debit_day} next_due_date={loan.next_due_date}")
-        await wait_until_known(f"{requests_url}/loans/{loan.loan_id}", f"{notifier_url}/recipients/{customer.customer_id}",
-                               timeout=timeout)
+        await wait_until_known(f"{requests_url}/loans/{loan.loan_id}",
+                               f"{notifier_url}/recipients/{customer.customer_id}", timeout=timeout)
         start = await end_offsets(bootstrap, watched)
         await publish(bootstrap, [(topics.REQUESTS_COMMANDS, event)])
         console.print(f"[bold]→ {topics.REQUESTS_COMMANDS}[/bold] SubmitDebitDayChange loan={loan.loan_id} day={day}")
@@ -142,10 +143,8 @@ def tail(
                 continue
             console.print(f"[green]{name}[/green] {describe(msg)}")
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
 
 
 def main() -> None:

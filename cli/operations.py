@@ -114,11 +114,11 @@ def load(
     for n, item in enumerate(track(rows, description=f"validating {kind}", console=console), start=1):
         try:
             if kind == "loans":
-                data: Contract = loan_contract.LoanSnapshot.model_validate(item)
-                good.append((topics.LOANS_SNAPSHOTS, envelope(data, subject=data.loan_id, source="cli/load")))
+                loan = loan_contract.LoanSnapshot.model_validate(item)
+                good.append((topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id, source="cli/load")))
             else:
-                data = appt.SetBranchPlan.model_validate({"command_id": f"load-{uuid.uuid4().hex[:12]}", **item})
-                good.append((topics.APPOINTMENTS_COMMANDS, envelope(data, subject=data.branch_id, source="cli/load")))
+                plan = appt.SetBranchPlan.model_validate({"command_id": f"load-{uuid.uuid4().hex[:12]}", **item})
+                good.append((topics.APPOINTMENTS_COMMANDS, envelope(plan, subject=plan.branch_id, source="cli/load")))
         except ValidationError as exc:
             refused.append((n, item.get("loan_id") or item.get("branch_id") or "?", exc.errors()[0]))
     if good:
@@ -212,7 +212,8 @@ def dlq_replay(letters: Annotated[list[str], typer.Argument(help="TOPIC.dlq:PART
     """Send chosen dead letters back to their topic, unchanged, after a fix."""
     wanted = set(letters)
     names = sorted({w.rsplit(":", 2)[0] for w in wanted})
-    records = [r for r in asyncio.run(_dead_letters(bootstrap, names)) if f"{r.topic}:{r.partition}:{r.offset}" in wanted]
+    records = [r for r in asyncio.run(_dead_letters(bootstrap, names))
+               if f"{r.topic}:{r.partition}:{r.offset}" in wanted]
     missing = wanted - {f"{r.topic}:{r.partition}:{r.offset}" for r in records}
     if missing:
         fail(f"no such dead letter: {', '.join(sorted(missing))}")
@@ -224,8 +225,8 @@ def dlq_replay(letters: Annotated[list[str], typer.Argument(help="TOPIC.dlq:PART
             for r in records:
                 original = dict(r.headers).get("x-original-topic", b"").decode()
                 kept = [(k, v) for k, v in r.headers if not k.startswith("x-")]
-                await producer.send_and_wait(original, r.value, key=r.key, headers=kept + [("x-replayed-from",
-                                             f"{r.topic}:{r.partition}:{r.offset}".encode())])
+                await producer.send_and_wait(original, r.value, key=r.key, headers=[
+                    *kept, ("x-replayed-from", f"{r.topic}:{r.partition}:{r.offset}".encode())])
         finally:
             await producer.stop()
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, then integration and end-to-end tests against a real Kafka broker and
-# PostgreSQL server that the test session provisions itself (tests/support/infra.py). Extra args go to pytest.
+# The whole test suite: lint and types (deploy/lint.sh), unit tests, then integration and end-to-end tests against a real Kafka broker and
+# PostgreSQL server that the test session provisions itself (harness/infra.py). Extra args go to pytest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deploy/bootstrap.sh
 export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
+deploy/lint.sh
 .venv/bin/pytest tests/unit -q "$@"
 .venv/bin/pytest tests/integration tests/e2e -q "$@"
 echo "tests: $(( $(date +%s) - start )) s"

@@ -76,11 +76,10 @@ class UndecodableMessage(Exception):
 
 
 def _typed_envelope(model: type[Contract]) -> type[CloudEvent[Any]]:
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        f"{model.type_name()}Event",
-        __base__=CloudEvent[model],  # type: ignore[valid-type]
-        type=(Literal[model.type_name()], ...),
-    )
+    # Both types are built at run time from `model`, which mypy cannot follow: they are typed as what they are.
+    base: type[CloudEvent[Any]] = CloudEvent[model]  # type: ignore[valid-type]
+    literal: Any = Literal[model.type_name()]
+    return create_model(f"{model.type_name()}Event", __base__=base, type=(literal, ...))
 
 
 def envelope_union(models: Iterable[type[Contract]]) -> Any:

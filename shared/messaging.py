@@ -117,23 +117,6 @@ Routes = Mapping[str, Mapping["str | type[Contract]", Handler]]
 """topic -> the contract class (or its CloudEvent type name) -> the handler."""
 
 
-class BatchHooks(Protocol):
-    """Optional per-service batching: load what a batch needs in a few queries, write its rows in a few more.
-
-    `prepare` runs after the inbox claim with the batch's fresh messages, `flush` before the outbox insert.
-    Both run only on the optimistic path; when a batch is redone message by message they are skipped and
-    handlers must work without them. Raising `RedoIsolated` from either sends the batch down that path.
-    """
-
-    async def prepare(self, session: AsyncSession, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None: ...
-
-    async def flush(self, session: AsyncSession) -> None: ...
-
-
-class RedoIsolated(Exception):
-    """The optimistic batch path cannot hold (e.g. a concurrent writer); redo the batch message by message."""
-
-
 @dataclass(frozen=True)
 class Tables:
     inbox: Table
@@ -156,14 +139,12 @@ class BatchConsumer:
         sessions: async_sessionmaker[AsyncSession],
         tables: Tables,
         clock: Clock,
-        hooks: BatchHooks | None = None,
         prepare: Prepare | None = None,
         settings: Any = None,
     ) -> None:
         self.service = service
-        self._hooks = hooks
         self._prepare = prepare
-        self.handlers = {topic: {_type_name(key): handler for key, handler in by_type.items()}
+        self.handlers = {topic: {route_type(key): handler for key, handler in by_type.items()}
                          for topic, by_type in handlers.items()}
         self._settings = settings
         self.codecs = {topic: codec(topic) for topic in self.handlers}
@@ -256,8 +237,6 @@ class BatchConsumer:
         fresh = [(r.topic, e) for r, e, _ in todo if not answers.replays(e)]
         if self._prepare is not None and fresh:
             await self._prepare(uow, fresh)
-        if self._hooks is not None:
-            await self._hooks.prepare(session, fresh)
         out: list[OutgoingRecord] = []
         for record, event, handler in todo:
             if (previous := answers.previous(event)) is not None:
@@ -267,8 +246,6 @@ class BatchConsumer:
             emitted = await self._handle(uow, handler, record, event)
             out.extend(emitted)
             answers.remember(event, emitted)
-        if self._hooks is not None:
-            await self._hooks.flush(session)
         await uow.flush()
         await answers.store(session)
         return out
@@ -364,7 +341,8 @@ class BatchConsumer:
         return {(source, message_id) for source, message_id in result.all()}
 
 
-def _type_name(key: "str | type[Contract]") -> str:
+def route_type(key: "str | type[Contract]") -> str:
+    """A route's key as its CloudEvent type: routes name contract classes (or, for old callers, type names)."""
     return key if isinstance(key, str) else key.type_name()
 
 
@@ -429,7 +407,7 @@ class _Answers:
             await copy_rows(session, self._table, rows)
         except Exception as exc:
             if sqlstate(exc) == "23505":
-                raise RedoIsolated("a command was answered by a concurrent copy") from exc
+                raise UniqueConflict("a command was answered by a concurrent copy") from exc
             raise
 
     async def store_one(self, session: AsyncSession, event: CloudEvent[Any], emitted: list[OutgoingRecord]) -> bool:

@@ -9,6 +9,7 @@ any other failure (broker unreachable, timeouts, no leader, too few replicas) is
 """
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,6 +131,8 @@ class OutboxRelay:
             await self._sleep(self._poll * 2)  # another copy leads; look again later
             return
         raw = (await conn.get_raw_connection()).driver_connection
+        if raw is None:  # SQLAlchemy's pool invalidated the connection under us: the next round reconnects
+            raise RuntimeError("the relay's connection has no driver connection")
         channel = notify_channel(self._schema)
         try:
             self._producer = await self._started(self._new_producer())
@@ -313,7 +316,5 @@ class OutboxRelay:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass

@@ -6,6 +6,7 @@ nor timers. Outbox and inbox ages are judged on the database's clock (their time
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,8 @@ class Pruner:
     """A background loop of every service: prunes at start, then every `interval_s`."""
 
     def __init__(self, *, engine: AsyncEngine, outbox: Table, inbox: Table, clock: Clock, outbox_sent_days: float,
-                 inbox_days: float, interval_s: float = 3600.0, chunk: int = 5000, hook: PruneHook | None = None) -> None:
+                 inbox_days: float, interval_s: float = 3600.0, chunk: int = 5000,
+                 hook: PruneHook | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._interval = interval_s
@@ -65,10 +67,8 @@ class Pruner:
             except Exception as exc:  # waited out: the next run starts where this one stopped
                 level = "warning" if is_transient(exc) else "error"
                 getattr(log, level)("retention_interrupted", error=repr(exc)[:300])
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
 
     async def prune_once(self) -> dict[str, int]:
         """One pruning run; returns the rows touched per kind."""

@@ -1,4 +1,4 @@
-"""A service's process: engine, migrations, Kafka consumers, outbox relay and the HTTP app, started and stopped together.
+"""A service's process: engine, migrations, Kafka consumers, outbox relay and HTTP app, started and stopped together.
 
 Each service's `app.py` describes itself as a `ServiceSpec`; this module owns the wiring every service shares.
 """
@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,13 +23,13 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import http
+from shared import http, relay_process
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
 from shared.logging import configure_logging
-from shared.messaging import BatchConsumer, BatchHooks, Routes, Tables
+from shared.messaging import BatchConsumer, Routes, Tables, route_type
 from shared.outbox import backlog
 from shared.relay import OutboxRelay
 from shared.retention import PruneHook, Pruner
@@ -69,13 +71,12 @@ class ServiceSpec:
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
-    batch_hooks: BatchHooks | None = None  # optional batched reads and writes (shared.messaging.BatchHooks)
     prepare: Prepare | None = None  # a batch's preload into its unit of work (shared.unit_of_work.Prepare)
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
     prune: PruneHook | None = None  # the service's own retention, run with the outbox and inbox pruning
 
 
-def runtime_deps(request: Request) -> Deps:
+async def runtime_deps(request: Request) -> Deps:
     """FastAPI dependency: the running service's database sessions, clock and settings."""
     deps = request.app.state.runtime.deps
     assert deps is not None, "the service has not started"
@@ -98,6 +99,18 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
 async def _raw_decoder(msg: KafkaMessage) -> Any:
     # Decoding happens in BatchConsumer, where a bad record can be dead-lettered; FastStream must not touch it.
     return None
+
+
+async def _stop_child(child: asyncio.subprocess.Process) -> None:
+    """SIGTERM (the relay finishes its round and lets go of its lock), then SIGKILL after 10 s."""
+    if child.returncode is not None:
+        return
+    child.terminate()
+    try:
+        await asyncio.wait_for(child.wait(), timeout=10)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
 
 
 async def _tolerant_parser(records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]) -> Any:
@@ -133,6 +146,8 @@ class ServiceRuntime:
         self.consumer: BatchConsumer | None = None
         self._joined = _Assignment()
         self._relay_task: asyncio.Task[None] | None = None
+        self._relay_child_process: asyncio.subprocess.Process | None = None
+        self._stopping = False
         self.timers: TimerRunner | None = None
         self._timer_task: asyncio.Task[None] | None = None
         self.workers: list[Worker] = []
@@ -156,15 +171,18 @@ class ServiceRuntime:
         self.deps = Deps(settings=s, engine=self.engine, sessions=sessions, tables=self.tables, clock=self.clock)
         self.consumer = BatchConsumer(
             service=self.spec.name, handlers=self.spec.consumers,
-            sessions=sessions, tables=self.tables, clock=self.clock, hooks=self.spec.batch_hooks,
+            sessions=sessions, tables=self.tables, clock=self.clock,
             prepare=self.spec.prepare, settings=s,
         )
-        self.relay = OutboxRelay(
-            engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
-            batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
-            parked=outbox_parked_table(self.spec.metadata),
-        )
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        if s.relay_process:
+            self._relay_task = asyncio.create_task(self._relay_child(url), name=f"{self.spec.name}-relay")
+        else:
+            self.relay = OutboxRelay(
+                engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
+                batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
+                parked=outbox_parked_table(self.spec.metadata),
+            )
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
         if self.spec.on_start is not None:
             await self.spec.on_start(self.deps)
         if self.spec.timers is not None:
@@ -183,6 +201,27 @@ class ServiceRuntime:
         self._worker_tasks = [asyncio.create_task(w.run(), name=f"{self.spec.name}-worker") for w in self.workers]
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
+
+    async def _relay_child(self, database_url: str) -> None:
+        """Runs the relay as a child process (shared.relay_process) for as long as the service runs; a child that
+        exits (it should not) is started again after a pause. Its log lines go to the service's stderr."""
+        s = self.settings
+        env = {**os.environ, **relay_process.environment(
+            database_url=database_url, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
+            batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s, log_level=s.log_level,
+            log_json=s.log_json)}
+        while True:
+            child = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.relay_process", env=env)
+            self._relay_child_process = child
+            try:
+                code = await child.wait()
+            except asyncio.CancelledError:
+                await _stop_child(child)
+                raise
+            if self._stopping:
+                return
+            log.error("relay_process_exited", code=code)
+            await asyncio.sleep(1.0)
 
     def _subscribe(self) -> None:
         """One Kafka consumer per copy of the service, on all its topics (so copies rebalance once, not per topic)."""
@@ -204,7 +243,7 @@ class ServiceRuntime:
             decoder=_raw_decoder,
             parser=_tolerant_parser,
             title=f"{self.spec.name}",
-            description="; ".join(f"{t}: {', '.join(sorted(h)) or 'dead-letters invalid input'}"
+            description="; ".join(f"{t}: {', '.join(sorted(map(route_type, h))) or 'dead-letters invalid input'}"
                                   for t, h in handlers.items()),
         )
 
@@ -227,10 +266,15 @@ class ServiceRuntime:
             self.timers.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._timer_task, timeout=10)
+        self._stopping = True
         if self.relay is not None and self._relay_task is not None:
             self.relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._relay_task, timeout=10)
+        elif self._relay_task is not None:  # the relay's child process
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
         if self.engine is not None:
             await self.engine.dispose()
         log.info("service_stopped", service=self.spec.name)
@@ -244,12 +288,14 @@ class ServiceRuntime:
         checks = {
             "consuming": self._joined.joined.is_set(),
             "relay_running": self._relay_task is not None and not self._relay_task.done(),
-            "timers_running": self.spec.timers is None or (self._timer_task is not None and not self._timer_task.done()),
+            "timers_running": self.spec.timers is None
+            or (self._timer_task is not None and not self._timer_task.done()),
             "workers_running": all(not t.done() for t in self._worker_tasks),
             "outbox_keeping_up": False,
         }
         figures: dict[str, Any] = {"outbox_backlog": None, "outbox_oldest_unsent_s": None, "outbox_parked": None,
-                                   "timers_parked": None, "ready_max_outbox_age_s": self.settings.ready_max_outbox_age_s}
+                                   "timers_parked": None,
+                                   "ready_max_outbox_age_s": self.settings.ready_max_outbox_age_s}
         if self.engine is None:
             return checks, figures
         try:

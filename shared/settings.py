@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(50, ge=1, description="How long a poll waits for records.")
     relay_batch_size: int = Field(2000, ge=1, description="Outbox rows published per relay round.")
     relay_poll_interval_s: float = Field(1.0, gt=0, description="Relay poll when no NOTIFY wakes it.")
+    relay_process: bool = Field(
+        True, description="Run the outbox relay as a child process (its own core) rather than a task beside the "
+        "consumer: the relay's per-record work leaves the consumer's critical path (bench/README.md)."
+    )
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers (expiry, retries) are looked for.")
     timer_max_attempts: int = Field(
         5, ge=1, description="Failed firings of one timer before it is parked (kept with its error, never fired again)."

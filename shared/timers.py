@@ -8,6 +8,7 @@ while the other due timers fire in the same round. Transient failures end the ro
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,10 +124,8 @@ class TimerRunner:
                 getattr(log, level)("timers_interrupted", error=repr(exc))
             self.rounds += 1
             if fired < self._batch:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-                except TimeoutError:
-                    pass
 
     async def fire_due(self) -> int:
         """Fires the timers due now, each in a savepoint; returns how many were claimed (fired or failed)."""

@@ -6,7 +6,8 @@ hands it to the services through the message context. Repositories go through it
 - **reads look in its cache first** (`load`): a key read once, or preloaded for a whole batch by a service's
   `prepare(uow, messages)`, is not read again; an absent row is remembered as `None`;
 - **writes are buffered**: inserts (`add`) are written with one COPY per table at `flush`, plain updates and
-  deletes by key (`update`, `delete`) with one executemany per shape, each row's writes in the order made;
+  deletes by key (`update`, `delete`) with one executemany per run of alike writes, a table's writes in the
+  order made;
 - **any statement that touches a table with buffered rows flushes that table first** (`execute`), like
   SQLAlchemy's autoflush, so a handler can never read around what an earlier handler of the batch wrote;
 - **a unique-key conflict** at a flush raises `UniqueConflict`: the consumer redoes the batch message by
@@ -95,22 +96,22 @@ class UnitOfWork:
         self._buffer(table, "delete", tuple(key.items()), (tuple(key),), dict(key))
 
     def _buffer(self, table: Table, kind: str, key: Hashable | None, shape: _Shape, row: dict[str, Any]) -> None:
-        """Adds the write to the latest segment of the same kind and shape, unless a later segment of the table
-        touched the same row: writes of one row keep their order, writes of many rows are grouped."""
+        """Adds the write to the table's latest segment when it is of the same kind and shape, else starts a new
+        one: a table's writes are applied in the order they were made (a row inserted after another was closed
+        must not be inserted first: unique keys other than the primary one depend on it), and runs of alike
+        writes — a batch of submissions, a batch of outcomes — still go as one statement."""
         segments = self._staged.setdefault(table, [])
-        for segment in reversed(segments):
-            if segment.kind == kind and segment.shape == shape:
-                segment.put(key, row)
-                return
-            if key is not None and key in segment.rows:
-                break
-        segments.append(_Segment(kind, shape, key, row))
+        if segments and segments[-1].kind == kind and segments[-1].shape == shape:
+            segments[-1].put(key, row)
+        else:
+            segments.append(_Segment(kind, shape, key, row))
 
     async def execute(self, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
                       ) -> Result[Any]:
         """Runs `statement` in the transaction after flushing the buffered writes of every table it names (all
         of them when it names none that can be told, e.g. textual SQL)."""
-        await self.flush(*_tables_of(statement))
+        if self._staged:  # (finding the tables walks the statement: not worth it with nothing to flush)
+            await self.flush(*_tables_of(statement))
         return await self.session.execute(statement, params)
 
     async def scalar(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
@@ -147,8 +148,11 @@ class _Segment:
         if key is None:
             self._serial += 1
             key = ("#", self._serial)
-        if self.kind == "update" and key in self.rows:
-            row = {**self.rows[key], **row}
+        if key in self.rows:
+            if self.kind == "insert":  # the same primary key twice in one batch: what the flush would meet
+                raise UniqueConflict(f"a row with primary key {key!r} was already added")
+            if self.kind == "update":
+                row = {**self.rows[key], **row}
         self.rows[key] = row
 
     async def write(self, session: AsyncSession, table: Table) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.infra import Infra, provide
+from harness.infra import Infra, provide
 from tests.support.kafka import KafkaDriver
 
 _versions: dict[str, str] = {}

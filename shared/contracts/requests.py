@@ -5,16 +5,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from shared.contracts._base import (
-    Channel,
-    Command,
-    CommandRejected,
-    Contract,
-    Day,
-    Money,
-    RequestType,
-    Timestamp,
-)
+# Channel and RequestType are re-exported (`X as X`): fields of this topic's types, named by their users from here.
+from shared.contracts._base import Channel as Channel
+from shared.contracts._base import Command, CommandRejected, Contract, Day, Money, Timestamp
+from shared.contracts._base import RequestType as RequestType
 
 
 class VerificationMethod(StrEnum):

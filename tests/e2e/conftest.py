@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support.infra import Infra
+from harness.infra import Infra
 from tests.support.services import Process, start_processes, stop_processes
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 
+from harness.builders import ACCOUNT_DAY, SHANGHAI, a_debit_day_change, a_loan, primary_of, ref
+from harness.infra import Infra
 from shared import topics
 from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
 from shared.contracts import loans as L
 from shared.contracts import requests as R
-from tests.support.builders import ACCOUNT_DAY, SHANGHAI, a_debit_day_change, a_loan, primary_of, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver, Seen, Watch
 from tests.support.pages import every_item
 from tests.support.services import Process, restarted
@@ -159,7 +159,8 @@ async def test_scenario_6_twenty_tickets_two_hundred_customers_nobody_told_booke
         bookings = [A.BookSlot(command_id=ref("cmd"), customer_id=primary_of(loan), branch_id=plan.branch_id,
                                date=date(2020, 2, 10), start_time=slots[i % 16], service_type=A.ServiceType.OTHER)
                     for i, loan in enumerate(loans)]
-        await asyncio.gather(*(kafka.publish(topics.APPOINTMENTS_COMMANDS, b, subject=plan.branch_id) for b in bookings))
+        await asyncio.gather(*(kafka.publish(topics.APPOINTMENTS_COMMANDS, b, subject=plan.branch_id)
+                               for b in bookings))
         ids = {b.command_id for b in bookings}
         answers = await watch.wait_for(lambda s: s.data.get("command_id") in ids, count=200, timeout=60)
         booked = {a.data["customer_id"] for a in answers if a.type == "SlotBooked"}
@@ -209,9 +210,9 @@ async def test_scenario_7_a_booked_customer_checks_in_and_gets_a_priority_ticket
 
 
 async def hotline_submits(kafka: KafkaDriver, loan: L.LoanSnapshot, **extra: Any) -> R.SubmitDebitDayChange:
-    command = a_debit_day_change(loan, 20, channel=R.Channel.HOTLINE, staff_id="S-HOTLINE", identity_verification=
-                                 R.IdentityVerification(method=R.VerificationMethod.RECORDED_CALL, recording_id="REC-ID"),
-                                 **extra)
+    verification = R.IdentityVerification(method=R.VerificationMethod.RECORDED_CALL, recording_id="REC-ID")
+    command = a_debit_day_change(loan, 20, channel=R.Channel.HOTLINE, staff_id="S-HOTLINE",
+                                 identity_verification=verification, **extra)
     await kafka.publish(topics.REQUESTS_COMMANDS, command, subject=loan.loan_id)
     return command
 

@@ -5,10 +5,10 @@ from datetime import date
 import httpx
 import pytest
 
+from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of, ref
 from shared import topics
 from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
-from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of, ref
 from tests.support.kafka import KafkaDriver
 from tests.support.pages import every_item
 from tests.support.services import Process
@@ -64,7 +64,8 @@ async def test_the_command_services_dead_letter_invalid_commands_and_answer_vali
         await kafka.publish_raw(commands, b"not json at all", key=subject.encode())
         await kafka.publish(commands, command, subject=subject)
         [letter] = await watch.wait_for(lambda s: s.topic == topics.dlq(commands) and s.key == subject.encode())
-        [answer] = await watch.wait_for(lambda s: s.type == answer_type and s.data.get("command_id") == command.command_id)
+        [answer] = await watch.wait_for(
+            lambda s: s.type == answer_type and s.data.get("command_id") == command.command_id)
     assert letter.value == b"not json at all" and letter.headers["x-error-kind"] == "not-json"
     assert answer.data["command_id"] == command.command_id
     assert answer.data["reason_code"] == reason_code

@@ -6,10 +6,10 @@ tests published by hand, in the role of another system, are not the services' do
 
 import json
 
+from harness.infra import Infra
 from shared import topics
 from shared.envelope import UndecodableMessage, codec
 from tests.support.contract import CONTRACT, MAX_VALUE, bound_violations
-from tests.support.infra import Infra
 from tests.support.kafka import read_all
 from tests.support.services import Process
 

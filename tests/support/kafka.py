@@ -149,7 +149,7 @@ class KafkaDriver:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                     max_partition_fetch_bytes=FETCH_BYTES)
         await consumer.start()
-        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
+        cluster = await consumer._client.fetch_all_metadata()
         parts = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
         assert parts, f"unknown topics {topics}"
         ends = await consumer.end_offsets(parts)
@@ -169,7 +169,7 @@ async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
                                 max_partition_fetch_bytes=FETCH_BYTES)
     await consumer.start()
     try:
-        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call without a group
+        cluster = await consumer._client.fetch_all_metadata()
         parts = [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
         ends = await consumer.end_offsets(parts)
         consumer.assign(parts)

@@ -2,10 +2,10 @@
 
 from typing import Any
 
+from harness.builders import ACCOUNT_DAY, ref
 from shared import topics
 from shared.contracts import Contract
 from shared.contracts import confirmation as C
-from tests.support.builders import ACCOUNT_DAY, ref
 from tests.support.kafka import KafkaDriver, Seen, Watch
 
 EVENTS = topics.REQUESTS_EVENTS

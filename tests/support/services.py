@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
+from harness.builders import ACCOUNT_DAY
+from harness.infra import ROOT, Infra
 from services import SERVICES as ALL_SERVICES
 from shared.clock import Clock, FixedClock
 from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY
-from tests.support.infra import ROOT, Infra
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ def _builder(name: str) -> tuple[Any, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running(name: str, infra: Infra, *, clock: Clock | None = None, **overrides: Any) -> AsyncIterator[ServiceRuntime]:
+async def running(name: str, infra: Infra, *, clock: Clock | None = None,
+                  **overrides: Any) -> AsyncIterator[ServiceRuntime]:
     """One copy of a service inside the test process, consuming and relaying until the block ends.
 
     Its clock stands still on the account's first day unless the test passes another (SPEC §10).

@@ -9,6 +9,7 @@ from services.requests.repository import LoanRepository
 from shared import topics
 from shared.contracts.loans import LoanSnapshot
 from shared.runtime import ServiceRuntime
+from shared.unit_of_work import UnitOfWork
 from tests.support.kafka import KafkaDriver
 
 
@@ -34,7 +35,7 @@ async def publish_loan(kafka: KafkaDriver, loan: LoanSnapshot, *, requests: Serv
                 return (await client.get(f"{requests}/loans/{loan.loan_id}")).status_code == 200
         assert requests.deps is not None
         async with requests.deps.sessions() as session:
-            stored = await LoanRepository(session).get(loan.loan_id)
+            stored = await LoanRepository(UnitOfWork(session)).get(loan.loan_id)
         return stored is not None and stored.as_of >= loan.as_of
 
     await eventually(known, what=f"loan {loan.loan_id} projected")

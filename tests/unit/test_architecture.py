@@ -1,8 +1,8 @@
 """Guards of the layout (STYLE §3, §4): pure domain modules, services that do not import one another."""
 
 import ast
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -60,3 +60,22 @@ def test_no_service_imports_another(service: str) -> None:
 def test_shared_imports_no_service() -> None:
     for path in (ROOT / "shared").rglob("*.py"):
         assert not [m for m in imports_of(path) if m.startswith("services")], path
+
+
+@pytest.mark.parametrize("folder", ["bench", "harness", "services", "shared", "cli"])
+def test_only_the_tests_import_the_tests(folder: str) -> None:
+    """bench/ and the tests share harness/; nothing but tests/ imports tests/, and no service imports harness/."""
+    for path in (ROOT / folder).rglob("*.py"):
+        imported = {m.split(".")[0] for m in imports_of(path)}
+        assert "tests" not in imported, path
+        if folder in ("services", "shared", "cli"):
+            assert "harness" not in imported and "bench" not in imported, path
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "services").glob("*/migrations/versions/*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT / "services")))
+def test_migrations_use_no_live_table_definitions(path: Path) -> None:
+    """A migration is frozen as of its revision: it may use the frozen shared steps, never today's tables."""
+    for module in imports_of(path):
+        assert not module.startswith("services."), f"{path} imports {module}"
+        assert not module.startswith("shared.") or module == "shared.migration_steps", f"{path} imports {module}"

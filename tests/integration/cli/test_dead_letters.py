@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 import cli.operations  # noqa: F401  - registers the commands as main() does
 from cli.main import app
+from harness.builders import ref
+from harness.infra import Infra
 from shared import topics
-from tests.support.builders import ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import uvicorn
 
+from harness.infra import Infra
 from shared.runtime import ServiceRuntime
-from tests.support.infra import Infra
 from tests.support.services import SERVICES, running
 from tests.support.wait import eventually
 

@@ -15,8 +15,8 @@ from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 
+from harness.infra import ROOT
 from tests.integration.http.conftest import FUZZ_TOTALS, Served
-from tests.support.infra import ROOT
 from tests.support.services import SERVICES
 
 RESULTS = ROOT / "bench" / "results" / "schemathesis.json"
@@ -51,10 +51,9 @@ def run_schemathesis(url: str) -> dict[str, Any]:
         elif isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
             cases[recorder.label] += len(recorder.interactions)
-            for case_id, checks in recorder.checks.items():
-                for check in checks:
-                    if check.status == Status.FAILURE and check.failure_info is not None:
-                        failures.append(_failure(recorder, case_id, check.failure_info))
+            failures.extend(_failure(recorder, case_id, check.failure_info)
+                            for case_id, checks in recorder.checks.items() for check in checks
+                            if check.status == Status.FAILURE and check.failure_info is not None)
         elif isinstance(event, events.NonFatalError | events.FatalError):
             errors.append(str(getattr(event, "value", None) or getattr(event, "exception", None)))
     return {"operations": len(schema),

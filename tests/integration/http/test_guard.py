@@ -121,7 +121,8 @@ async def test_availability_takes_valid_dates_over_at_most_31_days(
     {"agent_id": "A-\u0000"}, {"agent_id": "A-\u0007"}, {"agent_id": ""}, {"agent_id": "A" * 129}, {"agent_id": 7},
     {"agent_id": " "},
 ])
-async def test_a_dispatch_body_with_a_bad_agent_id_is_a_422(body: dict[str, object], platform: dict[str, Served]) -> None:
+async def test_a_dispatch_body_with_a_bad_agent_id_is_a_422(body: dict[str, object],
+                                                             platform: dict[str, Served]) -> None:
     async with platform["confirmation"].client() as client:
         assert (await client.post("/tasks/next", json=body)).status_code == 422
         assert (await client.post("/tasks/T-1/renew", json=body)).status_code == 422

@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 
+from harness.builders import a_debit_day_change, a_loan, primary_of, ref
 from shared import topics
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from tests.integration.confirmation.helpers import submitted
 from tests.integration.http.conftest import Served
 from tests.integration.notifier.helpers import only, received
-from tests.support.builders import a_debit_day_change, a_loan, primary_of, ref
 from tests.support.kafka import KafkaDriver
 from tests.support.requests_driver import EVENTS, answer, next_event
 from tests.support.wait import eventually, publish_loan

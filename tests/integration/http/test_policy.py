@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from harness.builders import a_debit_day_change, a_loan
 from tests.integration.http.conftest import Served
-from tests.support.builders import a_debit_day_change, a_loan
 from tests.support.kafka import KafkaDriver
 from tests.support.requests_driver import EVENTS, answer
 from tests.support.wait import publish_loan

@@ -1,6 +1,6 @@
 """No record, however malformed or large, loses valid work or stops a service (SPEC §10), on the real broker.
 
-Hypothesis generates bursts of hostile records (tests/support/hostile.py) for every topic a service consumes, and
+Hypothesis generates bursts of hostile records (harness/hostile.py) for every topic a service consumes, and
 each burst is sent interleaved with valid commands (some of them with hostile headers). Every valid command must be
 answered exactly once, every hostile record must reach `<topic>.dlq` once per service consuming it, with the
 reason in its headers, and every service must still be ready.
@@ -17,6 +17,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, ref
+from harness.hostile import Hostile, hostile_headers, hostile_record
+from harness.infra import Infra
 from services import SERVICES
 from shared import topics
 from shared.contracts import Contract
@@ -27,9 +30,6 @@ from shared.envelope import new_event
 from shared.outbox import OutgoingRecord
 from shared.runtime import ServiceRuntime
 from tests.conftest import FIGURES
-from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, ref
-from tests.support.hostile import Hostile, hostile_headers, hostile_record
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver, Watch
 from tests.support.services import http, running
 from tests.support.wait import publish_loan

@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from harness.builders import a_debit_day_change, a_loan
+from harness.infra import Infra
 from services.requests.repository import RequestRow
 from shared import topics
 from shared.runtime import ServiceRuntime
-from tests.support.builders import a_debit_day_change, a_loan
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver, Seen
 from tests.support.services import running
 from tests.support.wait import publish_loan
@@ -106,7 +106,8 @@ async def test_each_kind_of_invalid_message_is_dead_lettered_and_the_next_is_pro
         assert letter.headers["x-trace"] == "t-1"  # the original headers travel with it
 
 
-async def test_a_message_whose_handler_fails_is_dead_lettered_alone(service: ServiceRuntime, kafka: KafkaDriver) -> None:
+async def test_a_message_whose_handler_fails_is_dead_lettered_alone(service: ServiceRuntime,
+                                                                    kafka: KafkaDriver) -> None:
     """A defect in a handler (here, one that raises for one loan) costs that message only: it is dead-lettered
     with the error, and the messages around it are applied."""
     broken, fine = a_loan(), a_loan()

@@ -8,9 +8,9 @@ import zlib
 import asyncpg
 import httpx
 
+from harness.infra import Infra
 from shared import topics
 from shared.retention import Pruner
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 from tests.support.wait import eventually
@@ -26,7 +26,8 @@ async def test_ready_is_503_while_the_oldest_unsent_row_is_too_old_and_200_once_
         await holder.execute("SELECT pg_advisory_lock($1)", zlib.crc32(b"requests.outbox-relay"))
         # Written ten minutes ago and never sent: the head of the relay's queue (the lowest unsent id).
         await holder.execute(
-            "INSERT INTO requests.outbox (topic, key, value, created_at) VALUES ($1, $2, $3, now() - interval '10 min')",
+            "INSERT INTO requests.outbox (topic, key, value, created_at)"
+            " VALUES ($1, $2, $3, now() - interval '10 min')",
             topics.REQUESTS_EVENTS, key.encode(), json.dumps({"n": 1}).encode())
         async with running("requests", migrated, ready_max_outbox_age_s=300) as service, http(service) as api, \
                 kafka.watch(topics.REQUESTS_EVENTS) as watch:

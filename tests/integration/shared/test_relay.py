@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.infra import ROOT, Infra
 from shared import outbox, topics
 from shared.db import create_engine, messaging_tables
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
-from tests.support.infra import ROOT, Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.wait import eventually
 

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.infra import Infra
 from shared import outbox, topics
 from shared.db import create_engine, messaging_tables, outbox_parked_table
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.wait import eventually
 
@@ -87,8 +87,8 @@ async def test_rows_the_broker_refuses_for_good_are_parked_and_the_rows_behind_t
         rows = (await conn.execute(select(parked).order_by(parked.c.id))).all()
         left = await conn.scalar(select(func.count()).select_from(table))
     assert [(r.topic, r.error.split(":")[0]) for r in rows] == [
-        (topics.REQUESTS_EVENTS, "too_large"), (missing_topic, "unknown_topic"), ("postloan/not a topic", "unknown_topic"),
-        (topics.REQUESTS_EVENTS, "serialization"),
+        (topics.REQUESTS_EVENTS, "too_large"), (missing_topic, "unknown_topic"),
+        ("postloan/not a topic", "unknown_topic"), (topics.REQUESTS_EVENTS, "serialization"),
     ]
     assert "MessageSizeTooLarge" in rows[0].error and "no such topic" in rows[1].error
     assert "not a valid topic name" in rows[2].error

@@ -3,10 +3,10 @@
 
 import asyncpg
 
+from harness.builders import a_debit_day_change, a_loan
+from harness.infra import Infra
 from shared.runtime import ServiceRuntime
 from tests.integration.shared.test_messaging import CMDS, EVENTS, of_type
-from tests.support.builders import a_debit_day_change, a_loan
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 from tests.support.wait import eventually, publish_loan

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import MetaData, Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.infra import Infra
 from services.notifier.repository import DeliveryRow
 from shared.clock import FixedClock
 from shared.db import create_engine, messaging_tables
 from shared.retention import Pruner, clear_old
-from tests.support.infra import Infra
 
 NOW = datetime(2020, 2, 3, 1, 0, tzinfo=UTC)  # the service's clock (the notifier's sent_at is written on it)
 

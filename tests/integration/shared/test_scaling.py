@@ -2,11 +2,11 @@
 
 from sqlalchemy import func, select
 
+from harness.builders import a_debit_day_change, a_loan
+from harness.infra import Infra
 from services.requests.repository import RequestRow
 from shared import topics
 from tests.integration.shared.test_messaging import of_type
-from tests.support.builders import a_debit_day_change, a_loan
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 from tests.support.wait import publish_loan

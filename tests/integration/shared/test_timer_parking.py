@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.db import create_engine, messaging_tables
 from shared.messaging import MessageContext, Tables
 from shared.timers import TimerRunner, parked_count, schedule, timer_table
-from tests.support.infra import Infra
 
 T0 = datetime(2020, 2, 3, 1, 0, tzinfo=UTC)
 

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
+from harness.infra import Infra
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import requests as R
@@ -17,8 +19,6 @@ from shared.db import command_table, create_engine, messaging_tables
 from shared.envelope import CloudEvent, encode, new_event
 from shared.messaging import BatchConsumer, MessageContext, Tables
 from shared.unit_of_work import UniqueConflict, UnitOfWork
-from tests.support.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
-from tests.support.infra import Infra
 
 
 @dataclass
@@ -81,6 +81,23 @@ async def test_a_row_inserted_then_changed_in_one_batch_is_written_in_that_order
         uow.delete(schema.things, {"key": "gone"})
         await uow.flush()
     assert await stored(schema) == {"old": (10, None), "new": (2, "twice")}
+
+
+async def test_a_row_closed_then_a_new_one_opened_under_the_same_unique_key_is_not_a_conflict(schema: Schema) -> None:
+    """Writes of a table are applied in the order made: the new open row goes in after the old one was closed,
+    as a partial unique index on open rows (the one open request per loan) requires."""
+    async with schema.engine.begin() as conn:
+        await conn.execute(text(f'CREATE UNIQUE INDEX one_open ON "{schema.name}".things (value) '
+                                "WHERE note IS NULL"))
+        await conn.execute(schema.things.insert().values(key="first", value=1))
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        uow = UnitOfWork(session)
+        uow.add(schema.things, {"key": "other", "value": 2})
+        uow.update(schema.things, {"key": "first"}, {"note": "closed"})
+        uow.add(schema.things, {"key": "second", "value": 1})
+        await uow.flush()
+    assert await stored(schema) == {"first": (1, "closed"), "other": (2, None), "second": (1, None)}
 
 
 async def test_reads_are_cached_and_an_absent_key_is_remembered(schema: Schema) -> None:

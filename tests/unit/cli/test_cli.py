@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cli.docs  # noqa: F401  - registers the commands as main() does
+import cli.docs
 import cli.operations  # noqa: F401
 from cli.main import app
 

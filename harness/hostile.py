@@ -93,11 +93,11 @@ def hostile_value(draw: st.DrawFn, topic: str) -> tuple[bytes, str]:
         field = next((f for f in ("debit_day", "new_debit_day") if f in valid), sorted(_ID_FIELDS & set(valid))[0])
         return json.dumps(_envelope(type_, {**valid, field: draw(bad_int)})).encode(), kind
     if kind == "far-ahead":
-        field = next((f for f in ("as_of", "called_at", "confirmed_at", "withdrawn_at") if f in valid), None)
-        if field is None:  # a type with no "when it happened" time: a spoilt id instead
+        when = next((f for f in ("as_of", "called_at", "confirmed_at", "withdrawn_at") if f in valid), None)
+        if when is None:  # a type with no "when it happened" time: a spoilt id instead
             field = sorted(_ID_FIELDS & set(valid))[0]
             return json.dumps(_envelope(type_, {**valid, field: draw(bad_text)})).encode(), "bad-field"
-        return json.dumps(_envelope(type_, {**valid, field: draw(far_ahead)})).encode(), kind
+        return json.dumps(_envelope(type_, {**valid, when: draw(far_ahead)})).encode(), kind
     if kind == "unknown-type-large":  # ~600 KB with a type the topic does not carry
         return json.dumps(_envelope("LendMeMoney", {"pad": "y" * 600_000})).encode(), kind
     borrowers = valid.get("borrowers")

@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # Settable so that two test runs on one machine (say, two checkouts) use brokers of their own.
 TEST_KAFKA_PORT = int(os.environ.get("POSTLOAN_TEST_KAFKA_PORT", "19092"))
 
@@ -73,8 +73,8 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[tuple[str, str, str]]:
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
 
     with KafkaContainer("apache/kafka:4.3.1").with_kraft() as kafka, PostgresContainer(
         "postgres:16", driver="asyncpg"
@@ -106,10 +106,11 @@ async def _drop_database(admin_dsn: str, url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def provide() -> "contextlib.AbstractAsyncContextManager[Infra]":  # type: ignore[misc]
+async def provide() -> AsyncIterator[Infra]:
     stack = contextlib.ExitStack()
     with stack:
-        kafka_env, db_env = os.environ.get("POSTLOAN_TEST_KAFKA_BOOTSTRAP"), os.environ.get("POSTLOAN_TEST_DATABASE_URL")
+        kafka_env = os.environ.get("POSTLOAN_TEST_KAFKA_BOOTSTRAP")
+        db_env = os.environ.get("POSTLOAN_TEST_DATABASE_URL")
         if kafka_env and db_env:
             bootstrap, kafka_version, server, how = kafka_env, "as given", db_env, "servers from the environment"
         elif _docker_answers():
