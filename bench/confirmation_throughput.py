@@ -1,36 +1,44 @@
 """Benchmark: RecordCallOutcome -> CoBorrowerConfirmed for many tasks, and next-task under concurrent agents.
 
-    .venv/bin/python -m bench.confirmation_throughput [--tasks 10000] [--agents 20] [--calls 1500]
+    .venv/bin/python -m bench.confirmation_throughput [--tasks 10000] [--open-tasks 100000] [--held 5000]
+        [--agents 20] [--calls 2000] [--think-ms 500] [--out bench/results/confirmation-issue12.json]
 
-Provisions its own broker and database (tests/support/infra.py) and runs the confirmation service as its
-own process. Phase 1: COUNT requests with one co-borrower each are published (COUNT tasks), then COUNT
-CONFIRMED outcomes; each is timed to its CoBorrowerConfirmed. Phase 2: AGENTS concurrent agents call
-POST /tasks/next CALLS times in all over HTTP; requests/s and latency percentiles are recorded.
+Provisions its own broker and database (harness/infra.py) and runs the confirmation service as its
+own process. Phase 1 (outcomes): TASKS requests with one co-borrower each are published (TASKS tasks, made by
+the service), then TASKS CONFIRMED outcomes; each is timed to its CoBorrowerConfirmed (outcomes/s, p50, p99).
+Phase 2 (next-task): OPEN_TASKS open tasks (and their contacts) are written straight into the service's tables,
+as if a large backlog had built up, the HELD earliest-due of them held by other agents; then AGENTS agents
+call POST /tasks/next CALLS times in all over HTTP, at once, each pausing THINK_MS between its calls and keeping
+every task it gets (so the held tasks pile up ahead of the free ones as the phase goes on); requests/s, latency
+percentiles (all calls, first and last tenth) are recorded, and no task may be handed out twice. With THINK_MS
+0 the agents call back to back: that measures how many calls the machine takes (the latency is then the agents'
+count over the throughput), not what one call costs.
+Each phase also records the service's CPU time per outcome or call (its process and children), which other
+processes on a shared machine blur less than they blur latencies.
+The service's port is POSTLOAN_TEST_PORT_BASE + 2 (18102 by default) or --port.
 """
 
 import argparse
 import asyncio
 import json
 import os
-import statistics
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from bench.requests_throughput import collect, envelopes, figures, produce
 from bench.support import service_process
+from harness.builders import ACCOUNT_DAY
+from harness.infra import ROOT, Infra, provide
 from shared import topics
 from shared.contracts import confirmation as C
 from shared.contracts import requests as R
 from shared.db import migrate
-from tests.support.builders import ACCOUNT_DAY
-from tests.support.infra import ROOT, Infra, provide
 
-PORT = 18102
+PORT = int(os.environ.get("POSTLOAN_TEST_PORT_BASE", "18100")) + 2
 
 
 def submissions(count: int) -> list[R.RequestSubmitted]:
@@ -59,65 +67,164 @@ async def tasks_of(dsn: str, request_ids: list[str]) -> dict[str, tuple[str, str
         await conn.close()
 
 
-async def outcomes_phase(infra: Infra, count: int) -> dict[str, float]:
+async def outcomes_phase(infra: Infra, count: int, pid: int) -> dict[str, float]:
     dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
     subs = submissions(count)
     await produce(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, envelopes([(s, s.loan_id) for s in subs]))
     tasks = await tasks_of(dsn, [s.request_id for s in subs])
-    commands = envelopes([(C.RecordCallOutcome(command_id=f"cmd-{uuid.uuid4().hex[:12]}", task_id=tasks[s.request_id][0],
-                                               agent_id="A-1", outcome=C.CallOutcome.CONFIRMED, recording_id="REC",
+    commands = envelopes([(C.RecordCallOutcome(command_id=f"cmd-{uuid.uuid4().hex[:12]}",
+                                               task_id=tasks[s.request_id][0], agent_id="A-1",
+                                               outcome=C.CallOutcome.CONFIRMED, recording_id="REC",
                                                called_at=ACCOUNT_DAY), s.loan_id) for s in subs])
-    collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.CONFIRMATION_EVENTS, {k for k, _ in commands},
+    want = {k for k, _ in commands}
+    collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.CONFIRMATION_EVENTS, want,
                                             b'"type":"CoBorrowerConfirmed"', timeout=900))
     await asyncio.sleep(1)
+    cpu = cpu_seconds(pid)
     sent = await produce(infra.kafka_bootstrap, topics.CONFIRMATION_COMMANDS, commands)
-    return figures(sent, await collector)
+    result = figures(sent, await collector)
+    return result | {"service_cpu_ms_per_outcome": round((cpu_seconds(pid) - cpu) * 1000 / count, 2)}
 
 
-async def dispatch_phase(infra: Infra, agents: int, calls: int) -> dict[str, float]:
+async def seed_open_tasks(dsn: str, count: int, held: int) -> None:
+    """`count` open tasks due over the coming weeks (all worth calling now), with their contacts, written with COPY
+    as the service would have stored them (only the columns every revision has). The `held` earliest-due ones are
+    held by other agents whose leases run: the work already handed out, ahead of everything free in the queue."""
+    now = ACCOUNT_DAY
+    tasks, contacts = [], []
+    for n in range(count):
+        customer = f"C-Q{n:07d}"
+        holder, lease = (f"A-busy-{n % 50}", now + timedelta(hours=1)) if n < held else (None, None)
+        tasks.append((f"T-Q{n:07d}", f"RQ-{n:07d}", f"LQ-{n:07d}", customer,
+                      date(2020, 2, 10) + timedelta(days=n * 40 // count), "OPEN", 0, holder, lease,
+                      now - timedelta(hours=1), now - timedelta(seconds=count - n), now))
+        contacts.append((customer, f"+86 138 {n:08d}", now))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "tasks", schema_name="confirmation", records=tasks,
+            columns=["task_id", "request_id", "loan_id", "customer_id", "due_by", "state", "attempts", "held_by",
+                     "lease_until", "available_at", "created_at", "updated_at"])
+        await conn.copy_records_to_table("contacts", schema_name="confirmation", records=contacts,
+                                         columns=["customer_id", "phone", "as_of"])
+        for table in ("tasks", "contacts"):
+            await conn.execute(f"VACUUM ANALYZE confirmation.{table}")
+    finally:
+        await conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process `pid` and its children (e.g. its outbox relay), user + system (Linux): the
+    service's own cost of a phase, which the other processes on a shared machine do not blur as they blur the
+    latencies."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
+
+
+class Agent:
+    """One call-centre agent on a keep-alive HTTP/1.1 connection of its own, written by hand: the driver spends
+    a fraction of what a full HTTP client does per call, and leaves the machine's cores to the service."""
+
+    def __init__(self, agent_id: str, port: int) -> None:
+        self.agent_id, self.port = agent_id, port
+        body = json.dumps({"agent_id": agent_id}).encode()
+        self.request = (b"POST /tasks/next HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                        b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+    async def __aenter__(self) -> "Agent":
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.writer.close()
+
+    async def next_task(self) -> tuple[int, dict[str, object] | None]:
+        """POST /tasks/next: the status, and the task handed out (None on 204)."""
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        body = await self.reader.readexactly(length) if length else b""
+        return status, json.loads(body) if status == 200 else None
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    return round(ordered[max(int(len(ordered) * share) - 1, 0)], 1)
+
+
+async def dispatch_phase(infra: Infra, open_tasks: int, held: int, agents: int, calls: int, think_ms: float,
+                         port: int, pid: int) -> dict[str, float]:
+    """AGENTS agents ask for work at once, each pausing THINK_MS between its calls (0: back to back, which measures
+    how many calls the machine can take rather than what one costs). Each keeps every task it gets, so the held
+    tasks pile up ahead of the free ones as the phase goes on: the latencies of the last tenth of the calls against
+    those of the first tenth show whether a call still passes over them."""
     dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
-    subs = submissions(calls)
-    await produce(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, envelopes([(s, s.loan_id) for s in subs]))
-    await tasks_of(dsn, [s.request_id for s in subs])
-    latencies: list[float] = []
+    await seed_open_tasks(dsn, open_tasks, held)
+    timed: list[tuple[float, float]] = []  # (when the call began, how long it took in ms)
     handed: list[str] = []
     per_agent = calls // agents
 
-    async def agent(n: int, client: httpx.AsyncClient) -> None:
-        for _ in range(per_agent):
-            t = time.perf_counter()
-            response = await client.post("/tasks/next", json={"agent_id": f"A-{n}"})
-            latencies.append((time.perf_counter() - t) * 1000)
-            if response.status_code == 200:
-                handed.append(response.json()["task_id"])
+    async def agent(n: int, warmed: asyncio.Barrier) -> None:
+        async with Agent(f"A-{n}", port) as me:
+            _, task = await me.next_task()  # warm-up, not timed: the service's connections, prepared statements
+            handed.extend([str(task["task_id"])] if task else [])
+            await warmed.wait()
+            await asyncio.sleep(think_ms / 1000 * n / agents)  # the agents do not all start at one instant
+            for _ in range(per_agent):
+                began = time.perf_counter()
+                status, task = await me.next_task()
+                timed.append((began, (time.perf_counter() - began) * 1000))
+                assert status in (200, 204), status
+                if task is not None:
+                    handed.append(str(task["task_id"]))
+                await asyncio.sleep(think_ms / 1000)
 
-    limits = httpx.Limits(max_connections=agents)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(agent(n, client) for n in range(agents)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"agents": agents, "calls": len(latencies), "tasks_handed_out": len(handed),
-            "handed_out_twice": len(handed) - len(set(handed)), "requests_per_second": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)}
+    warmed = asyncio.Barrier(agents + 1)
+    running = asyncio.gather(*(agent(n, warmed) for n in range(agents)))
+    await warmed.wait()
+    started, cpu = time.perf_counter(), cpu_seconds(pid)
+    await running
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+    latencies = sorted(ms for _, ms in timed)
+    in_order = [ms for _, ms in sorted(timed)]
+    tenth = max(len(in_order) // 10, 1)
+    return {"open_tasks": open_tasks, "held_by_others_at_start": held, "agents": agents, "think_ms": think_ms,
+            "calls": len(latencies), "tasks_handed_out": len(handed),
+            "handed_out_twice": len(handed) - len(set(handed)),
+            "requests_per_second": round(len(latencies) / elapsed, 1), "p50_ms": percentile(latencies, 0.5),
+            "p99_ms": percentile(latencies, 0.99), "max_ms": round(latencies[-1], 1),
+            "p99_first_tenth_ms": percentile(sorted(in_order[:tenth]), 0.99),
+            "p99_last_tenth_ms": percentile(sorted(in_order[-tenth:]), 0.99),
+            "service_cpu_ms_per_call": round(cpu * 1000 / len(latencies), 2)}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=10_000, help="outcomes timed in phase 1")
+    parser.add_argument("--open-tasks", type=int, default=100_000, help="open tasks in the queue in phase 2")
+    parser.add_argument("--held", type=int, default=5_000, help="of which held by other agents, due first")
     parser.add_argument("--agents", type=int, default=20)
-    parser.add_argument("--calls", type=int, default=1_500)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "confirmation.json")
+    parser.add_argument("--calls", type=int, default=2_000, help="POST /tasks/next calls in all, in phase 2")
+    parser.add_argument("--think-ms", type=float, default=500,
+                        help="each agent's pause between its calls (0: back to back, the machine's capacity)")
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "confirmation-issue12.json")
     args = parser.parse_args()
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
         await ensure_topics(infra.kafka_bootstrap)
         await migrate(ROOT / "services" / "confirmation" / "migrations", infra.database_url, "confirmation")
-        async with service_process("confirmation", infra, PORT):
-            outcomes = await outcomes_phase(infra, args.tasks)
+        async with service_process("confirmation", infra, args.port) as service:
+            outcomes = await outcomes_phase(infra, args.tasks, service.pid)
             print("outcomes", outcomes, flush=True)
-            dispatch = await dispatch_phase(infra, args.agents, args.calls)
+            dispatch = await dispatch_phase(infra, args.open_tasks, args.held, args.agents, args.calls, args.think_ms,
+                                            args.port, service.pid)
             print("dispatch", dispatch, flush=True)
     result = {"benchmark": "confirmation: RecordCallOutcome -> CoBorrowerConfirmed; POST /tasks/next",
               "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from services.appointments import domain
-from services.appointments.repository import Store
+from services.appointments.repository import BranchRepository, CapacityRepository
 from shared.http import id_path
 from shared.runtime import Deps, runtime_deps
+from shared.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["availability"])
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
@@ -51,13 +52,14 @@ async def availability(
     if not 0 <= (end - start).days <= MAX_RANGE_DAYS:  # a difference, so no date near 9999-12-31 overflows
         raise HTTPException(422, f"'to' must be on or after 'from', at most {MAX_RANGE_DAYS} days later")
     async with deps.sessions() as session:
-        store = Store(session)
-        plan = await store.plan(branch_id)
+        uow = UnitOfWork(session)
+        branches, capacity = BranchRepository(uow), CapacityRepository(uow)
+        plan = await branches.plan(branch_id)
         if plan is None:
             raise HTTPException(404, f"branch {branch_id} is not known")
-        overrides = await store.overrides(branch_id, start, end)
-        by_slot = await store.booked_by_slot(branch_id, start, end)
-        by_day = await store.booked_by_day(branch_id, start, end)
+        overrides = await branches.overrides(branch_id, start, end)
+        by_slot = await capacity.booked_by_slot(branch_id, start, end)
+        by_day = await capacity.booked_by_day(branch_id, start, end)
     days = []
     for on in (start + timedelta(days=n) for n in range((end - start).days + 1)):
         day = domain.day_of(plan, overrides.get(on), on)

@@ -1,4 +1,5 @@
-"""Composition root of the appointments service: `python -m services.appointments` or `uvicorn --factory services.appointments.app:create_app`."""
+"""Composition root of the appointments service: `python -m services.appointments`, or
+`uvicorn --factory services.appointments.app:create_app`."""
 
 import json
 from pathlib import Path
@@ -7,14 +8,13 @@ from fastapi import FastAPI
 
 from services.appointments import domain
 from services.appointments.api import router
-from services.appointments.batching import AppointmentBatching
-from services.appointments.handlers import build_handlers, build_timers
-from services.appointments.repository import SCHEMA, Store, metadata
-from services.appointments.service import plan_of
+from services.appointments.handlers import ROUTES, TIMERS, plan_of
+from services.appointments.repository import SCHEMA, BranchRepository, metadata, prepare
 from services.appointments.settings import Settings
 from shared import topics
 from shared.contracts import appointments as contract
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
+from shared.unit_of_work import UnitOfWork
 
 
 def load_branches(path: Path, *, booking_window_days: int) -> list[domain.Plan]:
@@ -36,8 +36,10 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
     async def seed_branches(deps: Deps) -> None:
         """Known branches keep whatever operators set; only missing ones are added."""
         async with deps.sessions.begin() as session:
+            uow = UnitOfWork(session)
             for plan in seeds:
-                await Store(session).save_plan(plan, deps.clock.now(), only_if_absent=True)
+                await BranchRepository(uow).save_plan(plan, deps.clock.now(), only_if_absent=True)
+            await uow.flush()
 
     spec = ServiceSpec(
         name=SCHEMA,
@@ -45,12 +47,12 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Branch plans and live capacity, bookings that never overbook, check-in with priority tickets.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=build_handlers(settings),
+        consumers=ROUTES,
         produces=topics.APPOINTMENTS_EVENTS,
         routes=(router,),
-        timers=build_timers(settings),
+        timers=TIMERS,
+        prepare=prepare,
         on_start=seed_branches,
-        batch_hooks=AppointmentBatching(),
     )
     return ServiceRuntime(spec, settings)
 

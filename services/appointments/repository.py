@@ -1,10 +1,13 @@
 """Storage of the appointments service (schema `appointments`): branches, plans, overrides, counters, bookings.
 
 Capacity lives in counters updated with a conditional statement, so the database — not a read-then-check —
-keeps slots and days from being overbooked across copies. Repositories never commit.
+keeps slots and days from being overbooked across copies. Repositories read through the unit of work's cache
+(a batch's `prepare` fills it in a few queries), keep it true to what they write, and never commit.
 """
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import date, datetime, time
 from typing import Any
 
@@ -16,21 +19,28 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
     Table,
     Text,
     Time,
     UniqueConstraint,
+    any_,
+    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from services.appointments.domain import BookingState, Override, Plan, Window
+from services.appointments import domain
+from services.appointments.domain import ACTIVE_STATES, Booking, BookingState, Override, Plan, Window
+from shared.contracts import appointments as contract
 from shared.db import messaging_tables
-from shared.timers import timer_table
+from shared.envelope import CloudEvent
+from shared.timers import cancel, schedule, timer_table
+from shared.unit_of_work import UnitOfWork
 
 SCHEMA = "appointments"
 metadata = MetaData(schema=SCHEMA)
@@ -96,6 +106,26 @@ BookingRow = Table(
 )
 
 
+_BOOKING_NS = uuid.UUID("3e9d7b2c-41a8-4c6f-9b0e-5d2a8f1c7e44")
+NO_SHOW = "no-show"  # the timer kind that ends a booking nobody checked in
+
+Holder = tuple[str, date, str]  # (branch, date, customer): who may hold one active booking there that day
+CodeKey = tuple[str, date, str]  # (branch, date, booking code): a code is unique per branch and day
+SlotKey = tuple[str, date, time]
+DayKey = tuple[str, date]
+
+
+def booking_id_for(command_id: str) -> str:
+    """The booking's id, derived from the command that made it (the same command always names the same booking)."""
+    return f"B-{uuid.uuid5(_BOOKING_NS, command_id)}"
+
+
+def _among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:values)`: one array parameter, so the statement (and its prepared plan) is the same whatever
+    the number of values, where `IN` would name each one."""
+    return column == any_(literal(list(values), ARRAY(column.type)))
+
+
 def _windows(raw: Sequence[dict[str, Any]]) -> tuple[Window, ...]:
     return tuple(Window(time.fromisoformat(w["start"]), time.fromisoformat(w["end"]), w["capacity_per_slot"])
                  for w in raw)
@@ -106,16 +136,36 @@ def windows_json(windows: Sequence[Window]) -> list[dict[str, Any]]:
              "capacity_per_slot": w.capacity_per_slot} for w in windows]
 
 
-class Store:
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+def _plan(row: Row[Any]) -> Plan:
+    return Plan(row.branch_id, row.name, row.address, row.timezone, row.slot_minutes, row.daily_cap,
+                {day: _windows(ws) for day, ws in row.weekly.items()}, row.booking_window_days)
+
+
+def _override(row: Row[Any]) -> Override:
+    return Override(row.closed, _windows(row.windows) if row.windows is not None else None, row.daily_cap)
+
+
+def _booking(row: Row[Any]) -> Booking:
+    return Booking(**{**row._mapping, "state": BookingState(row.state)})  # the columns are named as the fields
+
+
+class BranchRepository:
+    """Branch plans and date overrides; cached per branch and per (branch, date)."""
+
+    PLANS, OVERRIDES = "appointments.plan", "appointments.override"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def plans(self, branch_ids: Iterable[str]) -> dict[str, Plan | None]:
+        async def fetch(ids: list[str]) -> dict[str, Plan]:
+            rows = await self._uow.execute(select(BranchRow).where(_among(BranchRow.c.branch_id, ids)))
+            return {r.branch_id: _plan(r) for r in rows}
+
+        return await self._uow.load(self.PLANS, branch_ids, fetch)
 
     async def plan(self, branch_id: str) -> Plan | None:
-        row = (await self._s.execute(select(BranchRow).where(BranchRow.c.branch_id == branch_id))).first()
-        if row is None:
-            return None
-        return Plan(row.branch_id, row.name, row.address, row.timezone, row.slot_minutes, row.daily_cap,
-                    {day: _windows(ws) for day, ws in row.weekly.items()}, row.booking_window_days)
+        return (await self.plans([branch_id]))[branch_id]
 
     async def save_plan(self, plan: Plan, at: datetime, *, only_if_absent: bool = False) -> None:
         values = {"branch_id": plan.branch_id, "name": plan.name, "address": plan.address,
@@ -123,88 +173,195 @@ class Store:
                   "weekly": {d: windows_json(ws) for d, ws in plan.weekly.items()},
                   "booking_window_days": plan.booking_window_days, "updated_at": at}
         stmt = pg_insert(BranchRow).values(values)
-        await self._s.execute(stmt.on_conflict_do_nothing() if only_if_absent else stmt.on_conflict_do_update(
+        await self._uow.execute(stmt.on_conflict_do_nothing() if only_if_absent else stmt.on_conflict_do_update(
             index_elements=[BranchRow.c.branch_id], set_={k: stmt.excluded[k] for k in values if k != "branch_id"}))
+        if only_if_absent:
+            self._uow.forget(self.PLANS, plan.branch_id)  # the plan known before, if any, stands
+        else:
+            self._uow.keep(self.PLANS, plan.branch_id, plan)
+
+    async def overrides_on(self, keys: Iterable[DayKey]) -> dict[DayKey, Override | None]:
+        async def fetch(wanted: list[DayKey]) -> dict[DayKey, Override]:
+            t = OverrideRow
+            rows = await self._uow.execute(select(t).where(_among(t.c.branch_id, {b for b, _ in wanted}),
+                                                           _among(t.c.date, {d for _, d in wanted})))
+            return {(r.branch_id, r.date): _override(r) for r in rows}
+
+        return await self._uow.load(self.OVERRIDES, keys, fetch)
 
     async def override(self, branch_id: str, on: date) -> Override | None:
-        row = (await self._s.execute(select(OverrideRow).where(OverrideRow.c.branch_id == branch_id,
-                                                               OverrideRow.c.date == on))).first()
-        if row is None:
-            return None
-        return Override(row.closed, _windows(row.windows) if row.windows is not None else None, row.daily_cap)
+        return (await self.overrides_on([(branch_id, on)]))[(branch_id, on)]
 
     async def overrides(self, branch_id: str, first: date, last: date) -> dict[date, Override]:
-        rows = (await self._s.execute(select(OverrideRow).where(
-            OverrideRow.c.branch_id == branch_id, OverrideRow.c.date.between(first, last)))).all()
-        return {r.date: Override(r.closed, _windows(r.windows) if r.windows is not None else None, r.daily_cap)
-                for r in rows}
+        rows = await self._uow.execute(select(OverrideRow).where(
+            OverrideRow.c.branch_id == branch_id, OverrideRow.c.date.between(first, last)))
+        return {r.date: _override(r) for r in rows}
 
     async def save_override(self, branch_id: str, on: date, override: Override) -> None:
         values = {"branch_id": branch_id, "date": on, "closed": override.closed, "daily_cap": override.daily_cap,
                   "windows": windows_json(override.windows) if override.windows is not None else None}
         stmt = pg_insert(OverrideRow).values(values)
-        await self._s.execute(stmt.on_conflict_do_update(
+        await self._uow.execute(stmt.on_conflict_do_update(
             index_elements=[OverrideRow.c.branch_id, OverrideRow.c.date],
             set_={k: stmt.excluded[k] for k in ("closed", "daily_cap", "windows")}))
+        self._uow.keep(self.OVERRIDES, (branch_id, on), override)
 
-    async def take_place(self, table: Table, keys: dict[str, Any], limit: int) -> bool:
-        """One more booking on a slot or day counter, only while below `limit` (atomic under concurrency)."""
+
+class BookingRepository:
+    """Bookings. New ones are buffered (COPY at flush) and state changes too; who holds the active booking of a
+    branch-day and which codes are taken are cached, so a batch of bookings reads them once.
+
+    The unique keys still decide under a race: two copies booking one customer on one day, or giving two bookings
+    the same code, meet `one_booking_per_customer_day` / `one_code_per_branch_day` at the flush; the consumer
+    then redoes the message on its own, and it reads the other copy's booking (a refusal, or the next code).
+    """
+
+    ACTIVE, CODES = "appointments.active", "appointments.code"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def active_ids(self, holders: Iterable[Holder]) -> dict[Holder, str | None]:
+        """The id of the active booking each (branch, date, customer) holds, if any."""
+        async def fetch(wanted: list[Holder]) -> dict[Holder, str]:
+            t = BookingRow
+            rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.customer_id, t.c.booking_id).where(
+                _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
+                _among(t.c.customer_id, {c for _, _, c in wanted}), t.c.state.in_([s.value for s in ACTIVE_STATES])))
+            return {(r.branch_id, r.date, r.customer_id): r.booking_id for r in rows}
+
+        return await self._uow.load(self.ACTIVE, holders, fetch)
+
+    async def active_id(self, branch_id: str, on: date, customer_id: str) -> str | None:
+        holder = (branch_id, on, customer_id)
+        return (await self.active_ids([holder]))[holder]
+
+    async def codes_taken(self, keys: Iterable[CodeKey]) -> dict[CodeKey, str | None]:
+        """The booking holding each (branch, date, code), if any."""
+        async def fetch(wanted: list[CodeKey]) -> dict[CodeKey, str]:
+            t = BookingRow
+            rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.booking_code, t.c.booking_id).where(
+                _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
+                _among(t.c.booking_code, {c for _, _, c in wanted})))
+            return {(r.branch_id, r.date, r.booking_code): r.booking_id for r in rows}
+
+        return await self._uow.load(self.CODES, keys, fetch)
+
+    async def code_taken(self, branch_id: str, on: date, code: str) -> bool:
+        key = (branch_id, on, code)
+        return (await self.codes_taken([key]))[key] is not None
+
+    def add(self, booking: Booking) -> None:
+        """A new booking, written at the flush.
+
+        No replay check here: the consumer answers a command it has answered before with its stored answer (also
+        when two copies decide one command at once: the second meets the first's booking id and `command_id` at
+        the flush, is redone on its own and finds the first's answer). A command that reached this again with no
+        answer stored would meet them, be redone once, meet them again and be dead-lettered: never booked twice."""
+        self._uow.add(BookingRow, {**asdict(booking), "state": booking.state.value})
+        self._uow.keep(self.CODES, (booking.branch_id, booking.date, booking.booking_code), booking.booking_id)
+        self._keep_holder(booking)
+
+    def save(self, booking: Booking) -> None:
+        """A booking's new state (and ticket), written at the flush."""
+        self._uow.update(BookingRow, {"booking_id": booking.booking_id}, {
+            "state": booking.state.value, "updated_at": booking.updated_at, "ticket_number": booking.ticket_number,
+            "checkin_reported_at": booking.checkin_reported_at})
+        self._keep_holder(booking)
+
+    def _keep_holder(self, booking: Booking) -> None:
+        self._uow.keep(self.ACTIVE, (booking.branch_id, booking.date, booking.customer_id),
+                       booking.booking_id if booking.active else None)
+
+    async def lock(self, booking_id: str) -> Booking | None:
+        """The booking, locked until the transaction ends (a second cancel or check-in waits, then sees this one's)."""
+        query = select(BookingRow).where(BookingRow.c.booking_id == booking_id).with_for_update()
+        row = (await self._uow.execute(query)).first()
+        return _booking(row) if row is not None else None
+
+    async def lock_by_code(self, branch_id: str, on: date, code: str) -> Booking | None:
+        query = select(BookingRow).where(BookingRow.c.branch_id == branch_id, BookingRow.c.date == on,
+                                         BookingRow.c.booking_code == code).with_for_update()
+        row = (await self._uow.execute(query)).first()
+        return _booking(row) if row is not None else None
+
+
+class CapacityRepository:
+    """Slot and day counters. Taking a place is one conditional statement, run at once, which alone decides
+    capacity across copies; the counts it returns are cached, so a later booking of the batch that they already
+    show full is refused without a statement (a place another copy frees meanwhile goes to a later batch)."""
+
+    SLOTS, DAYS = "appointments.slot_booked", "appointments.day_booked"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def counts(self, slots: Iterable[SlotKey]) -> None:
+        """Reads the counters of these slots and of their days into the cache (two queries)."""
+        slots = list(slots)
+        await self._uow.load(self.SLOTS, slots, self._slot_counts)
+        await self._uow.load(self.DAYS, [(b, d) for b, d, _ in slots], self._day_counts)
+
+    async def booked(self, branch_id: str, on: date, start: time) -> tuple[int, int]:
+        """(booked on the day, booked on the slot), as far as this transaction knows (a count it has not read is
+        read now)."""
+        day = await self._uow.load_one(self.DAYS, (branch_id, on), self._day_counts)
+        slot = await self._uow.load_one(self.SLOTS, (branch_id, on, start), self._slot_counts)
+        return day or 0, slot or 0
+
+    async def _slot_counts(self, wanted: list[SlotKey]) -> dict[SlotKey, int]:
+        t = SlotCounterRow
+        rows = await self._uow.execute(select(t).where(
+            _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
+            _among(t.c.start_time, {s for _, _, s in wanted})))
+        return {(r.branch_id, r.date, r.start_time): r.booked for r in rows}
+
+    async def _day_counts(self, wanted: list[DayKey]) -> dict[DayKey, int]:
+        t = DayCounterRow
+        rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.booked).where(
+            _among(t.c.branch_id, {b for b, _ in wanted}), _among(t.c.date, {d for _, d in wanted})))
+        return {(r.branch_id, r.date): r.booked for r in rows}
+
+    async def take_slot(self, branch_id: str, on: date, start: time, capacity: int) -> bool:
+        return await self._take(SlotCounterRow, self.SLOTS, {"branch_id": branch_id, "date": on, "start_time": start},
+                                capacity)
+
+    async def take_day(self, branch_id: str, on: date, cap: int) -> bool:
+        return await self._take(DayCounterRow, self.DAYS, {"branch_id": branch_id, "date": on}, cap)
+
+    async def free_slot(self, branch_id: str, on: date, start: time) -> None:
+        await self._free(SlotCounterRow, self.SLOTS, {"branch_id": branch_id, "date": on, "start_time": start})
+
+    async def free_day(self, branch_id: str, on: date) -> None:
+        await self._free(DayCounterRow, self.DAYS, {"branch_id": branch_id, "date": on})
+
+    async def _take(self, table: Table, space: str, key: dict[str, Any], limit: int) -> bool:
+        """One more booking on the counter, only while below `limit` (atomic under concurrency)."""
         if limit <= 0:
             return False
-        stmt = pg_insert(table).values(**keys, booked=1)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys],
-                                          set_={"booked": table.c.booked + 1},
-                                          where=table.c.booked < limit).returning(table.c.booked)
-        return (await self._s.execute(stmt)).first() is not None
+        stmt = pg_insert(table).values(**key, booked=1).on_conflict_do_update(
+            index_elements=[table.c[k] for k in key], set_={"booked": table.c.booked + 1}, where=table.c.booked < limit)
+        booked = (await self._uow.execute(stmt.returning(table.c.booked))).scalar()
+        if booked is None:
+            self._uow.forget(space, tuple(key.values()))  # full: the next read learns how full (the refusal's facts)
+            return False
+        self._uow.keep(space, tuple(key.values()), booked)
+        return True
 
-    async def booked(self, table: Table, keys: dict[str, Any]) -> int:
-        """What a slot or day counter holds now (the facts of a refusal)."""
-        query = select(table.c.booked).where(*(table.c[k] == v for k, v in keys.items()))
-        return int((await self._s.execute(query)).scalar() or 0)
-
-    async def free_place(self, table: Table, keys: dict[str, Any]) -> None:
-        await self._s.execute(update(table).where(*(table.c[k] == v for k, v in keys.items()))
-                              .values(booked=table.c.booked - 1))
+    async def _free(self, table: Table, space: str, key: dict[str, Any]) -> None:
+        stmt = (update(table).where(*(table.c[k] == v for k, v in key.items()))
+                .values(booked=table.c.booked - 1).returning(table.c.booked))
+        self._uow.keep(space, tuple(key.values()), (await self._uow.execute(stmt)).scalar())
 
     async def next_ticket(self, branch_id: str, on: date) -> int:
         """The next priority ticket of the branch and day: the counter row's lock makes it gapless and unique."""
         stmt = pg_insert(DayCounterRow).values(branch_id=branch_id, date=on, booked=0, last_ticket=1)
         stmt = stmt.on_conflict_do_update(index_elements=[DayCounterRow.c.branch_id, DayCounterRow.c.date],
                                           set_={"last_ticket": DayCounterRow.c.last_ticket + 1})
-        return int((await self._s.execute(stmt.returning(DayCounterRow.c.last_ticket))).scalar_one())
+        return int((await self._uow.execute(stmt.returning(DayCounterRow.c.last_ticket))).scalar_one())
 
-    async def active_booking(self, branch_id: str, on: date, customer_id: str) -> str | None:
-        """The id of the customer's active booking at the branch that day, if any."""
-        query = select(BookingRow.c.booking_id).where(
-            BookingRow.c.branch_id == branch_id, BookingRow.c.date == on, BookingRow.c.customer_id == customer_id,
-            BookingRow.c.state.in_([BookingState.BOOKED.value, BookingState.CHECKED_IN.value])).limit(1)
-        return (await self._s.execute(query)).scalar()
-
-    async def booking_by_command(self, command_id: str) -> Any:
-        return (await self._s.execute(select(BookingRow).where(BookingRow.c.command_id == command_id))).first()
-
-    async def code_taken(self, branch_id: str, on: date, code: str) -> bool:
-        query = select(BookingRow.c.booking_id).where(BookingRow.c.branch_id == branch_id, BookingRow.c.date == on,
-                                                      BookingRow.c.booking_code == code)
-        return (await self._s.execute(query)).first() is not None
-
-    async def add_booking(self, **values: Any) -> None:
-        await self._s.execute(BookingRow.insert().values(**values))
-
-    async def booking(self, booking_id: str) -> Any:
-        query = select(BookingRow).where(BookingRow.c.booking_id == booking_id).with_for_update()
-        return (await self._s.execute(query)).first()
-
-    async def booking_by_code(self, branch_id: str, on: date, code: str) -> Any:
-        query = select(BookingRow).where(BookingRow.c.branch_id == branch_id, BookingRow.c.date == on,
-                                         BookingRow.c.booking_code == code).with_for_update()
-        return (await self._s.execute(query)).first()
-
-    async def set_state(self, booking_id: str, state: BookingState, at: datetime, **extra: Any) -> None:
-        await self._s.execute(update(BookingRow).where(BookingRow.c.booking_id == booking_id)
-                              .values(state=state.value, updated_at=at, **extra))
-
-    async def booked_by_slot(self, branch_id: str, first: date, last: date | None = None) -> dict[date, dict[time, int]]:
+    async def booked_by_slot(self, branch_id: str, first: date,
+                             last: date | None = None) -> dict[date, dict[time, int]]:
         """Active bookings per slot for dates from `first` (to `last`)."""
         t = SlotCounterRow
         query = select(t.c.date, t.c.start_time, t.c.booked).where(t.c.branch_id == branch_id, t.c.date >= first,
@@ -212,7 +369,7 @@ class Store:
         if last is not None:
             query = query.where(t.c.date <= last)
         result: dict[date, dict[time, int]] = {}
-        for row in (await self._s.execute(query)).all():
+        for row in await self._uow.execute(query):
             result.setdefault(row.date, {})[row.start_time] = row.booked
         return result
 
@@ -222,4 +379,35 @@ class Store:
         query = select(t.c.date, t.c.booked).where(t.c.branch_id == branch_id, t.c.date >= first)
         if last is not None:
             query = query.where(t.c.date <= last)
-        return {r.date: r.booked for r in (await self._s.execute(query)).all()}
+        return {r.date: r.booked for r in await self._uow.execute(query)}
+
+
+class TimerRepository:
+    """The no-show timer of each booking (shared.timers: durable, fired once across copies)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def set_no_show(self, booking_id: str, due_at: datetime, correlationid: str | None) -> None:
+        # An upsert run at once: the timers table is never buffered here, so nothing needs flushing before it.
+        await schedule(self._uow.session, timers, NO_SHOW, booking_id, due_at, {"correlationid": correlationid})
+
+    async def drop_no_show(self, booking_id: str) -> None:
+        await cancel(self._uow.session, timers, NO_SHOW, booking_id)
+
+
+async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:
+    """Preloads what a batch's bookings read, in six queries: the branches' plans and overrides on the dates
+    booked, the customers' active bookings there, whether the codes the bookings would get are taken, and the
+    counters of the slots and days booked."""
+    books = [event.data for _, event in messages if isinstance(event.data, contract.BookSlot)]
+    if not books:
+        return
+    days, branches = {(b.branch_id, b.date) for b in books}, BranchRepository(uow)
+    await branches.plans({branch for branch, _ in days})
+    await branches.overrides_on(days)
+    bookings = BookingRepository(uow)
+    await bookings.active_ids({(b.branch_id, b.date, b.customer_id) for b in books})
+    await bookings.codes_taken({(b.branch_id, b.date, domain.booking_code(booking_id_for(b.command_id)))
+                                for b in books})
+    await CapacityRepository(uow).counts({(b.branch_id, b.date, b.start_time) for b in books})

@@ -1,12 +1,13 @@
-"""Composition root of the confirmation service: `python -m services.confirmation` or `uvicorn --factory services.confirmation.app:create_app`."""
+"""Composition root of the confirmation service: `python -m services.confirmation`, or
+`uvicorn --factory services.confirmation.app:create_app`."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.confirmation.api import router
-from services.confirmation.handlers import build_handlers, build_timers
-from services.confirmation.repository import SCHEMA, metadata
+from services.confirmation.handlers import ROUTES, TIMERS
+from services.confirmation.repository import SCHEMA, metadata, prepare
 from services.confirmation.settings import Settings
 from shared import topics
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
@@ -19,10 +20,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Co-borrower confirmation by recorded call, dispatch to agents, the paper-document ledger.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=build_handlers(settings),
+        consumers=ROUTES,
         produces=topics.CONFIRMATION_EVENTS,
         routes=(router,),
-        timers=build_timers(settings),
+        timers=TIMERS,
+        prepare=prepare,
     )
     return ServiceRuntime(spec, settings)
 

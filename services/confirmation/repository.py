@@ -1,11 +1,19 @@
 """Storage of the confirmation service (schema `confirmation`): contacts, requests it confirms, call tasks and
-their attempts, and the paper-document ledger. Repositories never commit: the caller's transaction does."""
+their attempts, and the paper-document ledger.
 
-from collections.abc import Sequence
+Repositories read and write through the transaction's unit of work (shared.unit_of_work): reads are cached per
+key (and preloaded for a whole batch by `prepare`), writes are buffered until the flush. They return domain
+objects and never commit: the caller's transaction does.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -18,23 +26,43 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
+    bindparam,
     func,
     select,
     text,
     tuple_,
+    union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import distinct_on
 
-from services.confirmation.domain import CallRecord, Paper, PaperState, Task, TaskState
+from services.confirmation.domain import (
+    FINISHED,
+    CallRecord,
+    CallReport,
+    Contact,
+    Loan,
+    Paper,
+    PaperState,
+    Request,
+    Task,
+    TaskState,
+)
+from shared.contracts import confirmation as contract
+from shared.contracts import loans as loan_contract
+from shared.contracts import requests as req
 from shared.db import messaging_tables
+from shared.envelope import CloudEvent
 from shared.timers import timer_table
+from shared.unit_of_work import UnitOfWork
 
 SCHEMA = "confirmation"
 metadata = MetaData(schema=SCHEMA)
 inbox, outbox = messaging_tables(metadata)
 timers = timer_table(metadata)
+ALERT = "deadline-alert"  # the timer kind of a task's deadline alert (SPEC §7)
+_TASK_NS = uuid.UUID("8f3c1e0a-6a2d-4f55-9d1b-3c7e2a9b4d10")
 
 ContactRow = Table(
     "contacts", metadata,
@@ -69,17 +97,22 @@ TaskRow = Table(
     Column("state", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("held_by", Text),
-    Column("lease_until", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),  # set exactly while `held_by` is
     Column("available_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("max_attempts", Integer),  # from the request; NULL on tasks from before 0004 (the setting applies)
     UniqueConstraint("request_id", "customer_id", name="one_task_per_co_borrower"),
     Index("tasks_queue", "due_by", "created_at", postgresql_where=text("state = 'OPEN'")),
+    # Next-task (0007): the open tasks nobody holds, by deadline; the held ones by lease end (expired ones first).
+    Index("tasks_free", "due_by", "created_at", postgresql_where=text("state = 'OPEN' AND lease_until IS NULL")),
+    Index("tasks_leased", "lease_until", postgresql_where=text("state = 'OPEN' AND lease_until IS NOT NULL")),
 )
 AttemptRow = Table(
     "attempts", metadata,
     Column("id", BigInteger, Identity(always=False), primary_key=True),
+    # Unique: an attempt is never counted twice, even by two writers at once (a buffered insert that meets it
+    # raises UniqueConflict at the flush, and the message is redone alone, where `AttemptRepository.seen` reads it).
     Column("command_id", Text, nullable=False, unique=True),
     Column("task_id", Text, nullable=False, index=True),
     Column("agent_id", Text, nullable=False),
@@ -108,146 +141,331 @@ PaperRow = Table(
 )
 
 
+def task_id_for(request_id: str, customer_id: str) -> str:
+    """The task of a co-borrower in a request: the same id however often the request is announced."""
+    return f"T-{uuid.uuid5(_TASK_NS, f'{request_id}|{customer_id}')}"
+
+
+def _any(column: Any, keys: Sequence[Any]) -> Any:
+    """`column = ANY(:keys)`: one array parameter whatever the number of keys (one cached statement)."""
+    return column == any_(bindparam(None, list(keys), type_=ARRAY(Text)))
+
+
+async def _nothing(_keys: list[Any]) -> dict[Any, Any]:
+    """A fetch that finds nothing: `uow.load(space, keys, _nothing)` takes the keys not already known as absent."""
+    return {}
+
+
 def _task(row: Any) -> Task:
-    return Task(task_id=row.task_id, request_id=row.request_id, loan_id=row.loan_id, customer_id=row.customer_id,
-                due_by=row.due_by, state=TaskState(row.state), attempts=row.attempts, held_by=row.held_by,
-                lease_until=row.lease_until, available_at=row.available_at, max_attempts=row.max_attempts)
+    return Task(row.task_id, row.request_id, row.loan_id, row.customer_id, row.due_by, TaskState(row.state),
+                row.attempts, row.held_by, row.lease_until, row.available_at, row.max_attempts, row.created_at)
 
 
 def _paper(row: Any) -> Paper:
-    return Paper(request_id=row.request_id, customer_id=row.customer_id, loan_id=row.loan_id, branch_id=row.branch_id,
-                 state=PaperState(row.state), received_at=row.received_at, received_by=row.received_by)
+    return Paper(row.request_id, row.customer_id, row.loan_id, row.branch_id, PaperState(row.state), row.reason,
+                 row.owed_since, row.received_at, row.received_by, row.received_branch_id, row.signing_branch_id,
+                 row.courier, row.tracking_number, row.signed_at)
 
 
-class Store:
-    """All of the service's tables behind domain questions; one per transaction."""
+def _request(row: Any) -> Request:
+    return Request(row.request_id, row.loan_id, row.applicant_customer_id, row.deadline, row.open, row.submitted_at,
+                   row.branch_id, row.confirmation_attempts)
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
 
-    async def upsert_newest(self, table: Table, key: str, values: dict[str, Any]) -> None:
-        stmt = pg_insert(table).values(values)
-        await self._s.execute(stmt.on_conflict_do_update(
-            index_elements=[table.c[key]], set_={k: stmt.excluded[k] for k in values if k != key},
-            where=table.c.as_of < stmt.excluded.as_of))
+def _take_next() -> Any:
+    """POST /tasks/next in one statement, built once. Two candidates, each from its own index and locked with SKIP
+    LOCKED (two agents at the same moment never get the same task): the first task nobody holds (`tasks_free`,
+    which a task leaves when taken) and the first whose lease ended (`tasks_leased`, read from the oldest lease
+    end up to now); the earlier of the two is taken. Neither search passes over the tasks held now. The number to
+    call comes back with it."""
+    now = bindparam("now", type_=DateTime(timezone=True))
 
-    async def branch_of(self, loan_id: str) -> str | None:
-        return await self._s.scalar(select(LoanRow.c.branch_id).where(LoanRow.c.loan_id == loan_id))
+    def first(condition: Any) -> Any:
+        return (select(TaskRow.c.task_id, TaskRow.c.due_by, TaskRow.c.created_at)
+                .where(TaskRow.c.state == TaskState.OPEN.value, condition,
+                       TaskRow.c.due_by >= bindparam("due_from", type_=Date), TaskRow.c.available_at <= now)
+                .order_by(TaskRow.c.due_by, TaskRow.c.created_at).limit(1).with_for_update(skip_locked=True))
 
-    async def branches_of(self, request_id: str, loan_id: str) -> tuple[str | None, str | None]:
-        """The branch the request carried, and the loan projection's (for requests stored before they carried one)."""
-        query = select(RequestRow.c.branch_id).where(RequestRow.c.request_id == request_id)
-        return await self._s.scalar(query), await self.branch_of(loan_id)
+    free = first(TaskRow.c.lease_until.is_(None)).cte("free")
+    lapsed = first(TaskRow.c.lease_until.is_not(None) & (TaskRow.c.lease_until < now)).cte("lapsed")
+    both = union_all(select(free), select(lapsed)).subquery("candidates")
+    chosen = select(both.c.task_id).order_by(both.c.due_by, both.c.created_at).limit(1).scalar_subquery()
+    phone = select(ContactRow.c.phone).where(ContactRow.c.customer_id == TaskRow.c.customer_id).scalar_subquery()
+    return (update(TaskRow).where(TaskRow.c.task_id == chosen)
+            .values(held_by=bindparam("agent_id", type_=Text),
+                    lease_until=bindparam("lease_until", type_=DateTime(timezone=True)), updated_at=now)
+            .returning(TaskRow, phone.label("phone")))
 
-    async def phone_of(self, customer_id: str) -> str | None:
-        return await self._s.scalar(select(ContactRow.c.phone).where(ContactRow.c.customer_id == customer_id))
 
-    async def add_request(self, **values: Any) -> bool:
-        stmt = pg_insert(RequestRow).values(**values).on_conflict_do_nothing().returning(RequestRow.c.request_id)
-        return (await self._s.execute(stmt)).first() is not None
+_TAKE_NEXT = _take_next()
 
-    async def close_request(self, request_id: str, at: datetime) -> list[Task]:
-        """Marks the request ended and closes its unfinished tasks; returns the tasks closed."""
-        await self._s.execute(update(RequestRow).where(RequestRow.c.request_id == request_id).values(open=False))
-        result = await self._s.execute(
+
+class TaskRepository:
+    """Call tasks. Read for update: an outcome decides on the task as no agent can change it meanwhile."""
+
+    SPACE = "task"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def _fetch(self, ids: list[str]) -> dict[str, Task]:
+        query = select(TaskRow).where(_any(TaskRow.c.task_id, ids)).order_by(TaskRow.c.task_id).with_for_update()
+        return {r.task_id: _task(r) for r in (await self._uow.execute(query)).all()}
+
+    async def load(self, task_ids: Iterable[str]) -> dict[str, Task | None]:
+        return await self._uow.load(self.SPACE, task_ids, self._fetch)
+
+    async def get(self, task_id: str) -> Task | None:
+        return await self._uow.load_one(self.SPACE, task_id, self._fetch)
+
+    async def peek(self, task_id: str) -> Task | None:
+        """The task as stored, neither locked nor cached. For a reader that changes nothing: a deadline alert,
+        which fires holding its timer row, must not wait on a task a batch holds while that batch waits to delete
+        the same timer (the batch would deadlock with it)."""
+        row = (await self._uow.execute(select(TaskRow).where(TaskRow.c.task_id == task_id))).first()
+        return _task(row) if row is not None else None
+
+    async def assume_new(self, task_ids: Iterable[str]) -> None:
+        """Takes these tasks as not stored yet, without a read (see `prepare`)."""
+        await self._uow.load(self.SPACE, task_ids, _nothing)
+
+    def add(self, task: Task) -> None:
+        assert task.created_at is not None
+        self._uow.add(TaskRow, {
+            "task_id": task.task_id, "request_id": task.request_id, "loan_id": task.loan_id,
+            "customer_id": task.customer_id, "due_by": task.due_by, "state": task.state.value,
+            "attempts": task.attempts, "held_by": task.held_by, "lease_until": task.lease_until,
+            "available_at": task.available_at, "created_at": task.created_at, "updated_at": task.created_at,
+            "max_attempts": task.max_attempts})
+        self._uow.keep(self.SPACE, task.task_id, task)
+
+    def save(self, task: Task, at: datetime) -> None:
+        self._uow.update(TaskRow, {"task_id": task.task_id}, {
+            "state": task.state.value, "attempts": task.attempts, "held_by": task.held_by,
+            "lease_until": task.lease_until, "available_at": task.available_at, "updated_at": at})
+        self._uow.keep(self.SPACE, task.task_id, task)
+
+    async def close_open_of(self, request_id: str, at: datetime) -> list[Task]:
+        """Closes the request's unfinished tasks (SPEC §4); returns them."""
+        result = await self._uow.execute(
             update(TaskRow).where(TaskRow.c.request_id == request_id, TaskRow.c.state == TaskState.OPEN.value)
             .values(state=TaskState.CLOSED.value, held_by=None, lease_until=None, updated_at=at).returning(TaskRow))
-        return [_task(r) for r in result.all()]
+        closed = [_task(r) for r in result.all()]
+        for task in closed:
+            self._uow.keep(self.SPACE, task.task_id, task)
+        return closed
 
-    async def add_task(self, task: Task, at: datetime) -> bool:
-        stmt = pg_insert(TaskRow).values(
-            task_id=task.task_id, request_id=task.request_id, loan_id=task.loan_id, customer_id=task.customer_id,
-            due_by=task.due_by, state=task.state.value, attempts=task.attempts, held_by=None, lease_until=None,
-            available_at=task.available_at, created_at=at, updated_at=at, max_attempts=task.max_attempts,
-        ).on_conflict_do_nothing().returning(TaskRow.c.task_id)
-        return (await self._s.execute(stmt)).first() is not None
+    # --- dispatch (the HTTP API) -------------------------------------------------------------------------------
 
-    async def task(self, task_id: str, *, for_update: bool = False) -> Task | None:
-        query = select(TaskRow).where(TaskRow.c.task_id == task_id)
-        row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
-        return _task(row) if row is not None else None
-
-    async def save_task(self, task: Task, at: datetime) -> None:
-        await self._s.execute(update(TaskRow).where(TaskRow.c.task_id == task.task_id).values(
-            state=task.state.value, attempts=task.attempts, held_by=task.held_by, lease_until=task.lease_until,
-            available_at=task.available_at, updated_at=at))
-
-    async def attempt_seen(self, command_id: str) -> bool:
-        return (await self._s.scalar(select(AttemptRow.c.id).where(AttemptRow.c.command_id == command_id))) is not None
-
-    async def add_attempt(self, **values: Any) -> None:
-        await self._s.execute(AttemptRow.insert().values(**values))
-
-    async def last_attempt(self, task_id: str) -> CallRecord | None:
-        query = select(AttemptRow).where(AttemptRow.c.task_id == task_id).order_by(AttemptRow.c.id.desc()).limit(1)
-        row = (await self._s.execute(query)).first()
-        return None if row is None else CallRecord(command_id=row.command_id, agent_id=row.agent_id,
-                                                   outcome=row.outcome, recording_id=row.recording_id,
-                                                   called_at=row.called_at)
-
-    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime, due_from: date) -> Task | None:
-        """The open task with the earliest deadline, due on `due_from` or later, that nobody holds, now held by
-        `agent_id` (SPEC §4)."""
-        free = (
-            select(TaskRow.c.task_id)
-            .where(TaskRow.c.state == TaskState.OPEN.value, TaskRow.c.available_at <= now,
-                   TaskRow.c.due_by >= due_from,
-                   (TaskRow.c.lease_until.is_(None)) | (TaskRow.c.lease_until < now))
-            .order_by(TaskRow.c.due_by, TaskRow.c.created_at).limit(1)
-            .with_for_update(skip_locked=True)  # two agents at the same moment never get the same task
-            .scalar_subquery()
-        )
-        result = await self._s.execute(update(TaskRow).where(TaskRow.c.task_id == free)
-                                       .values(held_by=agent_id, lease_until=lease_until, updated_at=now)
-                                       .returning(TaskRow))
+    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime,
+                        due_from: date) -> tuple[Task, str | None] | None:
+        """The open task with the earliest deadline, due on `due_from` or later, that nobody holds (or whose lease
+        ran out), now held by `agent_id` (SPEC §4), with the number to call (None if no snapshot gave one).
+        One statement, atomic by itself: it needs no transaction around it."""
+        result = await self._uow.execute(_TAKE_NEXT, {"agent_id": agent_id, "now": now, "lease_until": lease_until,
+                                                      "due_from": due_from})
         row = result.first()
-        return _task(row) if row is not None else None
+        return (_task(row), row.phone) if row is not None else None
 
     async def renew(self, task_id: str, agent_id: str, now: datetime, lease_until: datetime) -> bool:
-        result = await self._s.execute(
+        result = await self._uow.execute(
             update(TaskRow).where(TaskRow.c.task_id == task_id, TaskRow.c.held_by == agent_id,
                                   TaskRow.c.state == TaskState.OPEN.value, TaskRow.c.lease_until >= now)
             .values(lease_until=lease_until, updated_at=now).returning(TaskRow.c.task_id))
         return result.first() is not None
 
-    async def queue(self, limit: int, after: tuple[date, datetime, str] | None = None) -> list[tuple[Task, datetime]]:
-        """Open tasks by deadline with their creation times, from just after the key `after` (due_by, created_at,
-        task_id)."""
+    async def queue(self, limit: int, after: tuple[date, datetime, str] | None = None) -> list[Task]:
+        """Open tasks by deadline, from just after the key `after` (due_by, created_at, task_id)."""
         key = (TaskRow.c.due_by, TaskRow.c.created_at, TaskRow.c.task_id)
         query = select(TaskRow).where(TaskRow.c.state == TaskState.OPEN.value)
         if after is not None:
             query = query.where(tuple_(*key) > tuple_(*after))
-        return [(_task(r), r.created_at) for r in (await self._s.execute(query.order_by(*key).limit(limit))).all()]
+        return [_task(r) for r in (await self._uow.execute(query.order_by(*key).limit(limit))).all()]
 
     async def counts(self) -> dict[str, int]:
-        rows = (await self._s.execute(select(TaskRow.c.state, func.count()).group_by(TaskRow.c.state))).all()
-        return {state: count for state, count in rows}
+        query = select(TaskRow.c.state, func.count().label("n")).group_by(TaskRow.c.state)
+        return {row.state: row.n for row in (await self._uow.execute(query)).all()}
 
-    async def owe(self, **values: Any) -> None:
-        await self._s.execute(pg_insert(PaperRow).values(state=PaperState.OWED.value, **values)
-                              .on_conflict_do_nothing())
 
-    async def paper(self, request_id: str, customer_id: str) -> Paper | None:
-        query = select(PaperRow).where(PaperRow.c.request_id == request_id, PaperRow.c.customer_id == customer_id)
-        row = (await self._s.execute(query.with_for_update())).first()
-        return _paper(row) if row is not None else None
+class AttemptRepository:
+    """The calls recorded on tasks, one per RecordCallOutcome command."""
 
-    async def update_paper(self, request_id: str, customer_id: str, **values: Any) -> None:
-        await self._s.execute(update(PaperRow).where(PaperRow.c.request_id == request_id,
-                                                     PaperRow.c.customer_id == customer_id).values(**values))
+    SEEN, LAST = "attempt_seen", "last_call"
 
-    async def cancel_paper(self, request_id: str) -> None:
-        await self._s.execute(update(PaperRow).where(PaperRow.c.request_id == request_id,
-                                                     PaperRow.c.state == PaperState.OWED.value)
-                              .values(state=PaperState.CANCELLED.value))
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
-    async def paper_of_request(self, request_id: str) -> Sequence[Any]:
+    async def _fetch_seen(self, command_ids: list[str]) -> dict[str, bool]:
+        query = select(AttemptRow.c.command_id).where(_any(AttemptRow.c.command_id, command_ids))
+        return dict.fromkeys((await self._uow.execute(query)).scalars(), True)
+
+    async def _fetch_last(self, task_ids: list[str]) -> dict[str, CallRecord]:
+        query = (select(AttemptRow).where(_any(AttemptRow.c.task_id, task_ids)).ext(distinct_on(AttemptRow.c.task_id))
+                 .order_by(AttemptRow.c.task_id, AttemptRow.c.id.desc()))
+        return {r.task_id: CallRecord(r.command_id, r.agent_id, r.outcome, r.recording_id, r.called_at)
+                for r in (await self._uow.execute(query)).all()}
+
+    async def assume_new(self, command_ids: Iterable[str]) -> None:
+        """Takes these commands as never counted, without a read (see `prepare`): the unique key on `command_id`
+        proves it at the flush."""
+        await self._uow.load(self.SEEN, command_ids, _nothing)
+
+    async def seen(self, command_id: str) -> bool:
+        return bool(await self._uow.load_one(self.SEEN, command_id, self._fetch_seen))
+
+    async def load_last(self, task_ids: Iterable[str]) -> None:
+        await self._uow.load(self.LAST, task_ids, self._fetch_last)
+
+    async def last_of(self, task_id: str) -> CallRecord | None:
+        return await self._uow.load_one(self.LAST, task_id, self._fetch_last)
+
+    def add(self, call: CallReport) -> None:
+        self._uow.add(AttemptRow, {
+            "command_id": call.command_id, "task_id": call.task_id, "agent_id": call.agent_id,
+            "outcome": call.outcome, "recording_id": call.recording_id, "called_at": call.called_at,
+            "note": call.note})
+        self._uow.keep(self.SEEN, call.command_id, True)
+        self._uow.keep(self.LAST, call.task_id,
+                       CallRecord(call.command_id, call.agent_id, call.outcome, call.recording_id, call.called_at))
+
+
+class RequestRepository:
+    SPACE = "request"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def _fetch(self, ids: list[str]) -> dict[str, Request]:
+        query = select(RequestRow).where(_any(RequestRow.c.request_id, ids))
+        return {r.request_id: _request(r) for r in (await self._uow.execute(query)).all()}
+
+    async def load(self, request_ids: Iterable[str]) -> dict[str, Request | None]:
+        return await self._uow.load(self.SPACE, request_ids, self._fetch)
+
+    async def assume_new(self, request_ids: Iterable[str]) -> None:
+        """Takes these requests as not stored yet, without a read (see `prepare`)."""
+        await self._uow.load(self.SPACE, request_ids, _nothing)
+
+    async def get(self, request_id: str) -> Request | None:
+        return await self._uow.load_one(self.SPACE, request_id, self._fetch)
+
+    def add(self, request: Request) -> None:
+        self._uow.add(RequestRow, {name: getattr(request, name) for name in Request.__dataclass_fields__})
+        self._uow.keep(self.SPACE, request.request_id, request)
+
+    def save(self, request: Request) -> None:
+        self._uow.update(RequestRow, {"request_id": request.request_id}, {"open": request.open})
+        self._uow.keep(self.SPACE, request.request_id, request)
+
+
+class _Projection:
+    """A projection kept from snapshots (the newest wins): one row per key, inserted or replaced."""
+
+    SPACE: str
+    TABLE: Table
+    KEY: str
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def _of(self, row: Any) -> Any:
+        raise NotImplementedError
+
+    async def _fetch(self, keys: list[str]) -> dict[str, Any]:
+        query = select(self.TABLE).where(_any(self.TABLE.c[self.KEY], keys))
+        return {getattr(r, self.KEY): self._of(r) for r in (await self._uow.execute(query)).all()}
+
+    async def load(self, keys: Iterable[str]) -> None:
+        await self._uow.load(self.SPACE, keys, self._fetch)
+
+    async def _get(self, key: str) -> Any:
+        return await self._uow.load_one(self.SPACE, key, self._fetch)
+
+    async def _put(self, key: str, value: Any, values: Mapping[str, Any]) -> None:
+        if await self._get(key) is None:
+            self._uow.add(self.TABLE, {self.KEY: key, **values})
+        else:
+            self._uow.update(self.TABLE, {self.KEY: key}, values)
+        self._uow.keep(self.SPACE, key, value)
+
+
+class LoanRepository(_Projection):
+    SPACE, TABLE, KEY = "loan", LoanRow, "loan_id"
+
+    def _of(self, row: Any) -> Loan:
+        return Loan(row.loan_id, row.branch_id, row.as_of)
+
+    async def get(self, loan_id: str) -> Loan | None:
+        return await self._get(loan_id)  # type: ignore[no-any-return]
+
+    async def put(self, loan: Loan) -> None:
+        await self._put(loan.loan_id, loan, {"branch_id": loan.branch_id, "as_of": loan.as_of})
+
+
+class ContactRepository(_Projection):
+    SPACE, TABLE, KEY = "contact", ContactRow, "customer_id"
+
+    def _of(self, row: Any) -> Contact:
+        return Contact(row.customer_id, row.phone, row.as_of)
+
+    async def get(self, customer_id: str) -> Contact | None:
+        return await self._get(customer_id)  # type: ignore[no-any-return]
+
+    async def put(self, contact: Contact) -> None:
+        await self._put(contact.customer_id, contact, {"phone": contact.phone, "as_of": contact.as_of})
+
+
+class PaperRepository:
+    """The paper-document ledger, keyed by (request_id, customer_id). Read for update."""
+
+    SPACE = "paper"
+    _MUTABLE = ("state", "signing_branch_id", "courier", "tracking_number", "signed_at", "received_at",
+                "received_by", "received_branch_id")
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def _fetch(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Paper]:
+        query = (select(PaperRow).where(_any(PaperRow.c.request_id, [r for r, _ in keys]),
+                                        _any(PaperRow.c.customer_id, [c for _, c in keys]))
+                 .order_by(PaperRow.c.request_id, PaperRow.c.customer_id).with_for_update())
+        return {(r.request_id, r.customer_id): _paper(r) for r in (await self._uow.execute(query)).all()}
+
+    async def load(self, keys: Iterable[tuple[str, str]]) -> None:
+        await self._uow.load(self.SPACE, keys, self._fetch)
+
+    async def assume_new(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Takes these signatures as not in the ledger yet, without a read (see `prepare`)."""
+        await self._uow.load(self.SPACE, keys, _nothing)
+
+    async def get(self, request_id: str, customer_id: str) -> Paper | None:
+        return await self._uow.load_one(self.SPACE, (request_id, customer_id), self._fetch)
+
+    def owe(self, paper: Paper) -> None:
+        self._uow.add(PaperRow, {name: getattr(paper, name) for name in Paper.__dataclass_fields__})
+        self._uow.keep(self.SPACE, (paper.request_id, paper.customer_id), paper)
+
+    def save(self, paper: Paper) -> None:
+        key = {"request_id": paper.request_id, "customer_id": paper.customer_id}
+        self._uow.update(PaperRow, key, {name: getattr(paper, name) for name in self._MUTABLE})
+        self._uow.keep(self.SPACE, (paper.request_id, paper.customer_id), paper)
+
+    async def cancel_owed_of(self, request_id: str) -> None:
+        result = await self._uow.execute(
+            update(PaperRow).where(PaperRow.c.request_id == request_id, PaperRow.c.state == PaperState.OWED.value)
+            .values(state=PaperState.CANCELLED.value).returning(PaperRow))
+        for paper in map(_paper, result.all()):
+            self._uow.keep(self.SPACE, (paper.request_id, paper.customer_id), paper)
+
+    # --- the ledger's reports (the HTTP API) -------------------------------------------------------------------
+
+    async def of_request(self, request_id: str) -> list[Paper]:
         """Every paper record of a request, whatever its state (the ledger's history of that request)."""
         query = select(PaperRow).where(PaperRow.c.request_id == request_id).order_by(PaperRow.c.customer_id)
-        return (await self._s.execute(query)).all()
+        return [_paper(r) for r in (await self._uow.execute(query)).all()]
 
-    async def outstanding_paper(self, branch_id: str | None, *, limit: int,
-                                after: tuple[str, datetime, str, str] | None = None) -> Sequence[Any]:
+    async def outstanding(self, branch_id: str | None, *, limit: int,
+                          after: tuple[str, datetime, str, str] | None = None) -> list[Paper]:
         """Paper owed or in transit by branch and age, from just after the key `after` (branch_id, owed_since,
         request_id, customer_id)."""
         key = (PaperRow.c.branch_id, PaperRow.c.owed_since, PaperRow.c.request_id, PaperRow.c.customer_id)
@@ -256,4 +474,58 @@ class Store:
             query = query.where(PaperRow.c.branch_id == branch_id)
         if after is not None:
             query = query.where(tuple_(*key) > tuple_(*after))
-        return (await self._s.execute(query.order_by(*key).limit(limit))).all()
+        return [_paper(r) for r in (await self._uow.execute(query.order_by(*key).limit(limit))).all()]
+
+
+class AlertRepository:
+    """SPEC §7: each open task's deadline alert, a durable timer (shared.timers) keyed by the task."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, task_id: str, at: datetime, correlationid: str | None) -> None:
+        """The alert of a task just created (so none exists yet: a plain insert, buffered, not an upsert)."""
+        self._uow.add(timers, {"kind": ALERT, "key": task_id, "due_at": at,
+                               "payload": json.dumps({"correlationid": correlationid})})  # COPY takes jsonb as text
+
+    def cancel(self, task_id: str) -> None:
+        self._uow.delete(timers, {"kind": ALERT, "key": task_id})
+
+
+_ENDINGS = (req.RequestRejected, req.RequestWithdrawn, req.RequestExpired)  # a request that ended
+
+
+async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:
+    """Preloads, in a few queries, what the batch's handlers read: the tasks its outcomes name (locked), the
+    earlier call of those already settled, the requests confirmations file their paper under (and the loans, for
+    requests stored before they carried a branch) and those that ended, the paper its paper commands name and
+    the rows its snapshots may replace.
+
+    What a handler only checks for absence before inserting it under a unique key is taken as absent without a
+    read (`assume_new`): the commands' attempts (a command is counted once: answers are stored since migration
+    0003, so only an older one can have an attempt already), the requests and tasks a submission creates, the paper
+    a confirmation or a staff submission owes. Should one exist after all, the insert meets its key at the flush
+    (`UniqueConflict`) and the consumer redoes the batch message by message, without this preload: there the
+    handler reads the row, and decides on it (a counted command is not counted again)."""
+    data = [event.data for _, event in messages]
+    calls = [d for d in data if isinstance(d, contract.RecordCallOutcome)]
+    submitted = [d for d in data if isinstance(d, req.RequestSubmitted)]
+    snapshots = [d for d in data if isinstance(d, loan_contract.LoanSnapshot)]
+    tasks = await TaskRepository(uow).load(c.task_id for c in calls)
+    await AttemptRepository(uow).assume_new(c.command_id for c in calls)
+    called = [t for c in calls if (t := tasks.get(c.task_id)) is not None]
+    await AttemptRepository(uow).load_last(t.task_id for t in called if t.state in FINISHED)
+    confirmed = [t for c in calls if c.outcome is contract.CallOutcome.CONFIRMED
+                 and (t := tasks.get(c.task_id)) is not None and t.state is TaskState.OPEN]
+    ended = [rid for d in data if isinstance(d, _ENDINGS) and (rid := d.request_id)]
+    requests = await RequestRepository(uow).load([t.request_id for t in confirmed] + ended)
+    branchless = [t.loan_id for t in confirmed if not ((r := requests.get(t.request_id)) and r.branch_id)]
+    await LoanRepository(uow).load(branchless + [s.loan_id for s in snapshots])
+    await ContactRepository(uow).load(b.customer_id for s in snapshots for b in s.borrowers)
+    await PaperRepository(uow).load((d.request_id, d.customer_id) for d in data
+                                    if isinstance(d, contract.RecordPaperSignature | contract.RecordRemoteSigning))
+    await PaperRepository(uow).assume_new([(t.request_id, t.customer_id) for t in confirmed]
+                                          + [(s.request_id, s.applicant_customer_id) for s in submitted])
+    await RequestRepository(uow).assume_new(s.request_id for s in submitted)
+    await TaskRepository(uow).assume_new(task_id_for(s.request_id, b.customer_id) for s in submitted
+                                         for b in s.co_borrowers)

@@ -15,3 +15,6 @@ class Settings(ServiceSettings):
     retry_pause_s: float = Field(1800, ge=0, description="Pause before an unanswered task comes back to the queue.")
     lease_s: float = Field(300, gt=0, description="How long an agent holds a task without renewing it.")
     alert_window_h: float = Field(24, ge=0, description="A task still open this close to its deadline is flagged.")
+    database_pool_size: int = Field(25, ge=1, description=(
+        "Connections each copy keeps open: the agents of a call centre ask for work at once (POST /tasks/next), "
+        "each on a connection of its own; past the pool, connections are opened and closed per request."))

@@ -10,6 +10,7 @@ from services.notifier.domain import mask_contact
 from services.notifier.repository import DeliveryRepository, RecipientRepository
 from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["notifications"])
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
@@ -41,7 +42,7 @@ class DeliveryView(BaseModel):
 @router.get("/recipients/{customer_id}", summary="Language and channels of a customer (no contact details)")
 async def get_recipient(customer_id: CustomerId, deps: DepsDep) -> RecipientView:
     async with deps.sessions() as session:
-        recipient = await RecipientRepository(session).get(customer_id)
+        recipient = await RecipientRepository(UnitOfWork(session)).get(customer_id)
     if recipient is None:
         raise HTTPException(404, f"customer {customer_id} is not known")
     return RecipientView(customer_id=recipient.customer_id, language=recipient.language,
@@ -52,11 +53,11 @@ async def _page(deps: Deps, limit: int, cursor: str | None, **where: str) -> Pag
     """Deliveries oldest first, `limit` at a time."""
     after = decode_cursor(cursor, BY_CREATION)
     async with deps.sessions() as session:
-        rows = await DeliveryRepository(session).of(**where, limit=limit + 1, after=after)
-    views = [DeliveryView(**{k: getattr(r, k) for k in DeliveryView.model_fields if k != "contact"},
-                          contact=mask_contact(r.contact)) for r in rows[:limit]]
+        found = await DeliveryRepository(UnitOfWork(session)).of(**where, limit=limit + 1, after=after)
+    views = [DeliveryView(**{k: getattr(d, k) for k in DeliveryView.model_fields if k != "contact"},
+                          contact=mask_contact(d.contact)) for d in found[:limit]]
     return Page[DeliveryView](items=views,
-                              next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.notification_id)))
+                              next_cursor=next_cursor(found, limit, lambda d: (d.created_at, d.notification_id)))
 
 
 @router.get("/customers/{customer_id}/deliveries",

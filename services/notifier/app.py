@@ -6,9 +6,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier.api import router
-from services.notifier.batching import NotifierBatching
-from services.notifier.handlers import build_handlers, build_timers
-from services.notifier.repository import SCHEMA, DeliveryRow, metadata
+from services.notifier.handlers import ROUTES, TIMERS
+from services.notifier.repository import SCHEMA, DeliveryRow, metadata, prepare
 from services.notifier.settings import Settings
 from services.notifier.worker import DeliveryWorker
 from shared import topics
@@ -23,11 +22,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Customer and staff notifications in three languages over four channels, once per event.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=build_handlers(settings),
+        consumers=ROUTES,
         produces=topics.NOTIFICATIONS_EVENTS,
         routes=(router,),
-        timers=build_timers(settings),
-        batch_hooks=NotifierBatching(),
+        timers=TIMERS,
+        prepare=prepare,
         # Retention: delivered message bodies are cleared after a while; the delivery log (rows) stays.
         prune=clear_old(DeliveryRow.c.body, value="", older=DeliveryRow.c.sent_at,
                         where=DeliveryRow.c.status == "SENT", days=settings.retention_delivery_body_days),

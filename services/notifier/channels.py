@@ -9,6 +9,8 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr
 
+from services.notifier.domain import Delivery
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -20,21 +22,22 @@ class Outgoing:
     language: str
     body: str
 
+    @classmethod
+    def of(cls, delivery: Delivery) -> "Outgoing":
+        return cls(delivery.notification_id, delivery.channel, delivery.customer_id, delivery.contact,
+                   delivery.template, delivery.language, delivery.body)
+
 
 class SendFailed(Exception):
     """The gateway did not accept the message; the worker retries later."""
 
 
 class Sender(Protocol):
-    inline: bool  # True: delivered within the consuming transaction, no worker round trip
-
     async def send(self, message: Outgoing) -> None: ...
 
 
 class LocalSender:
     """The default for local runs and tests: the delivery row in the database is the message."""
-
-    inline = True
 
     async def send(self, message: Outgoing) -> None:
         return None
@@ -42,8 +45,6 @@ class LocalSender:
 
 class WebhookSender:
     """POSTs the message as JSON to a gateway; the notification id is the idempotency key."""
-
-    inline = False
 
     def __init__(self, url: str, *, timeout: float, auth_header: SecretStr | None, client: httpx.AsyncClient) -> None:
         self._url = url

@@ -1,158 +1,149 @@
-"""Application logic of the notifier: who hears what, on which channels, now or later. One call per event."""
+"""Application layer of the notifier: who hears what, on which channels, now or later. One method per handler,
+taking the notifier's own news (services.notifier.domain); the rules are in the domain, the storage in the
+repositories of the transaction's unit of work."""
 
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from services.notifier import domain
-from services.notifier.batching import batch_of
-from services.notifier.domain import Recipient, loan_tail, render
-from services.notifier.repository import DeliveryRepository, RecipientRepository, delivery_row, timers
+from services.notifier.domain import Booking, Delivery, LoanBorrowers, Notice, Recipient, Status
+from services.notifier.repository import DeliveryRepository, LoanRepository, RecipientRepository, ReminderRepository
 from services.notifier.settings import Settings
 from shared import topics
-from shared.contracts import loans as loan_contract
 from shared.contracts import notifications as out
 from shared.messaging import MessageContext
-from shared.timers import cancel, schedule
+from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.notifier")
-REMINDER = "booking-reminder"
 _NOTIFICATION_NS = uuid.UUID("5d7c3d4e-2f0a-4b8e-8c61-0e8f3a9b7c22")
-STAFF_RECIPIENT = Recipient(domain.STAFF, domain.DEFAULT_LANGUAGE, (domain.STAFF,))
 
 
 def notification_id(event_id: str, customer_id: str, channel: str) -> str:
     return f"N-{uuid.uuid5(_NOTIFICATION_NS, f'{event_id}|{customer_id}|{channel}')}"
 
 
-class Notifier:
-    def __init__(self, ctx: MessageContext, settings: Settings) -> None:
+class Recipients(Protocol):
+    async def get(self, customer_id: str) -> Recipient | None: ...
+    async def save_newer(self, recipients: list[Recipient], as_of: datetime) -> None: ...
+
+
+class Loans(Protocol):
+    async def newest_snapshot(self, loan_id: str, as_of: datetime) -> bool: ...
+    async def replace_borrowers(self, loan: LoanBorrowers) -> None: ...
+    async def primary_of(self, loan_id: str) -> str | None: ...
+
+
+class Deliveries(Protocol):
+    async def notified(self, event_id: str) -> frozenset[str]: ...
+    async def add(self, delivery: Delivery) -> None: ...
+
+
+class Reminders(Protocol):
+    async def schedule(self, booking: Booking, due: datetime, correlation_id: str | None) -> None: ...
+    async def cancel(self, booking_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """What the service reads and writes; `of(uow)` in the services, in-memory stand-ins in unit tests."""
+
+    recipients: Recipients
+    loans: Loans
+    deliveries: Deliveries
+    reminders: Reminders
+
+    @classmethod
+    def of(cls, uow: UnitOfWork) -> "Repositories":
+        return cls(RecipientRepository(uow), LoanRepository(uow), DeliveryRepository(uow), ReminderRepository(uow))
+
+
+class NotifierService:
+    def __init__(self, ctx: MessageContext, repositories: Repositories | None = None) -> None:
         self.ctx = ctx
-        self.settings = settings
-        self.tz = ZoneInfo(settings.quiet_timezone)
-        self.quiet = quiet_hours(settings)
-        self.recipients = RecipientRepository(ctx.session)
-        self.deliveries = DeliveryRepository(ctx.session)
+        self.settings: Settings = ctx.settings
+        self.repos = repositories or Repositories.of(ctx.uow)
 
-    async def customer(self, *, customer_id: str | None, loan_id: str | None, template: str,
-                       event_id: str | None = None, urgent: bool = False, **variables: Any) -> None:
-        """SPEC §7: the customer hears of it on each of their channels, once; never silence."""
-        customer_id = customer_id or (await self.recipients.primary_of(loan_id) if loan_id else None)
-        batch = batch_of(self.ctx.session)
-        if batch is not None and customer_id in batch.recipients:
-            row = batch.recipients[customer_id]
-        else:
-            row = await self.recipients.row(customer_id) if customer_id else None
-        event_id = event_id or self._event_id()
-        if row is None or not row.channels:
-            who = customer_id or f"loan:{loan_id}"
-            error = "unknown customer" if row is None else "customer has no usable channel"
-            self.ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationFailed(
-                notification_id=notification_id(event_id, who, "NONE"), event_id=event_id, customer_id=who,
-                channel="NONE", template=template, language=row.language if row else domain.DEFAULT_LANGUAGE,
-                failed_at=self.ctx.now, error=error, attempts=0), subject=who)
-            log.warning("notification_failed", event_id=event_id, customer_id=who, error=error)
+    async def apply_snapshot(self, loan: LoanBorrowers) -> None:
+        """CONTRACT: the newest as_of wins. An older snapshot arriving late changes neither who the loan's borrowers
+        are nor their contacts, languages or channels; a newer one replaces the loan's borrowers."""
+        if not await self.repos.loans.newest_snapshot(loan.loan_id, loan.as_of):
+            log.info("loan_snapshot_stale", loan_id=loan.loan_id)
             return
-        if loan_id is not None:
-            variables["loan_tail"] = loan_tail(loan_id)
-        contacts = {"SMS": row.phone, "EMAIL": row.email}
-        recipient = Recipient(row.customer_id, row.language, tuple(row.channels))
-        await self._deliver(recipient, template, event_id, urgent, contacts, variables)
+        await self.repos.recipients.save_newer(loan.recipients, loan.as_of)
+        await self.repos.loans.replace_borrowers(loan)
 
-    async def staff(self, template: str, *, urgent: bool, **variables: Any) -> None:
-        """SPEC §7: the service centre hears of new call tasks and tasks near their deadline."""
-        await self._deliver(STAFF_RECIPIENT, template, self._event_id(), urgent, {}, variables)
+    async def notify(self, news: domain.News) -> None:
+        """SPEC §7: whoever `news` concerns hears of it, on each of their channels, once."""
+        owed = domain.notices(news)
+        if not owed:
+            log.debug("news_not_told", news=type(news).__name__)
+        for notice in owed:
+            await self._tell(notice)
 
-    def _event_id(self) -> str:
-        assert self.ctx.message is not None
-        return self.ctx.message.id
+    async def booked(self, booking: Booking) -> None:
+        """The booking is confirmed, and its reminder set for the morning before (SPEC §7, expected)."""
+        await self.notify(domain.Booked(booking))
+        due = domain.reminder_due(booking, self.ctx.now, ZoneInfo(self.settings.quiet_timezone))
+        if due is not None:
+            await self.repos.reminders.schedule(booking, due, self.ctx.correlationid)
 
-    async def _deliver(self, recipient: Recipient, template: str, event_id: str, urgent: bool,
-                       contacts: Mapping[str, str | None], variables: Mapping[str, Any]) -> None:
-        # A variable may depend on the language (a refusal's words): it is a function of it.
-        shown = {k: v(recipient.language) if callable(v) else v for k, v in variables.items()}
-        message = render(template, recipient.language, **shown)
-        now = self.ctx.now
+    async def cancelled(self, cancellation: domain.BookingCancelled) -> None:
+        await self.repos.reminders.cancel(cancellation.booking_id)
+        await self.notify(cancellation)
+
+    async def remind(self, booking: Booking) -> None:
+        await self.notify(domain.BookingDue(booking))
+
+    async def _tell(self, notice: Notice) -> None:
+        event_id = notice.event_id or self._event_id()
+        who, recipient = await self._addressee(notice)
+        if recipient is None or not recipient.channels:
+            self._unreachable(notice, event_id, who, recipient)
+            return
+        message = notice.message(recipient.language)
+        already = await self.repos.deliveries.notified(event_id)
+        quiet = self.settings.quiet_hours()
         for channel in recipient.channels:
-            release = domain.hold_until(channel, urgent, now, self.quiet)
-            held = release is not None
-            inline = channel not in self.settings.webhook_urls and not held
-            status = "SENT" if inline else ("HELD" if held else "PENDING")
             nid = notification_id(event_id, recipient.customer_id, channel)
-            due = release or now
-            row = delivery_row(notification_id=nid, event_id=event_id, customer_id=recipient.customer_id,
-                               channel=channel, message=message, at=now, status=status,
-                               contact=contacts.get(channel) or recipient.customer_id,
-                               next_attempt_at=None if inline else due, urgent=urgent,
-                               correlation_id=self.ctx.correlationid)
-            if (batch := batch_of(self.ctx.session)) is not None:
-                batch.deliveries.append(row)  # written with the batch; a duplicate redoes it message by message
-            elif not await self.deliveries.record(row):
+            if nid in already:
                 continue  # this event already reached this person on this channel
-            if inline:
+            delivery = domain.new_delivery(
+                notification_id=nid, event_id=event_id, recipient=recipient, channel=channel, message=message,
+                urgent=notice.urgent, now=self.ctx.now, quiet=quiet,
+                through_gateway=channel in self.settings.webhook_urls, correlation_id=self.ctx.correlationid)
+            await self.repos.deliveries.add(delivery)
+            if delivery.status is Status.SENT:
                 self.ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationSent(
                     notification_id=nid, event_id=event_id, customer_id=recipient.customer_id, channel=channel,
-                    template=template, language=message.language, sent_at=now), subject=recipient.customer_id)
-            log.debug("notification_queued", notification_id=nid, channel=channel, status=status)
+                    template=message.template, language=message.language, sent_at=self.ctx.now),
+                    subject=recipient.customer_id)
+            log.debug("notification_queued", notification_id=nid, channel=channel, status=delivery.status.value)
 
-    async def refused_command(self, *, command_type: str | None, customer_id: str | None, reason_code: str,
-                              reason: str) -> None:
-        """A refused command changed nothing; its sender hears of it only if it concerns them (a withdrawal)."""
-        template = domain.refused_command_notice(command_type or "")
-        if template is None or customer_id is None:
-            log.debug("refused_command_not_notified", command_type=command_type, reason_code=reason_code)
-            return
-        await self.customer(customer_id=customer_id, loan_id=None, template=template,
-                            reason=lambda language: domain.reason_text(reason_code, language, reason))
+    def _unreachable(self, notice: Notice, event_id: str, who: str, recipient: Recipient | None) -> None:
+        """SPEC §7: never silence — a customer who cannot be reached is reported (NotificationFailed)."""
+        error = "unknown customer" if recipient is None else "customer has no usable channel"
+        self.ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationFailed(
+            notification_id=notification_id(event_id, who, "NONE"), event_id=event_id, customer_id=who,
+            channel="NONE", template=notice.template,
+            language=recipient.language if recipient else domain.DEFAULT_LANGUAGE, failed_at=self.ctx.now,
+            error=error, attempts=0), subject=who)
+        log.warning("notification_failed", event_id=event_id, customer_id=who, error=error)
 
-    async def schedule_reminder(self, booking: Any) -> None:
-        """SPEC §7 (expected): the reminder goes the morning before in the branch's time zone (ours if unknown)."""
-        due = domain.reminder_at(booking.date, domain.zone_or(booking.branch_timezone, self.tz))
-        if due <= self.ctx.now:
-            return  # booked for tomorrow after this morning: the confirmation is the reminder
-        await schedule(self.ctx.session, timers, REMINDER, booking.booking_id, due, {
-            "correlationid": self.ctx.correlationid, "customer_id": booking.customer_id, "code": booking.booking_code,
-            "date": booking.date.isoformat(), "time": booking.start_time.strftime("%H:%M"),
-            "branch_name": booking.branch_name or booking.branch_id, "branch_address": booking.branch_address or "",
-        })
+    async def _addressee(self, notice: Notice) -> tuple[str, Recipient | None]:
+        """Who `notice` is for (a customer id, or the loan it names) and how to reach them (None: unknown)."""
+        if notice.staff:
+            return domain.STAFF, domain.STAFF_RECIPIENT
+        customer_id = notice.customer_id
+        if customer_id is None and notice.loan_id is not None:
+            customer_id = await self.repos.loans.primary_of(notice.loan_id)
+        who = customer_id or f"loan:{notice.loan_id}"
+        return who, await self.repos.recipients.get(customer_id) if customer_id else None
 
-    async def cancel_reminder(self, booking_id: str) -> None:
-        await cancel(self.ctx.session, timers, REMINDER, booking_id)
-
-    async def remind(self, booking_id: str, payload: Mapping[str, Any]) -> None:
-        await self.customer(customer_id=payload["customer_id"], loan_id=None, template="booking_reminder",
-                            event_id=f"reminder:{booking_id}", code=payload["code"], time=payload["time"],
-                            branch_name=payload["branch_name"], branch_address=payload["branch_address"])
-
-
-async def apply_snapshot(ctx: MessageContext, snapshot: loan_contract.LoanSnapshot) -> None:
-    """CONTRACT: the newest as_of wins. An older snapshot arriving late changes neither who the loan's borrowers
-    are nor their contacts, languages or channels; a newer one replaces the loan's borrowers."""
-    recipients = RecipientRepository(ctx.session)
-    if not await recipients.newest_snapshot(snapshot.loan_id, snapshot.as_of):
-        log.info("loan_snapshot_stale", loan_id=snapshot.loan_id)
-        return
-    if (batch := batch_of(ctx.session)) is not None:  # later messages of the batch must see the new contacts
-        for b in snapshot.borrowers:
-            batch.recipients.pop(b.customer_id, None)
-    for b in snapshot.borrowers:
-        # A customer on several loans: the newest snapshot of any of them holds their contacts.
-        await recipients.upsert(customer_id=b.customer_id, language=b.language.value,
-                                channels=[c.value for c in b.channels], phone=b.phone, email=b.email,
-                                as_of=snapshot.as_of)
-    await recipients.set_borrowers(snapshot.loan_id, {b.customer_id: b.role.value for b in snapshot.borrowers})
-
-
-def quiet_hours(settings: Settings) -> domain.QuietHours:
-    return domain.QuietHours(settings.quiet_start, settings.quiet_end, ZoneInfo(settings.quiet_timezone))
-
-
-def next_try(channel: str, urgent: bool, failed_at: datetime, attempts: int, settings: Settings) -> domain.NextTry:
-    return domain.next_try(channel, urgent, failed_at, attempts, timedelta(seconds=settings.retry_base_s),
-                           timedelta(seconds=settings.retry_cap_s), quiet_hours(settings))
-
-
+    def _event_id(self) -> str:
+        assert self.ctx.message is not None, "news from a timer names its own event id"
+        return self.ctx.message.id

@@ -1,10 +1,12 @@
 """Settings of the notifier (env prefix NOTIFIER_, falling back to POSTLOAN_)."""
 
-from datetime import time
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.notifier.domain import QuietHours, RetryPolicy
 from shared.settings import ServiceSettings
 
 
@@ -27,3 +29,10 @@ class Settings(ServiceSettings):
     quiet_timezone: str = Field("Asia/Shanghai", description="Time zone of the quiet hours, and of the reminders "
                                 "of a booking whose branch time zone is not known.")
     worker_interval_s: float = Field(0.5, gt=0, description="How often pending and held deliveries are looked for.")
+
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_start, self.quiet_end, ZoneInfo(self.quiet_timezone))
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, timedelta(seconds=self.retry_base_s),
+                           timedelta(seconds=self.retry_cap_s))

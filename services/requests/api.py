@@ -12,16 +12,12 @@ from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.requests.domain import OPEN_STATES, State
 from services.requests.policies import PolicyDocument, load_policy, presets
-from services.requests.repository import (
-    LoanRepository,
-    PolicyRepository,
-    PolicyVersionConflict,
-    RequestRepository,
-    document_sha256,
-)
+from services.requests.repository import LoanRepository, PolicyVersionConflict, document_sha256
 from services.requests.service import switch_policy
+from services.requests.views import PolicyViews, RequestViews
 from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
@@ -107,14 +103,14 @@ class PolicyChange(BaseModel):
     changed_by: Identifier = Field(description="Who switches the policy (audit).")
 
 
-def _view(row: Any, cls: type[BaseModel] = RequestView, **extra: Any) -> Any:
-    return cls(**{k: getattr(row, k) for k in RequestView.model_fields}, **extra)
+def _view(row: dict[str, Any]) -> RequestView:
+    return RequestView(**{k: row[k] for k in RequestView.model_fields})
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], summary="The loan as this service last saw it in loans.snapshots")
 async def get_loan(loan_id: LoanId, deps: DepsDep) -> LoanView:
     async with deps.sessions() as session:
-        loan = await LoanRepository(session).get(loan_id)
+        loan = await LoanRepository(UnitOfWork(session)).get(loan_id)
     if loan is None:
         raise HTTPException(404, f"loan {loan_id} is not known")
     return LoanView(loan_id=loan.loan_id, status=loan.status, branch_id=loan.branch_id, debit_day=loan.debit_day,
@@ -127,21 +123,21 @@ async def requests_of_loan(loan_id: LoanId, deps: DepsDep, limit: Limit = 100,
                            cursor: Cursor = None) -> Page[RequestView]:
     after = decode_cursor(cursor, BY_CREATION)
     async with deps.sessions() as session:
-        rows = await RequestRepository(session).of_loan(loan_id, limit=limit + 1, after=after)
+        rows = await RequestViews(UnitOfWork(session)).of_loan(loan_id, limit=limit + 1, after=after)
     return Page[RequestView](items=[_view(r) for r in rows[:limit]],
-                             next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.request_id)))
+                             next_cursor=next_cursor(rows, limit, lambda r: (r["created_at"], r["request_id"])))
 
 
 @router.get("/requests/{request_id}", tags=["requests"], summary="One request with its audit trail")
 async def get_request(request_id: Annotated[str, id_path("The request's id.")], deps: DepsDep) -> RequestWithHistory:
     async with deps.sessions() as session:
-        repo = RequestRepository(session)
-        row = await repo.raw(request_id)
+        views = RequestViews(UnitOfWork(session))
+        row = await views.one(request_id)
         if row is None:
             raise HTTPException(404, f"request {request_id} is not known")
-        history = [TransitionView(**{k: getattr(t, k) for k in TransitionView.model_fields})
-                   for t in await repo.history(request_id)]
-    return _view(row, RequestWithHistory, history=history)  # type: ignore[no-any-return]
+        history = [TransitionView(**{k: t[k] for k in TransitionView.model_fields})
+                   for t in await views.history(request_id)]
+    return RequestWithHistory(**{k: row[k] for k in RequestView.model_fields}, history=history)
 
 
 @router.get("/requests", tags=["requests"], summary="Requests by state, earliest deadline first, by pages")
@@ -156,18 +152,20 @@ async def list_requests(
     states = [s.value for s in (state or sorted(OPEN_STATES))]
     after = decode_cursor(cursor, BY_DEADLINE)
     async with deps.sessions() as session:
-        rows = await RequestRepository(session).listing(states=states, deadline_before=deadline_before,
-                                                        limit=limit + 1, after=after)
-    return Page[RequestView](items=[_view(r) for r in rows[:limit]],
-                             next_cursor=next_cursor(rows, limit, lambda r: (r.deadline, r.created_at, r.request_id)))
+        rows = await RequestViews(UnitOfWork(session)).listing(states=states, deadline_before=deadline_before,
+                                                               limit=limit + 1, after=after)
+    return Page[RequestView](items=[_view(r) for r in rows[:limit]], next_cursor=next_cursor(
+        rows, limit, lambda r: (r["deadline"], r["created_at"], r["request_id"])))
 
 
 @router.get("/policy", tags=["policy"], summary="The policy in force and the shipped presets")
 async def get_policy(deps: DepsDep) -> PolicyView:
     async with deps.sessions() as session:
-        row = await PolicyRepository(session).describe()
-    return PolicyView(version=row.version, document=row.document, document_sha256=document_sha256(row.document),
-                      changed_at=row.changed_at, changed_by=row.changed_by, presets=presets())
+        row = await PolicyViews(UnitOfWork(session)).in_force()
+    assert row is not None, "the service seeds a policy at start"
+    return PolicyView(version=row["version"], document=row["document"],
+                      document_sha256=document_sha256(row["document"]), changed_at=row["changed_at"],
+                      changed_by=row["changed_by"], presets=presets())
 
 
 @router.get("/policy/history", tags=["policy"], summary="Every switch of the policy in force, newest first")
@@ -177,8 +175,8 @@ async def policy_history(
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Cursor from the previous page.")] = None,
 ) -> PolicyHistoryPage:
     async with deps.sessions() as session:
-        rows = await PolicyRepository(session).history(limit=limit, before_id=before)
-    switches = [PolicySwitchView(**{k: getattr(r, k) for k in PolicySwitchView.model_fields}) for r in rows]
+        rows = await PolicyViews(UnitOfWork(session)).history(limit=limit, before_id=before)
+    switches = [PolicySwitchView(**{k: r[k] for k in PolicySwitchView.model_fields}) for r in rows]
     return PolicyHistoryPage(switches=switches, next_cursor=switches[-1].id if len(switches) == limit else None)
 
 
@@ -186,11 +184,10 @@ async def policy_history(
 async def policy_version(version: Annotated[str, id_path("A policy version name.")],
                          deps: DepsDep) -> dict[str, Any]:
     async with deps.sessions() as session:
-        row = await PolicyRepository(session).version(version)
+        row = await PolicyViews(UnitOfWork(session)).version(version)
     if row is None:
         raise HTTPException(404, f"policy version {version!r} was never put in force here")
-    return {"version": row.version, "document": row.document, "document_sha256": row.document_sha256,
-            "first_seen_at": row.first_seen_at, "first_seen_by": row.first_seen_by}
+    return {k: row[k] for k in ("version", "document", "document_sha256", "first_seen_at", "first_seen_by")}
 
 
 @router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)",
@@ -208,7 +205,9 @@ async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
     now = deps.clock.now()
     try:
         async with deps.sessions.begin() as session:
-            await switch_policy(session, deps.tables, policy, at=now, by=change.changed_by)
+            uow = UnitOfWork(session)
+            await switch_policy(uow, deps.tables, policy, at=now, by=change.changed_by)
+            await uow.flush()
     except PolicyVersionConflict as exc:
         raise HTTPException(409, str(exc)) from None
     return await get_policy(deps)

@@ -1,18 +1,21 @@
-"""Composition root of the requests service: `python -m services.requests` or `uvicorn --factory services.requests.app:create_app`."""
+"""Composition root of the requests service.
+
+Run with `python -m services.requests` or `uvicorn --factory services.requests.app:create_app`.
+"""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.requests.api import router
-from services.requests.batching import RequestBatching
-from services.requests.handlers import build_handlers, build_timers
+from services.requests.handlers import ROUTES, TIMERS
 from services.requests.policies import load_policy
-from services.requests.repository import SCHEMA, metadata
+from services.requests.repository import SCHEMA, metadata, prepare
 from services.requests.service import switch_policy
 from services.requests.settings import Settings
 from shared import topics
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
+from shared.unit_of_work import UnitOfWork
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -21,8 +24,9 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
     async def seed_policy(deps: Deps) -> None:
         """The preset named in the settings is in force until an operator switches it (then it stays switched)."""
         async with deps.sessions.begin() as session:
-            await switch_policy(session, deps.tables, initial, at=deps.clock.now(), by="settings",
-                                only_if_absent=True)
+            uow = UnitOfWork(session)
+            await switch_policy(uow, deps.tables, initial, at=deps.clock.now(), by="settings", only_if_absent=True)
+            await uow.flush()
 
     spec = ServiceSpec(
         name=SCHEMA,
@@ -30,12 +34,12 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         description="Post-loan change requests: debit-day changes, early repayment, their decisions and lifecycle.",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        consumers=build_handlers(),
+        consumers=ROUTES,
         produces=topics.REQUESTS_EVENTS,
         routes=(router,),
-        timers=build_timers(),
+        timers=TIMERS,
         on_start=seed_policy,
-        batch_hooks=RequestBatching(),
+        prepare=prepare,
     )
     return ServiceRuntime(spec, settings)
 

@@ -6,9 +6,10 @@ from typing import Any
 from services.requests.domain import (
     Accepted,
     Applicant,
-    Rejection,
+    DebitDayTerms,
+    Refusal,
+    RepaymentTerms,
     Request,
-    RequestType,
 )
 from shared.contracts import requests as contract
 
@@ -17,11 +18,10 @@ def submitted(request: Request, accepted: Accepted, applicant: Applicant, *,
               received_at: datetime) -> contract.RequestSubmitted:
     t = accepted.terms
     extra: dict[str, Any] = (
-        {"current_debit_day": t["current_debit_day"], "new_debit_day": t["new_debit_day"],
-         "current_due_date": t["current_due_date"], "new_due_date": t["new_due_date"],
-         "next_due_dates": list(t["next_due_dates"])}
-        if accepted.request_type is RequestType.DEBIT_DAY_CHANGE
-        else {"repayment_type": t["repayment_type"], "amount": t["amount"], "requested_date": t["requested_date"]}
+        {"current_debit_day": t.current_debit_day, "new_debit_day": t.new_debit_day,
+         "current_due_date": t.current_due_date, "new_due_date": t.new_due_date,
+         "next_due_dates": list(t.next_due_dates)}
+        if isinstance(t, DebitDayTerms) else _repayment(t)
     )
     return contract.RequestSubmitted(
         request_id=request.request_id, command_id=request.command_id, loan_id=request.loan_id,
@@ -35,6 +35,11 @@ def submitted(request: Request, accepted: Accepted, applicant: Applicant, *,
     )
 
 
+def _repayment(t: RepaymentTerms) -> dict[str, Any]:
+    return {"repayment_type": contract.RepaymentType(t.repayment_type), "amount": t.amount,
+            "requested_date": t.requested_date}
+
+
 def _verification(applicant: Applicant) -> contract.IdentityVerification | None:
     v = applicant.verification
     if applicant.staff_id is None or v is None:
@@ -45,9 +50,8 @@ def _verification(applicant: Applicant) -> contract.IdentityVerification | None:
 def approved(request: Request, at: datetime) -> contract.RequestApproved:
     t = request.terms
     instruction: dict[str, Any] = (
-        {"new_debit_day": t["new_debit_day"], "new_due_date": t["new_due_date"]}
-        if request.request_type is RequestType.DEBIT_DAY_CHANGE
-        else {"repayment_type": t["repayment_type"], "amount": t["amount"], "requested_date": t["requested_date"]}
+        {"new_debit_day": t.new_debit_day, "new_due_date": t.new_due_date}
+        if isinstance(t, DebitDayTerms) else _repayment(t)
     )
     return contract.RequestApproved(
         request_id=request.request_id, loan_id=request.loan_id,
@@ -56,10 +60,26 @@ def approved(request: Request, at: datetime) -> contract.RequestApproved:
     )
 
 
-def rejected(*, command_id: str, loan_id: str, rejection: Rejection, policy_version: str, at: datetime,
+def completed(request: Request, at: datetime) -> contract.RequestCompleted:
+    return contract.RequestCompleted(request_id=request.request_id, loan_id=request.loan_id, completed_at=at,
+                                     applicant_customer_id=request.applicant_customer_id,
+                                     request_type=contract.RequestType(request.request_type.value))
+
+
+def withdrawn(request: Request, at: datetime) -> contract.RequestWithdrawn:
+    return contract.RequestWithdrawn(request_id=request.request_id, loan_id=request.loan_id, withdrawn_at=at,
+                                     applicant_customer_id=request.applicant_customer_id)
+
+
+def expired(request: Request, at: datetime) -> contract.RequestExpired:
+    return contract.RequestExpired(request_id=request.request_id, loan_id=request.loan_id, expired_at=at,
+                                   applicant_customer_id=request.applicant_customer_id, deadline=request.deadline)
+
+
+def rejected(*, command_id: str, loan_id: str, refusal: Refusal, policy_version: str, at: datetime,
              applicant: str | None, request_id: str | None = None) -> contract.RequestRejected:
     return contract.RequestRejected(
-        request_id=request_id, command_id=command_id, loan_id=loan_id, reason_code=rejection.code.value,
-        reason=rejection.reason, policy_version=policy_version, rejected_at=at, applicant_customer_id=applicant,
-        facts={**rejection.facts, "policy_version": policy_version},
+        request_id=request_id, command_id=command_id, loan_id=loan_id, reason_code=refusal.code.value,
+        reason=refusal.reason, policy_version=policy_version, rejected_at=at, applicant_customer_id=applicant,
+        facts={**refusal.facts, "policy_version": policy_version},
     )

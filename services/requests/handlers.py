@@ -1,16 +1,17 @@
-"""Kafka handlers and timers of the requests service: translate contract messages, call the service. No rules."""
+"""Kafka handlers and timers of the requests service: each turns its contract message into a domain object and
+calls one service method with it. No rules here."""
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from services.requests import domain
+from services.requests.domain import Outcome
 from services.requests.service import EXPIRY, RequestService
 from shared import topics
 from shared.contracts import confirmation as conf
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as contract
-from shared.messaging import Handler, MessageContext
+from shared.messaging import MessageContext, Routes
 from shared.timers import TimerHandler
 
 
@@ -37,52 +38,49 @@ async def handle_loan_snapshot(ctx: MessageContext, snapshot: loan_contract.Loan
 
 
 async def handle_submit_debit_day_change(ctx: MessageContext, cmd: contract.SubmitDebitDayChange) -> None:
-    change = domain.DebitDayChange(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.new_debit_day)
     await RequestService(ctx).submit(
-        cmd.command_id, cmd.loan_id, change.applicant,
-        lambda loan, policy, now, open_id: domain.decide_debit_day_change(loan, change, policy, now=now,
-                                                                          open_request_id=open_id),
-    )
+        domain.DebitDayChange(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.new_debit_day))
 
 
 async def handle_submit_early_repayment(ctx: MessageContext, cmd: contract.SubmitEarlyRepayment) -> None:
-    repayment = domain.EarlyRepayment(cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.repayment_type.value,
-                                      cmd.amount, cmd.requested_date)
-    await RequestService(ctx).submit(
-        cmd.command_id, cmd.loan_id, repayment.applicant,
-        lambda loan, policy, now, open_id: domain.decide_early_repayment(loan, repayment, policy, now=now,
-                                                                         open_request_id=open_id),
-    )
+    await RequestService(ctx).submit(domain.EarlyRepayment(
+        cmd.command_id, cmd.loan_id, applicant_of(cmd), cmd.repayment_type.value, cmd.amount, cmd.requested_date))
 
 
 async def handle_withdraw_request(ctx: MessageContext, cmd: contract.WithdrawRequest) -> None:
-    await RequestService(ctx).withdraw(cmd.command_id, cmd.request_id, cmd.applicant_customer_id)
+    await RequestService(ctx).withdraw(domain.Withdrawal(cmd.command_id, cmd.request_id, cmd.applicant_customer_id))
 
 
-async def handle_co_borrower_outcome(outcome: str, ctx: MessageContext, e: Any) -> None:
-    await RequestService(ctx).co_borrower_outcome(
-        e.request_id, e.customer_id, outcome, agent_id=e.agent_id, recording_id=getattr(e, "recording_id", None))
+async def handle_co_borrower_confirmed(ctx: MessageContext, e: conf.CoBorrowerConfirmed) -> None:
+    await RequestService(ctx).co_borrower_outcome(domain.CoBorrowerOutcome(
+        e.request_id, e.customer_id, Outcome.CONFIRMED, agent_id=e.agent_id, recording_id=e.recording_id))
+
+
+async def handle_co_borrower_declined(ctx: MessageContext, e: conf.CoBorrowerDeclined) -> None:
+    await RequestService(ctx).co_borrower_outcome(domain.CoBorrowerOutcome(
+        e.request_id, e.customer_id, Outcome.DECLINED, agent_id=e.agent_id, recording_id=e.recording_id))
+
+
+async def handle_co_borrower_unreachable(ctx: MessageContext, e: conf.CoBorrowerUnreachable) -> None:
+    await RequestService(ctx).co_borrower_outcome(domain.CoBorrowerOutcome(
+        e.request_id, e.customer_id, Outcome.UNREACHABLE, agent_id=e.agent_id))
 
 
 async def expire_request(ctx: MessageContext, request_id: str, _payload: Mapping[str, Any]) -> None:
     await RequestService(ctx).expire(request_id)
 
 
-def build_handlers() -> Mapping[str, Mapping[str, Handler]]:
-    return {
-        topics.LOANS_SNAPSHOTS: {"LoanSnapshot": handle_loan_snapshot},
-        topics.REQUESTS_COMMANDS: {
-            "SubmitDebitDayChange": handle_submit_debit_day_change,
-            "SubmitEarlyRepayment": handle_submit_early_repayment,
-            "WithdrawRequest": handle_withdraw_request,
-        },
-        topics.CONFIRMATION_EVENTS: {
-            conf.CoBorrowerConfirmed.type_name(): partial(handle_co_borrower_outcome, "CONFIRMED"),
-            conf.CoBorrowerDeclined.type_name(): partial(handle_co_borrower_outcome, "DECLINED"),
-            conf.CoBorrowerUnreachable.type_name(): partial(handle_co_borrower_outcome, "UNREACHABLE"),
-        },
-    }
-
-
-def build_timers() -> Mapping[str, TimerHandler]:
-    return {EXPIRY: expire_request}
+ROUTES: Routes = {
+    topics.LOANS_SNAPSHOTS: {loan_contract.LoanSnapshot: handle_loan_snapshot},
+    topics.REQUESTS_COMMANDS: {
+        contract.SubmitDebitDayChange: handle_submit_debit_day_change,
+        contract.SubmitEarlyRepayment: handle_submit_early_repayment,
+        contract.WithdrawRequest: handle_withdraw_request,
+    },
+    topics.CONFIRMATION_EVENTS: {
+        conf.CoBorrowerConfirmed: handle_co_borrower_confirmed,
+        conf.CoBorrowerDeclined: handle_co_borrower_declined,
+        conf.CoBorrowerUnreachable: handle_co_borrower_unreachable,
+    },
+}
+TIMERS: Mapping[str, TimerHandler] = {EXPIRY: expire_request}

@@ -1,14 +1,17 @@
 """Storage of the requests service (schema `requests`): loan projection, requests, audit trail, active policy.
 
-Repositories map rows to domain objects and never commit: the caller's transaction does.
+Repositories read and write through the transaction's unit of work (shared.unit_of_work): they return domain
+objects, look in its cache first, buffer their inserts and updates, keep the cache true after each write, and
+never commit: the caller's transaction does. `prepare` preloads a batch's reads.
 """
 
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -26,23 +29,30 @@ from sqlalchemy import (
     Text,
     select,
     text,
-    tuple_,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.requests.domain import (
     OPEN_STATES,
+    DebitDayTerms,
     Loan,
     Policy,
+    RepaymentTerms,
     Request,
     RequestType,
     State,
+    Terms,
+    Transition,
+    due_dates_after,
 )
-from shared.db import copy_rows, messaging_tables
-from shared.timers import timer_table
+from shared.contracts import confirmation as conf
+from shared.contracts import loans as loan_contract
+from shared.contracts import requests as contract
+from shared.db import messaging_tables
+from shared.envelope import CloudEvent
+from shared.timers import cancel, schedule, timer_table
+from shared.unit_of_work import UnitOfWork
 
 SCHEMA = "requests"
 metadata = MetaData(schema=SCHEMA)
@@ -135,130 +145,178 @@ PolicyHistoryRow = Table(
 )
 
 
-class LoanRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+# --- loans -------------------------------------------------------------------------------------------------------
 
-    async def upsert(self, loan: Loan) -> bool:
+
+def _loan(row: Any) -> Loan:
+    return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
+
+
+class LoanRepository:
+    """The loans as this service last saw them in `loans.snapshots` (cache space "loan", by loan id)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, loan_id: str) -> Loan | None:
+        return await self._uow.load_one("loan", loan_id, self._fetch)
+
+    async def get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan | None]:
+        return await self._uow.load("loan", loan_ids, self._fetch)
+
+    async def _fetch(self, loan_ids: list[str]) -> dict[str, Loan]:
+        rows = (await self._uow.execute(select(LoanRow).where(LoanRow.c.loan_id.in_(loan_ids)))).all()
+        return {r.loan_id: _loan(r) for r in rows}
+
+    async def save(self, loan: Loan) -> bool:
         """Stores `loan` unless a snapshot at least as new is already stored; True when it was applied."""
         values = {f.name: getattr(loan, f.name) for f in dataclasses.fields(loan)}
         values["co_borrower_ids"] = list(loan.co_borrower_ids)
         stmt = pg_insert(LoanRow).values(values)
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[LoanRow.c.loan_id],
             set_={k: stmt.excluded[k] for k in values if k != "loan_id"},
             where=LoanRow.c.as_of < stmt.excluded.as_of,
         ).returning(LoanRow.c.loan_id)
-        return (await self._session.execute(stmt)).first() is not None
+        applied = (await self._uow.execute(upsert)).first() is not None
+        if applied:
+            self._uow.keep("loan", loan.loan_id, loan)
+        else:  # a newer snapshot is stored (perhaps by another copy since we read): read it again if asked
+            self._uow.forget("loan", loan.loan_id)
+        return applied
 
-    async def get(self, loan_id: str) -> Loan | None:
-        return (await self.get_many([loan_id])).get(loan_id)
 
-    async def get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
-        rows = (await self._session.execute(select(LoanRow).where(LoanRow.c.loan_id.in_(loan_ids)))).all()
-        return {r.loan_id: Loan(**{**r._mapping, "co_borrower_ids": tuple(r.co_borrower_ids)}) for r in rows}
+# --- requests and their audit trail ------------------------------------------------------------------------------
+
+
+def terms_document(terms: Terms) -> dict[str, Any]:
+    """The terms as stored in `requests.details` (JSONB): dates as ISO days, money as decimal strings."""
+    if isinstance(terms, DebitDayTerms):
+        return {"current_debit_day": terms.current_debit_day, "new_debit_day": terms.new_debit_day,
+                "current_due_date": terms.current_due_date.isoformat(),
+                "new_due_date": terms.new_due_date.isoformat(),
+                "next_due_dates": [d.isoformat() for d in terms.next_due_dates]}
+    return {"repayment_type": terms.repayment_type, "amount": format(terms.amount, "f"),
+            "requested_date": terms.requested_date.isoformat(),
+            "principal_at_submission": format(terms.principal_at_submission, "f")}
+
+
+def terms_of(request_type: RequestType, details: Mapping[str, Any], deadline: date) -> Terms:
+    """The terms a stored `details` document holds. Debit-day rows of the first revision carry neither the current
+    due date (it is the deadline) nor the preview of due dates (derived again from the new day)."""
+    if request_type is RequestType.DEBIT_DAY_CHANGE:
+        day, d1 = int(details["new_debit_day"]), date.fromisoformat(str(details["new_due_date"]))
+        preview = details.get("next_due_dates")
+        return DebitDayTerms(
+            current_debit_day=int(details["current_debit_day"]), new_debit_day=day,
+            current_due_date=date.fromisoformat(str(details.get("current_due_date", deadline.isoformat()))),
+            new_due_date=d1,
+            next_due_dates=tuple(date.fromisoformat(str(d)) for d in preview) if preview is not None
+            else due_dates_after(d1, day, 3),
+        )
+    return RepaymentTerms(
+        repayment_type=str(details["repayment_type"]), amount=Decimal(str(details["amount"])),
+        requested_date=date.fromisoformat(str(details["requested_date"])),
+        principal_at_submission=Decimal(str(details["principal_at_submission"])),
+    )
 
 
 def _request(row: Any) -> Request:
+    request_type = RequestType(row.request_type)
     return Request(
-        request_id=row.request_id, command_id=row.command_id, loan_id=row.loan_id,
-        request_type=RequestType(row.request_type), state=State(row.state),
-        applicant_customer_id=row.applicant_customer_id, channel=row.channel, staff_id=row.staff_id,
-        policy_version=row.policy_version, deadline=row.deadline, co_borrower_ids=tuple(row.co_borrower_ids),
-        confirmed_by=frozenset(row.confirmed_by), terms=row.details, branch_id=row.branch_id,
+        request_id=row.request_id, command_id=row.command_id, loan_id=row.loan_id, request_type=request_type,
+        state=State(row.state), applicant_customer_id=row.applicant_customer_id, channel=row.channel,
+        staff_id=row.staff_id, policy_version=row.policy_version, deadline=row.deadline,
+        co_borrower_ids=tuple(row.co_borrower_ids), confirmed_by=frozenset(row.confirmed_by),
+        terms=terms_of(request_type, row.details, row.deadline), branch_id=row.branch_id,
         confirmation_attempts=row.confirmation_attempts,
     )
 
 
 class RequestRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    """Requests (cache spaces "request" by request id, "open_request" by loan id) and their audit trail.
 
-    async def get(self, request_id: str, *, for_update: bool = False) -> Request | None:
-        query = select(RequestRow).where(RequestRow.c.request_id == request_id)
-        row = (await self._session.execute(query.with_for_update() if for_update else query)).first()
-        return _request(row) if row is not None else None
+    Every read locks what it finds (FOR UPDATE): whoever reads a request here decides on it or changes it.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, request_id: str) -> Request | None:
+        return await self._uow.load_one("request", request_id, self._fetch)
+
+    async def get_many(self, request_ids: Sequence[str]) -> dict[str, Request | None]:
+        return await self._uow.load("request", sorted(request_ids), self._fetch)
+
+    async def _fetch(self, request_ids: list[str]) -> dict[str, Request]:
+        query = select(RequestRow).where(RequestRow.c.request_id.in_(request_ids)).with_for_update()
+        return {r.request_id: _request(r) for r in (await self._uow.execute(query)).all()}
 
     async def open_for_loan(self, loan_id: str) -> Request | None:
-        return (await self.open_for_loans([loan_id])).get(loan_id)
+        return await self._uow.load_one("open_request", loan_id, self._fetch_open)
 
-    async def open_for_loans(self, loan_ids: Sequence[str]) -> dict[str, Request]:
+    async def open_for_loans(self, loan_ids: Sequence[str]) -> dict[str, Request | None]:
+        return await self._uow.load("open_request", sorted(loan_ids), self._fetch_open)
+
+    async def _fetch_open(self, loan_ids: list[str]) -> dict[str, Request]:
         query = select(RequestRow).where(RequestRow.c.loan_id.in_(loan_ids), text(OPEN_SQL)).with_for_update()
-        return {r.loan_id: _request(r) for r in (await self._session.execute(query)).all()}
+        found = {r.loan_id: _request(r) for r in (await self._uow.execute(query)).all()}
+        for request in found.values():
+            self._uow.keep("request", request.request_id, request)
+        return found
 
-    async def existing(self, request_ids: Sequence[str]) -> set[str]:
-        query = select(RequestRow.c.request_id).where(RequestRow.c.request_id.in_(request_ids))
-        return set((await self._session.execute(query)).scalars())
+    def add(self, request: Request, *, at: datetime) -> None:
+        """Inserts a new request (COPY at flush). Another open request of its loan, stored meanwhile by another
+        copy, conflicts at the flush (one_open_request_per_loan): the message is then redone on its own and
+        reads that request. A second insert for one command conflicts on `command_id` (see RequestService)."""
+        self._uow.add(RequestRow, {
+            "request_id": request.request_id, "command_id": request.command_id, "loan_id": request.loan_id,
+            "request_type": request.request_type.value, "state": request.state.value,
+            "applicant_customer_id": request.applicant_customer_id, "channel": request.channel,
+            "staff_id": request.staff_id, "policy_version": request.policy_version, "deadline": request.deadline,
+            "co_borrower_ids": list(request.co_borrower_ids), "confirmed_by": sorted(request.confirmed_by),
+            "details": json.dumps(terms_document(request.terms)),  # COPY takes JSONB as its text
+            "created_at": at, "updated_at": at, "branch_id": request.branch_id,
+            "confirmation_attempts": request.confirmation_attempts,
+        })
+        self._kept(request)
 
-    async def add(self, request: Request, *, at: datetime) -> bool:
-        """Inserts a request; False when its command was already applied or the loan has an open request."""
-        stmt = pg_insert(RequestRow).values(request_row(request, at=at)).on_conflict_do_nothing()
-        return (await self._session.execute(stmt.returning(RequestRow.c.request_id))).first() is not None
+    def save_state(self, request: Request, *, at: datetime) -> None:
+        """Stores the request's state and confirmations (UPDATE at flush)."""
+        self._uow.update(RequestRow, {"request_id": request.request_id},
+                         {"state": request.state.value, "confirmed_by": sorted(request.confirmed_by), "updated_at": at})
+        self._kept(request)
 
-    async def copy_in(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Inserts many new requests with COPY; a conflict fails the transaction (the caller redoes the batch)."""
-        await copy_rows(self._session, RequestRow, [{**r, "details": json.dumps(r["details"])} for r in rows])
+    def _kept(self, request: Request) -> None:
+        # A request is only ever created open and moved out of (or between) open states, and a loan has at most
+        # one open request: so the loan's open request is this one while it is open, and none once it is closed.
+        self._uow.keep("request", request.request_id, request)
+        self._uow.keep("open_request", request.loan_id, request if request.is_open else None)
 
-    async def save_state(self, request: Request, *, at: datetime) -> None:
-        await self._session.execute(
-            update(RequestRow).where(RequestRow.c.request_id == request.request_id)
-            .values(state=request.state.value, confirmed_by=sorted(request.confirmed_by), updated_at=at)
-        )
-
-    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Appends entries to the audit trail (SPEC §10: who, when, channel, policy, recording)."""
-        await copy_rows(self._session, TransitionRow, rows)
-
-    async def history(self, request_id: str) -> Sequence[Any]:
-        query = select(TransitionRow).where(TransitionRow.c.request_id == request_id).order_by(TransitionRow.c.id)
-        return (await self._session.execute(query)).all()
-
-    async def raw(self, request_id: str) -> Any:
-        return (await self._session.execute(select(RequestRow).where(RequestRow.c.request_id == request_id))).first()
-
-    async def of_loan(self, loan_id: str, *, limit: int, after: tuple[datetime, str] | None = None) -> Sequence[Any]:
-        """A loan's requests, oldest first, from just after the key `after` (created_at, request_id)."""
-        key = (RequestRow.c.created_at, RequestRow.c.request_id)
-        query = select(RequestRow).where(RequestRow.c.loan_id == loan_id)
-        if after is not None:
-            query = query.where(tuple_(*key) > tuple_(*after))
-        return (await self._session.execute(query.order_by(*key).limit(limit))).all()
-
-    async def listing(self, *, states: Sequence[str], deadline_before: date | None, limit: int,
-                      after: tuple[date, datetime, str] | None = None) -> Sequence[Any]:
-        """Requests in `states`, earliest deadline first, from just after the key `after` (deadline, created_at,
-        request_id)."""
-        key = (RequestRow.c.deadline, RequestRow.c.created_at, RequestRow.c.request_id)
-        query = select(RequestRow).where(RequestRow.c.state.in_(states))
-        if deadline_before is not None:
-            query = query.where(RequestRow.c.deadline < deadline_before)
-        if after is not None:
-            query = query.where(tuple_(*key) > tuple_(*after))
-        return (await self._session.execute(query.order_by(*key).limit(limit))).all()
+    def record(self, transition: Transition) -> None:
+        """Appends an entry to the audit trail (SPEC §10: who, when, channel, policy, recording); COPY at flush."""
+        row = dataclasses.asdict(transition)
+        row["from_state"] = transition.from_state.value if transition.from_state else None
+        row["to_state"] = transition.to_state.value
+        self._uow.add(TransitionRow, row)
 
 
-def request_row(request: Request, *, at: datetime) -> dict[str, Any]:
-    return {
-        "request_id": request.request_id, "command_id": request.command_id, "loan_id": request.loan_id,
-        "request_type": request.request_type.value, "state": request.state.value,
-        "applicant_customer_id": request.applicant_customer_id, "channel": request.channel,
-        "staff_id": request.staff_id, "policy_version": request.policy_version, "deadline": request.deadline,
-        "co_borrower_ids": list(request.co_borrower_ids), "confirmed_by": sorted(request.confirmed_by),
-        "details": dict(request.terms), "created_at": at, "updated_at": at, "branch_id": request.branch_id,
-        "confirmation_attempts": request.confirmation_attempts,
-    }
+class ExpiryRepository:
+    """The durable timer that expires an undecided request when its deadline day begins (SPEC §2)."""
+
+    KIND = "request-expiry"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def schedule(self, request_id: str, at: datetime, *, correlationid: str | None) -> None:
+        await schedule(self._uow.session, timers, self.KIND, request_id, at, {"correlationid": correlationid})
+
+    async def cancel(self, request_id: str) -> None:
+        await cancel(self._uow.session, timers, self.KIND, request_id)
 
 
-def transition_row(request: Request, *, at: datetime, from_state: State | None, actor: str, actor_kind: str,
-                   channel: str | None = None, recording_id: str | None = None, reason_code: str | None = None,
-                   event_id: str | None = None, verification_method: str | None = None,
-                   on_behalf_of: str | None = None) -> dict[str, Any]:
-    return {
-        "request_id": request.request_id, "at": at, "from_state": from_state.value if from_state else None,
-        "to_state": request.state.value, "actor": actor, "actor_kind": actor_kind, "channel": channel,
-        "policy_version": request.policy_version, "recording_id": recording_id, "reason_code": reason_code,
-        "event_id": event_id, "verification_method": verification_method, "on_behalf_of": on_behalf_of,
-    }
+# --- the policy in force ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,19 +346,21 @@ def document_sha256(document: dict[str, Any]) -> str:
 
 
 class PolicyRepository:
-    """The policy in force, shared by every copy of the service; read once per transaction."""
+    """The policy in force, shared by every copy of the service; read once per transaction (cache space
+    "policy")."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
     async def active(self) -> Policy:
-        cached = self._session.info.get("policy")
-        if cached is None:
-            document = await self._session.scalar(select(PolicyRow.c.document).where(PolicyRow.c.id == 1))
-            if document is None:
-                raise LookupError("no policy in force: the service seeds one at start")
-            cached = self._session.info["policy"] = Policy(**document)
-        return cached  # type: ignore[no-any-return]
+        policy = await self._uow.load_one("policy", 1, self._fetch)
+        if policy is None:
+            raise LookupError("no policy in force: the service seeds one at start")
+        return policy
+
+    async def _fetch(self, ids: list[int]) -> dict[int, Policy]:
+        document = await self._uow.scalar(select(PolicyRow.c.document).where(PolicyRow.c.id == 1))
+        return {1: Policy(**document)} if document is not None else {}
 
     async def put(self, policy: Policy, *, at: datetime, by: str, only_if_absent: bool = False) -> PolicySwitch | None:
         """Puts `policy` in force; returns the switch, or None when nothing changed (already in force, or
@@ -309,40 +369,51 @@ class PolicyRepository:
         document = policy_document(policy)
         digest = document_sha256(document)
         await self._register_version(policy.version, document, digest, at=at, by=by)
-        current = (await self._session.execute(
+        current = (await self._uow.execute(
             select(PolicyRow.c.version).where(PolicyRow.c.id == 1).with_for_update())).scalar_one_or_none()
         if current is not None and (only_if_absent or current == policy.version):
             return None
         values = {"id": 1, "version": policy.version, "document": document, "changed_at": at, "changed_by": by}
         stmt = pg_insert(PolicyRow).values(values)
-        await self._session.execute(stmt.on_conflict_do_update(
+        await self._uow.execute(stmt.on_conflict_do_update(
             index_elements=[PolicyRow.c.id], set_={k: stmt.excluded[k] for k in values if k != "id"}))
-        await self._session.execute(PolicyHistoryRow.insert().values(
-            changed_at=at, changed_by=by, from_version=current, to_version=policy.version, document_sha256=digest))
-        self._session.info.pop("policy", None)
+        self._uow.add(PolicyHistoryRow, {"changed_at": at, "changed_by": by, "from_version": current,
+                                         "to_version": policy.version, "document_sha256": digest})
+        self._uow.keep("policy", 1, policy)
         return PolicySwitch(policy.version, document, digest, current, by, at)
 
     async def _register_version(self, version: str, document: dict[str, Any], digest: str, *, at: datetime,
                                 by: str) -> None:
         stmt = pg_insert(PolicyVersionRow).values(version=version, document=document, document_sha256=digest,
                                                   first_seen_at=at, first_seen_by=by).on_conflict_do_nothing()
-        await self._session.execute(stmt)
-        known = await self._session.scalar(
+        await self._uow.execute(stmt)
+        known = await self._uow.scalar(
             select(PolicyVersionRow.c.document_sha256).where(PolicyVersionRow.c.version == version))
         if known != digest:
             raise PolicyVersionConflict(
                 f"policy version {version!r} already names another document (sha256 {known}); "
                 "give the changed document a new version name")
 
-    async def describe(self) -> Any:
-        return (await self._session.execute(select(PolicyRow).where(PolicyRow.c.id == 1))).first()
 
-    async def history(self, *, limit: int, before_id: int | None = None) -> Sequence[Any]:
-        query = select(PolicyHistoryRow).order_by(PolicyHistoryRow.c.id.desc()).limit(limit)
-        if before_id is not None:
-            query = query.where(PolicyHistoryRow.c.id < before_id)
-        return (await self._session.execute(query)).all()
+# --- a batch's preload ------------------------------------------------------------------------------------------
 
-    async def version(self, version: str) -> Any:
-        query = select(PolicyVersionRow).where(PolicyVersionRow.c.version == version)
-        return (await self._session.execute(query)).first()
+_SUBMISSIONS = (contract.SubmitDebitDayChange, contract.SubmitEarlyRepayment)
+_NAMING_A_REQUEST = (contract.WithdrawRequest, conf.CoBorrowerConfirmed, conf.CoBorrowerDeclined,
+                     conf.CoBorrowerUnreachable)
+
+
+async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:
+    """Loads, in at most three queries, what the batch's handlers will read: the loans its submissions name, the
+    open requests (locked) of the loans its submissions and snapshots name, the requests (locked) its outcomes
+    and withdrawals name. The handlers then find them in the unit of work's cache."""
+    data = [event.data for _, event in messages]
+    submitted = {d.loan_id for d in data if isinstance(d, _SUBMISSIONS)}
+    snapshots = {d.loan_id for d in data if isinstance(d, loan_contract.LoanSnapshot)}
+    named = {d.request_id for d in data if isinstance(d, _NAMING_A_REQUEST)}
+    requests = RequestRepository(uow)
+    if submitted:
+        await LoanRepository(uow).get_many(sorted(submitted))
+    if submitted | snapshots:
+        await requests.open_for_loans(sorted(submitted | snapshots))
+    if named:
+        await requests.get_many(sorted(named))

@@ -1,20 +1,20 @@
 """Rules of a request's life after submission (SPEC §2, §4): confirmation, withdrawal, expiry, completion."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from services.requests.domain._models import (
     BANK_TZ,
     UNDECIDED_STATES,
+    DebitDayTerms,
     Loan,
-    ReasonCode,
-    Rejection,
+    Outcome,
+    RefusalCode,
     Request,
-    RequestType,
     State,
 )
 from services.requests.domain._rules import start_of
+from shared.refusal import Refusal
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class Ignore:
 
 
 def apply_co_borrower_outcome(
-    request: Request, customer_id: str, outcome: str, *, now: datetime, recording_id: str | None = None
-) -> Approve | Wait | Rejection | Expire | Ignore:
+    request: Request, customer_id: str, outcome: Outcome, *, now: datetime, recording_id: str | None = None
+) -> Approve | Wait | Refusal | Expire | Ignore:
     """SPEC §2: all confirmed -> approved; one refusal rejects; one unreachable co-borrower ends it; once the
     deadline day has begun (on the service's clock `now`) the request expires instead, whatever the outcome."""
     if request.state is not State.AWAITING_CONFIRMATION:
@@ -51,29 +51,29 @@ def apply_co_borrower_outcome(
     if should_expire(request, now):
         return Expire()
     facts = {"co_borrower": customer_id}
-    if outcome == "DECLINED":
-        return Rejection(ReasonCode.CO_BORROWER_DECLINED,
-                         "A co-borrower did not agree to the change on a recorded call.",
-                         {**facts, "recording_id": recording_id or ""})
-    if outcome == "UNREACHABLE":
-        return Rejection(ReasonCode.CO_BORROWER_UNREACHABLE,
-                         "A co-borrower could not be reached in the allowed number of calls.",
-                         {**facts, "attempts_allowed": str(request.confirmation_attempts)})
+    if outcome == Outcome.DECLINED:
+        return Refusal(RefusalCode.CO_BORROWER_DECLINED,
+                       "A co-borrower did not agree to the change on a recorded call.",
+                       {**facts, "recording_id": recording_id or ""})
+    if outcome == Outcome.UNREACHABLE:
+        return Refusal(RefusalCode.CO_BORROWER_UNREACHABLE,
+                       "A co-borrower could not be reached in the allowed number of calls.",
+                       {**facts, "attempts_allowed": str(request.confirmation_attempts)})
     confirmed = request.confirmed_by | {customer_id}
     return Approve() if confirmed >= set(request.co_borrower_ids) else Wait(confirmed)
 
 
-def decide_withdrawal(request: Request | None, request_id: str, applicant_customer_id: str) -> State | Rejection:
+def decide_withdrawal(request: Request | None, request_id: str, applicant_customer_id: str) -> State | Refusal:
     """Only the applicant withdraws, and only before the decision (an approval has gone to core banking)."""
     if request is None:
-        return Rejection(ReasonCode.REQUEST_NOT_FOUND, "No request with this id is known.", {"request_id": request_id})
+        return Refusal(RefusalCode.REQUEST_NOT_FOUND, "No request with this id is known.", {"request_id": request_id})
     if applicant_customer_id != request.applicant_customer_id:
-        return Rejection(ReasonCode.NOT_APPLICANT, "Only the customer who applied can withdraw the request.",
-                         {"request_id": request_id})
+        return Refusal(RefusalCode.NOT_APPLICANT, "Only the customer who applied can withdraw the request.",
+                       {"request_id": request_id})
     if request.state not in UNDECIDED_STATES:
-        return Rejection(ReasonCode.REQUEST_NOT_WITHDRAWABLE,
-                         f"The request is {request.state.lower().replace('_', ' ')} and can no longer be withdrawn.",
-                         {"request_id": request_id, "state": request.state.value})
+        return Refusal(RefusalCode.REQUEST_NOT_WITHDRAWABLE,
+                       f"The request is {request.state.lower().replace('_', ' ')} and can no longer be withdrawn.",
+                       {"request_id": request_id, "state": request.state.value})
     return State.WITHDRAWN
 
 
@@ -96,11 +96,10 @@ def is_completed_by(request: Request, loan: Loan) -> bool:
     if request.state is not State.APPROVED:
         return False
     t = request.terms
-    if request.request_type is RequestType.DEBIT_DAY_CHANGE:
-        d1 = date.fromisoformat(str(t["new_due_date"]))
-        return loan.debit_day == int(t["new_debit_day"]) and loan.next_due_date >= d1
-    if t.get("repayment_type") == "FULL":
+    if isinstance(t, DebitDayTerms):
+        return loan.debit_day == t.new_debit_day and loan.next_due_date >= t.new_due_date
+    if t.repayment_type == "FULL":
         return loan.status == "SETTLED"
-    fell_by = Decimal(str(t["principal_at_submission"])) - loan.outstanding_principal
-    on_or_after = loan.as_of.astimezone(BANK_TZ).date() >= date.fromisoformat(str(t["requested_date"]))
-    return on_or_after and fell_by >= Decimal(str(t["amount"]))
+    fell_by = t.principal_at_submission - loan.outstanding_principal
+    on_or_after = loan.as_of.astimezone(BANK_TZ).date() >= t.requested_date
+    return on_or_after and fell_by >= t.amount

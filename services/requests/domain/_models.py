@@ -3,13 +3,10 @@
 Frozen dataclasses only; no I/O.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
@@ -18,7 +15,7 @@ COUNTER_CHANNEL = "BRANCH"  # SPEC §2: the counter stays open to loans with co-
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # SPEC §2: a `submitted_at` further ahead of the service's clock is refused
 
 
-class ReasonCode(StrEnum):
+class RefusalCode(StrEnum):
     """Why a command was refused or a request ended (CONTRACT.md `RequestRejected.reason_code`, plus additions)."""
 
     LOAN_NOT_FOUND = "LOAN_NOT_FOUND"
@@ -129,11 +126,57 @@ class EarlyRepayment:
     requested_date: date
 
 
+Submission = DebitDayChange | EarlyRepayment
+
+
 @dataclass(frozen=True)
-class Rejection:
-    code: ReasonCode
-    reason: str
-    facts: Mapping[str, str] = field(default_factory=dict)
+class Withdrawal:
+    """The applicant takes back an undecided request (SPEC §2)."""
+
+    command_id: str
+    request_id: str
+    applicant_customer_id: str
+
+
+class Outcome(StrEnum):
+    """What the service centre learnt from a co-borrower (SPEC §4)."""
+
+    CONFIRMED = "CONFIRMED"
+    DECLINED = "DECLINED"
+    UNREACHABLE = "UNREACHABLE"
+
+
+@dataclass(frozen=True)
+class CoBorrowerOutcome:
+    request_id: str
+    customer_id: str
+    outcome: Outcome
+    agent_id: str | None = None
+    recording_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DebitDayTerms:
+    """A debit-day change: the day and due date now and after, and the next due dates the customer is shown."""
+
+    current_debit_day: int
+    new_debit_day: int
+    current_due_date: date
+    new_due_date: date
+    next_due_dates: tuple[date, ...]
+
+
+@dataclass(frozen=True)
+class RepaymentTerms:
+    """An early repayment: what is repaid, on which day, and the principal when it was asked for."""
+
+    repayment_type: str  # FULL | PARTIAL
+    amount: Decimal
+    requested_date: date
+    principal_at_submission: Decimal
+
+
+Terms = DebitDayTerms | RepaymentTerms  # what core banking is told to do, and the preview the customer sees
 
 
 @dataclass(frozen=True)
@@ -144,7 +187,7 @@ class Accepted:
     deadline: date
     co_borrower_ids: tuple[str, ...]
     paper_documents_required: bool
-    terms: Mapping[str, Any]  # what core banking is told to do, and the preview the customer sees
+    terms: Terms
 
     @property
     def state(self) -> State:
@@ -165,10 +208,30 @@ class Request:
     deadline: date
     co_borrower_ids: tuple[str, ...]
     confirmed_by: frozenset[str]
-    terms: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    terms: Terms
     branch_id: str = ""
     confirmation_attempts: int = 3
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One entry of a request's audit trail (SPEC §10): who moved it where, when, through which channel, under
+    which policy, on which recording, and the message that caused it."""
+
+    request_id: str
+    at: datetime
+    from_state: State | None
+    to_state: State
+    actor: str
+    actor_kind: str  # CUSTOMER | STAFF | AGENT | SYSTEM | CORE_BANKING
+    policy_version: str
+    channel: str | None = None
+    recording_id: str | None = None
+    reason_code: str | None = None
+    event_id: str | None = None
+    verification_method: str | None = None  # staff submissions: RECORDED_CALL | FACE_TO_FACE (SPEC §5)
+    on_behalf_of: str | None = None  # staff submissions: the customer the staff member acted for

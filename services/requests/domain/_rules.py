@@ -12,13 +12,17 @@ from services.requests.domain._models import (
     Accepted,
     Applicant,
     DebitDayChange,
+    DebitDayTerms,
     EarlyRepayment,
     Loan,
     Policy,
-    ReasonCode,
-    Rejection,
+    RefusalCode,
+    RepaymentTerms,
+    Request,
     RequestType,
+    Submission,
 )
+from shared.refusal import Refusal
 
 
 def new_due_date(d0: date, day: int) -> date:
@@ -62,48 +66,48 @@ def needs_verification(channel: str, staff_id: str | None) -> bool:
     return staff_id is not None or channel in STAFF_CHANNELS
 
 
-def verification_problem(applicant: Applicant) -> Rejection | None:
+def verification_problem(applicant: Applicant) -> Refusal | None:
     """SPEC §5: a staff submission names the staff member and how the customer's identity was verified."""
     if not needs_verification(applicant.channel, applicant.staff_id):
         return None
     facts = {"channel": applicant.channel, "staff_id": applicant.staff_id or ""}
     if not applicant.staff_id:
-        return Rejection(ReasonCode.STAFF_REQUIRED,
-                         f"A request through {applicant.channel} is submitted by staff and must name them.", facts)
+        return Refusal(RefusalCode.STAFF_REQUIRED,
+                       f"A request through {applicant.channel} is submitted by staff and must name them.", facts)
     v = applicant.verification
     if v is None:
-        return Rejection(ReasonCode.VERIFICATION_REQUIRED,
-                         "A request submitted by staff needs the customer's identity verification.", facts)
+        return Refusal(RefusalCode.VERIFICATION_REQUIRED,
+                       "A request submitted by staff needs the customer's identity verification.", facts)
     if v.method == "RECORDED_CALL" and not v.recording_id:
-        return Rejection(ReasonCode.VERIFICATION_REQUIRED,
-                         "A recorded-call verification must name its recording.", {**facts, "method": v.method})
+        return Refusal(RefusalCode.VERIFICATION_REQUIRED,
+                       "A recorded-call verification must name its recording.", {**facts, "method": v.method})
     return None
 
 
-def applicant_problem(loan: Loan | None, loan_id: str, applicant: Applicant, policy: Policy) -> Rejection | None:
+def applicant_problem(loan: Loan | None, loan_id: str, applicant: Applicant, policy: Policy) -> Refusal | None:
     """SPEC §2: only the primary borrower of an active loan applies; policy decides if co-borrower loans may."""
     if loan is None:
-        return Rejection(ReasonCode.LOAN_NOT_FOUND, "No loan with this number is known.", {"loan_id": loan_id})
+        return Refusal(RefusalCode.LOAN_NOT_FOUND, "No loan with this number is known.", {"loan_id": loan_id})
     if loan.status != "ACTIVE":
-        return Rejection(ReasonCode.LOAN_NOT_ACTIVE, "Only an active loan can be changed.", {"status": loan.status})
+        return Refusal(RefusalCode.LOAN_NOT_ACTIVE, "Only an active loan can be changed.", {"status": loan.status})
     if applicant.customer_id != loan.primary_customer_id:
         role = "co-borrower" if applicant.customer_id in loan.co_borrower_ids else "not a borrower"
-        return Rejection(ReasonCode.NOT_PRIMARY_BORROWER,
-                         "Only the primary borrower can apply; co-borrowers are confirmed by the service centre.",
-                         {"applicant_role": role})
+        return Refusal(RefusalCode.NOT_PRIMARY_BORROWER,
+                       "Only the primary borrower can apply; co-borrowers are confirmed by the service centre.",
+                       {"applicant_role": role})
     if loan.co_borrower_ids and not policy.co_borrower_loans_online and applicant.channel != COUNTER_CHANNEL:
-        return Rejection(ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE,
-                         "Under this policy a loan with co-borrowers must be changed at the counter by all borrowers.",
-                         {"co_borrowers": str(len(loan.co_borrower_ids)), "channel": applicant.channel})
+        return Refusal(RefusalCode.CO_BORROWERS_NOT_ALLOWED_ONLINE,
+                       "Under this policy a loan with co-borrowers must be changed at the counter by all borrowers.",
+                       {"co_borrowers": str(len(loan.co_borrower_ids)), "channel": applicant.channel})
     return None
 
 
-def arrival_problem(applicant: Applicant, now: datetime) -> Rejection | None:
+def arrival_problem(applicant: Applicant, now: datetime) -> Refusal | None:
     """SPEC §2: arrival is judged on the service's clock; a `submitted_at` over 5 minutes ahead of it is refused."""
     if applicant.submitted_at > now + MAX_CLOCK_SKEW:
-        return Rejection(ReasonCode.SUBMITTED_IN_FUTURE,
-                         "The request says it was sent later than it arrived; check the sending device's clock.",
-                         arrival_facts(applicant, now))
+        return Refusal(RefusalCode.SUBMITTED_IN_FUTURE,
+                       "The request says it was sent later than it arrived; check the sending device's clock.",
+                       arrival_facts(applicant, now))
     return None
 
 
@@ -115,15 +119,15 @@ def arrival_facts(applicant: Applicant, now: datetime) -> dict[str, str]:
 
 
 def _common_problem(loan: Loan | None, loan_id: str, applicant: Applicant, policy: Policy,
-                    now: datetime) -> Rejection | None:
+                    now: datetime) -> Refusal | None:
     return (arrival_problem(applicant, now) or verification_problem(applicant)
             or applicant_problem(loan, loan_id, applicant, policy))
 
 
-def open_request_exists(loan_id: str, open_request_id: str | None) -> Rejection:
+def open_request_exists(loan_id: str, open_request_id: str | None) -> Refusal:
     """SPEC §2 (expected): one open request per loan; the refusal names it."""
-    return Rejection(ReasonCode.OPEN_REQUEST_EXISTS, "This loan already has a request in progress.",
-                     {"loan_id": loan_id, "open_request_id": open_request_id or "(being decided concurrently)"})
+    return Refusal(RefusalCode.OPEN_REQUEST_EXISTS, "This loan already has a request in progress.",
+                   {"loan_id": loan_id, "open_request_id": open_request_id or "(being decided concurrently)"})
 
 
 def _paper_owed(loan: Loan, applicant: Applicant) -> bool:
@@ -133,7 +137,7 @@ def _paper_owed(loan: Loan, applicant: Applicant) -> bool:
 
 def decide_debit_day_change(
     loan: Loan | None, cmd: DebitDayChange, policy: Policy, *, now: datetime, open_request_id: str | None
-) -> Accepted | Rejection:
+) -> Accepted | Refusal:
     """SPEC §2 and §5: accept or refuse a debit-day change, on the service's clock `now`.
 
     The current day is allowed: it defers the next instalment by exactly one month (the account's own example).
@@ -143,26 +147,26 @@ def decide_debit_day_change(
     assert loan is not None
     day = cmd.new_debit_day
     if not policy.min_debit_day <= day <= policy.max_debit_day:
-        return Rejection(ReasonCode.DAY_OUT_OF_RANGE,
-                         f"The new debit day must be between {policy.min_debit_day} and {policy.max_debit_day}; "
-                         f"{day} was asked for.",
-                         {"allowed": f"{policy.min_debit_day}..{policy.max_debit_day}", "asked": str(day),
-                          "policy_version": policy.version})
+        return Refusal(RefusalCode.DAY_OUT_OF_RANGE,
+                       f"The new debit day must be between {policy.min_debit_day} and {policy.max_debit_day}; "
+                       f"{day} was asked for.",
+                       {"allowed": f"{policy.min_debit_day}..{policy.max_debit_day}", "asked": str(day),
+                        "policy_version": policy.version})
     d0 = loan.next_due_date
     deadline = cutoff(d0, policy)
     if now >= deadline:
-        return Rejection(ReasonCode.PAST_CUTOFF,
-                         f"The request had to arrive before {deadline.isoformat()} (the instalment due {d0}).",
-                         {"deadline": deadline.isoformat(), "due_date": d0.isoformat(),
-                          **arrival_facts(cmd.applicant, now)})
+        return Refusal(RefusalCode.PAST_CUTOFF,
+                       f"The request had to arrive before {deadline.isoformat()} (the instalment due {d0}).",
+                       {"deadline": deadline.isoformat(), "due_date": d0.isoformat(),
+                        **arrival_facts(cmd.applicant, now)})
     if open_request_id is not None:
         return open_request_exists(loan.loan_id, open_request_id)
     d1 = new_due_date(d0, day)
     return Accepted(
         request_type=RequestType.DEBIT_DAY_CHANGE, deadline=d0, co_borrower_ids=loan.co_borrower_ids,
         paper_documents_required=_paper_owed(loan, cmd.applicant),
-        terms={"current_debit_day": loan.debit_day, "new_debit_day": day, "current_due_date": d0,
-               "new_due_date": d1, "next_due_dates": due_dates_after(d1, day, 3)},
+        terms=DebitDayTerms(current_debit_day=loan.debit_day, new_debit_day=day, current_due_date=d0,
+                            new_due_date=d1, next_due_dates=due_dates_after(d1, day, 3)),
     )
 
 
@@ -173,7 +177,7 @@ def is_business_day(day: date) -> bool:
 
 def decide_early_repayment(
     loan: Loan | None, cmd: EarlyRepayment, policy: Policy, *, now: datetime, open_request_id: str | None
-) -> Accepted | Rejection:
+) -> Accepted | Refusal:
     """SPEC §3: a positive amount not above the outstanding principal, on a future business day ("future" by the
     service's clock `now`, in Asia/Shanghai)."""
     if (problem := _common_problem(loan, cmd.loan_id, cmd.applicant, policy, now)) is not None:
@@ -181,23 +185,44 @@ def decide_early_repayment(
     assert loan is not None
     amount = cmd.amount if cmd.repayment_type == "PARTIAL" else loan.outstanding_principal
     if amount is None or amount <= Decimal(0) or amount > loan.outstanding_principal:
-        return Rejection(ReasonCode.INVALID_AMOUNT,
-                         "A partial repayment needs an amount above zero and not above the outstanding principal.",
-                         {"amount": str(cmd.amount), "outstanding_principal": str(loan.outstanding_principal)})
+        return Refusal(RefusalCode.INVALID_AMOUNT,
+                       "A partial repayment needs an amount above zero and not above the outstanding principal.",
+                       {"amount": str(cmd.amount), "outstanding_principal": str(loan.outstanding_principal)})
     today = now.astimezone(BANK_TZ).date()
     latest = today + timedelta(days=policy.early_repayment_max_days_ahead)
     wanted = cmd.requested_date
     if not today < wanted <= latest or not is_business_day(wanted):
-        return Rejection(ReasonCode.INVALID_DATE,
-                         f"The repayment date must be a business day after {today} and at the latest {latest}.",
-                         {"requested_date": wanted.isoformat(), "today": today.isoformat(),
-                          "latest": latest.isoformat(), "weekday": wanted.strftime("%A"),
-                          **arrival_facts(cmd.applicant, now)})
+        return Refusal(RefusalCode.INVALID_DATE,
+                       f"The repayment date must be a business day after {today} and at the latest {latest}.",
+                       {"requested_date": wanted.isoformat(), "today": today.isoformat(),
+                        "latest": latest.isoformat(), "weekday": wanted.strftime("%A"),
+                        **arrival_facts(cmd.applicant, now)})
     if open_request_id is not None:
         return open_request_exists(loan.loan_id, open_request_id)
     return Accepted(
         request_type=RequestType.EARLY_REPAYMENT, deadline=wanted, co_borrower_ids=loan.co_borrower_ids,
         paper_documents_required=_paper_owed(loan, cmd.applicant),
-        terms={"repayment_type": cmd.repayment_type, "amount": amount, "requested_date": wanted,
-               "principal_at_submission": loan.outstanding_principal},
+        terms=RepaymentTerms(repayment_type=cmd.repayment_type, amount=amount, requested_date=wanted,
+                             principal_at_submission=loan.outstanding_principal),
+    )
+
+
+def decide_submission(loan: Loan | None, cmd: Submission, policy: Policy, *, now: datetime,
+                      open_request_id: str | None) -> Accepted | Refusal:
+    """The rule for the kind of request `cmd` asks for (SPEC §2, §3)."""
+    if isinstance(cmd, DebitDayChange):
+        return decide_debit_day_change(loan, cmd, policy, now=now, open_request_id=open_request_id)
+    return decide_early_repayment(loan, cmd, policy, now=now, open_request_id=open_request_id)
+
+
+def new_request(request_id: str, cmd: Submission, accepted: Accepted, loan: Loan, policy: Policy) -> Request:
+    """The request an accepted submission opens: its terms, deadline and co-borrowers, the policy it was decided
+    under (SPEC §9) and the loan's branch, where its paper documents are filed."""
+    applicant = cmd.applicant
+    return Request(
+        request_id=request_id, command_id=cmd.command_id, loan_id=cmd.loan_id, request_type=accepted.request_type,
+        state=accepted.state, applicant_customer_id=applicant.customer_id, channel=applicant.channel,
+        staff_id=applicant.staff_id, policy_version=policy.version, deadline=accepted.deadline,
+        co_borrower_ids=accepted.co_borrower_ids, confirmed_by=frozenset(), terms=accepted.terms,
+        branch_id=loan.branch_id, confirmation_attempts=policy.confirmation_attempts,
     )

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from harness.builders import ACCOUNT_DAY
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.runtime import ServiceRuntime
 from tests.integration.appointments.steps import set_clock
-from tests.support.builders import ACCOUNT_DAY
-from tests.support.infra import Infra
 from tests.support.services import http, running
 
 

@@ -3,10 +3,10 @@
 from datetime import date, datetime, time
 from typing import Any
 
+from harness.builders import SHANGHAI, ref
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
-from tests.support.builders import SHANGHAI, ref
 from tests.support.kafka import KafkaDriver, Seen, Watch
 
 EVENTS, COMMANDS = topics.APPOINTMENTS_EVENTS, topics.APPOINTMENTS_COMMANDS

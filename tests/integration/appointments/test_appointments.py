@@ -7,12 +7,12 @@ from datetime import date, datetime, time, timedelta
 import httpx
 from sqlalchemy import text
 
+from harness.builders import SHANGHAI, ref
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
 from shared.runtime import ServiceRuntime
 from tests.integration.appointments.steps import COMMANDS, EVENTS, MONDAY, answer, booking, branch
-from tests.support.builders import SHANGHAI, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 from tests.support.wait import eventually
@@ -47,6 +47,27 @@ async def test_scenario_6_two_hundred_customers_for_twenty_tickets_on_two_copies
     booked_customers = {a.data["customer_id"] for a in answers if a.type == "SlotBooked"}
     assert len(booked_customers) == 20 and stored == 20 and counted == 20
     assert len({a.data["booking_code"] for a in answers if a.type == "SlotBooked"}) == 20
+
+
+async def test_a_customer_booking_twice_at_once_on_two_copies_holds_one_booking(
+    migrated: Infra, kafka: KafkaDriver, clock: FixedClock
+) -> None:
+    async with running("appointments", migrated, clock=clock), running("appointments", migrated, clock=clock), \
+            kafka.watch(EVENTS) as watch:
+        plan = await branch(kafka, watch, daily_cap=100, capacity=20)
+        customers = [ref("C") for _ in range(20)]
+        commands = [booking(plan, at=at, customer=c) for c in customers for at in (time(9), time(10))]
+        # Keyed apart, so a customer's two bookings may be decided by both copies at the same time: the one whose
+        # row meets the other's on `one_booking_per_customer_day` is redone and refused with the other's id.
+        await asyncio.gather(*(kafka.publish(COMMANDS, c, subject=f"{plan.branch_id}#{i}")
+                               for i, c in enumerate(commands)))
+        ids = {c.command_id for c in commands}
+        answers = await watch.wait_for(lambda s: s.data.get("command_id") in ids, count=40, timeout=60)
+    booked = {a.data["customer_id"]: a.data["booking_id"] for a in answers if a.type == "SlotBooked"}
+    refused = {a.data["customer_id"]: a.data for a in answers if a.type == "BookingRejected"}
+    assert set(booked) == set(refused) == set(customers)
+    assert all(r["reason_code"] == "DUPLICATE_BOOKING" and r["facts"]["existing_booking_id"] == booked[c]
+               for c, r in refused.items())
 
 
 async def test_each_booking_refusal_names_its_reason_and_the_facts_it_rests_on(

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from alembic import command
 
+from harness.builders import ref
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
 from shared.db import alembic_config
 from shared.runtime import ServiceRuntime
 from tests.integration.appointments.steps import EVENTS, MONDAY, a_plan, answer, booking, branch, set_clock, shanghai
-from tests.support.builders import ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import SERVICES
 

@@ -5,6 +5,7 @@ import asyncio
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.runtime import ServiceRuntime
 from tests.integration.appointments.steps import (
@@ -18,7 +19,6 @@ from tests.integration.appointments.steps import (
     set_clock,
     shanghai,
 )
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 

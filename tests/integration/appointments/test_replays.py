@@ -3,6 +3,7 @@
 
 from datetime import time, timedelta
 
+from harness.builders import ref
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
 from shared.runtime import ServiceRuntime
@@ -17,7 +18,6 @@ from tests.integration.appointments.steps import (
     set_clock,
     shanghai,
 )
-from tests.support.builders import ref
 from tests.support.kafka import KafkaDriver, Seen
 
 SLOT = shanghai(MONDAY, time(10))  # check-in open 09:30-10:15

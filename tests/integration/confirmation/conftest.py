@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from harness.builders import ACCOUNT_DAY
+from harness.infra import Infra
 from shared.clock import FixedClock
 from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY
-from tests.support.infra import Infra
 from tests.support.services import http, running
 
 

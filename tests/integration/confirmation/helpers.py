@@ -6,15 +6,16 @@ from typing import Any
 
 import httpx
 
+from harness.builders import ACCOUNT_DAY, primary_of, ref
 from services.confirmation.domain import Task
-from services.confirmation.repository import Store
+from services.confirmation.repository import ContactRepository, LoanRepository, TaskRepository
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import confirmation as C
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY, primary_of, ref
+from shared.unit_of_work import UnitOfWork
 from tests.support.kafka import KafkaDriver, Seen, Watch
 from tests.support.pages import every_item
 from tests.support.wait import eventually
@@ -31,9 +32,9 @@ async def known(service: ServiceRuntime, loan: L.LoanSnapshot) -> None:
     async def check() -> bool:
         assert service.deps is not None
         async with service.deps.sessions() as session:
-            store = Store(session)
-            return all([await store.branch_of(loan.loan_id)] + [await store.phone_of(b.customer_id)
-                                                                for b in loan.borrowers])
+            uow = UnitOfWork(session)
+            return all([await LoanRepository(uow).get(loan.loan_id)] + [await ContactRepository(uow).get(b.customer_id)
+                                                                        for b in loan.borrowers])
     await eventually(check, what="contacts projected")
 
 
@@ -115,7 +116,7 @@ def of_request(watch: Watch, type_: str, request_id: str) -> list[Seen]:
 async def stored_task(service: ServiceRuntime, task_id: str) -> Task | None:
     assert service.deps is not None
     async with service.deps.sessions() as session:
-        return await Store(session).task(task_id)
+        return await TaskRepository(UnitOfWork(session)).peek(task_id)
 
 
 async def owed(api: httpx.AsyncClient, branch_id: str | None = None) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from harness.builders import ACCOUNT_DAY, a_loan, primary_of, ref
+from harness.infra import Infra
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import CommandRejected
@@ -27,8 +29,6 @@ from tests.integration.confirmation.helpers import (
     submitted,
     take,
 )
-from tests.support.builders import ACCOUNT_DAY, a_loan, primary_of, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 from tests.support.wait import eventually
@@ -55,7 +55,8 @@ async def test_scenario_3_a_co_borrower_confirmed_by_a_recorded_call_then_the_pa
                                        customer_id=co.customer_id, received_at=ACCOUNT_DAY + timedelta(minutes=4),
                                        received_by="S-9", branch_id=loan.branch_id)
         await kafka.publish(COMMANDS, paper, subject=loan.loan_id)
-        await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.data["request_id"] == request.request_id)
+        await watch.wait_for(lambda s: s.type == "PaperSignatureReceived"
+                             and s.data["request_id"] == request.request_id)
     assert not [p for p in await owed(api) if p["request_id"] == request.request_id]
 
 
@@ -91,7 +92,8 @@ async def test_scenario_9_signed_in_another_city_couriered_and_received(
                                           received_at=ACCOUNT_DAY + timedelta(minutes=4), received_by="S-1",
                                           branch_id=loan.branch_id)
         await kafka.publish(COMMANDS, received, subject=loan.loan_id)
-        await watch.wait_for(lambda s: s.type == "PaperSignatureReceived" and s.data["request_id"] == request.request_id)
+        await watch.wait_for(lambda s: s.type == "PaperSignatureReceived"
+                             and s.data["request_id"] == request.request_id)
     assert (transit.data["courier"], transit.data["tracking_number"]) == ("SF Express", "SF123")
     csv = (await api.get("/paper/owed.csv")).text
     assert csv.splitlines()[0].startswith("request_id,customer_id") and request.request_id not in csv

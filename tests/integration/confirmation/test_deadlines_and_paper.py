@@ -5,8 +5,11 @@ This module moves its service's clock; each test sets the instants it needs."""
 from datetime import UTC, date, datetime
 
 import httpx
+from sqlalchemy import select
 
+from harness.builders import SHANGHAI, a_loan, primary_of, ref
 from services.confirmation.domain import TaskState
+from services.confirmation.repository import ALERT, timers
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import confirmation as C
@@ -25,7 +28,6 @@ from tests.integration.confirmation.helpers import (
     submitted,
     take,
 )
-from tests.support.builders import SHANGHAI, a_loan, primary_of, ref
 from tests.support.kafka import KafkaDriver
 from tests.support.wait import eventually
 
@@ -129,3 +131,34 @@ async def test_paper_age_counts_shanghai_calendar_days_not_utc_days(
 
 async def _owed_ids(api: httpx.AsyncClient, branch: str, request_ids: set[str]) -> bool:
     return {p["request_id"] for p in await owed(api, branch)} == request_ids
+
+
+async def test_staff_hear_of_a_call_still_open_a_day_before_the_deadline_not_of_one_settled(
+    service: ServiceRuntime, api: httpx.AsyncClient, kafka: KafkaDriver, clock: FixedClock
+) -> None:
+    """SPEC §7: each task's alert is a timer set when the task is made; settling the task cancels it."""
+    set_clock(clock, MORNING)
+    loan = a_loan(co_borrowers=2, debit_day=5, next_due_date=date(2020, 2, 5))
+    async with kafka.watch(EVENTS) as watch:
+        request = await submitted(kafka, service, loan)
+        await watch.wait_for(lambda s: s.type == "ConfirmationCallRequested"
+                             and s.data["request_id"] == request.request_id, count=2)
+        settled_task, open_task = sorted(s.data["task_id"] for s in of_request(watch, "ConfirmationCallRequested",
+                                                                                request.request_id))
+        await take(api, "A-7", settled_task)
+        await outcome(kafka, settled_task, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-7")
+        await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["task_id"] == settled_task)
+        assert await alerts_set(service, settled_task, open_task) == {open_task}
+        set_clock(clock, datetime(2020, 2, 4, 0, 1, tzinfo=SHANGHAI))  # 24 hours before D0 has just passed
+        [alert] = await watch.wait_for(lambda s: s.type == "ConfirmationCallRequested"
+                                       and s.data["task_id"] == open_task and s.data["deadline_near"])
+    assert alert.data["attempt"] == 1
+    assert not watch.matching(lambda s: s.data.get("task_id") == settled_task and s.data.get("deadline_near"))
+    assert await alerts_set(service, settled_task, open_task) == set()
+
+
+async def alerts_set(service: ServiceRuntime, *task_ids: str) -> set[str]:
+    assert service.deps is not None
+    async with service.deps.sessions() as session:
+        keys = await session.scalars(select(timers.c.key).where(timers.c.kind == ALERT, timers.c.key.in_(task_ids)))
+        return set(keys)

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from harness.builders import ACCOUNT_DAY, a_loan, primary_of, ref
+from services.confirmation.repository import AttemptRow
 from shared.contracts import confirmation as C
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
@@ -18,10 +20,10 @@ from tests.integration.confirmation.helpers import (
     outcome,
     owed_state,
     settled,
+    stored_task,
     submitted,
     take,
 )
-from tests.support.builders import ACCOUNT_DAY, a_loan, primary_of, ref
 from tests.support.kafka import KafkaDriver, Seen, Watch
 from tests.support.wait import eventually
 
@@ -179,3 +181,28 @@ async def test_every_refusal_names_its_facts_and_what_the_command_named(
     assert already == {"paper_state": "RECEIVED", "branch_id": loan.branch_id, "received_by": "S-2"}
     assert facts["NOTHING_OWED"] == {"paper_state": "NONE"}
     assert len(of_request(watch, "CoBorrowerConfirmed", request.request_id)) == 1
+
+
+async def test_a_command_counted_before_answers_were_stored_is_never_counted_again(
+    service: ServiceRuntime, api: httpx.AsyncClient, kafka: KafkaDriver
+) -> None:
+    """Before migration 0003 no answer was stored, so the consumer cannot replay such a command: its attempt row is
+    what tells. The batch takes its commands as new; the attempt's unique key catches this one at the flush, and
+    the message, redone alone, reads the attempt and changes nothing (the other messages of the batch still count)."""
+    loans = [a_loan(co_borrowers=1) for _ in range(2)]
+    async with kafka.watch(EVENTS) as watch:
+        requests = [await submitted(kafka, service, loan) for loan in loans]
+        tasks = [(await call_requested(watch, r.request_id)).data["task_id"] for r in requests]
+        old = ref("cmd-before-0003")
+        assert service.deps is not None
+        async with service.deps.sessions.begin() as session:
+            await session.execute(AttemptRow.insert().values(
+                command_id=old, task_id=tasks[0], agent_id="A-1", outcome="NO_ANSWER", called_at=ACCOUNT_DAY))
+        await outcome(kafka, tasks[0], loans[0].loan_id, C.CallOutcome.CONFIRMED, command_id=old)
+        await outcome(kafka, tasks[1], loans[1].loan_id, C.CallOutcome.CONFIRMED)
+        await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["task_id"] == tasks[1])
+        await settled(kafka, watch, loans[0].loan_id)
+    assert not watch.matching(lambda s: s.data.get("task_id") == tasks[0] and s.type != "ConfirmationCallRequested")
+    assert not watch.matching(lambda s: s.data.get("command_id") == old)
+    untouched = await stored_task(service, tasks[0])
+    assert untouched is not None and (untouched.state.value, untouched.attempts) == ("OPEN", 0)

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from harness.infra import Infra
 from services.confirmation.repository import SCHEMA, metadata
 from shared.db import command_table
-from tests.support.infra import Infra
 
 
 async def test_the_migrated_schema_is_the_one_the_repository_describes(migrated: Infra) -> None:

@@ -8,11 +8,11 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 
+from harness.builders import a_borrower, a_loan, primary_of, ref
 from services.notifier.repository import DeliveryRepository, inbox
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
-from tests.support.builders import a_borrower, a_loan, primary_of, ref
 from tests.support.kafka import Seen, Watch
 from tests.support.services import http
 from tests.support.wait import eventually

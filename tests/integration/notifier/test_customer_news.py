@@ -2,6 +2,8 @@
 
 from datetime import date, datetime, time
 
+from harness.builders import ACCOUNT_DAY, SHANGHAI, primary_of, ref
+from harness.infra import Infra
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import CommandRejected
@@ -9,8 +11,6 @@ from shared.contracts import appointments as A
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from tests.integration.notifier.helpers import bodies, for_event, known, only
-from tests.support.builders import ACCOUNT_DAY, SHANGHAI, primary_of, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 

@@ -4,14 +4,14 @@ from datetime import date, datetime, time, timedelta
 
 import httpx
 
+from harness.builders import ACCOUNT_DAY, SHANGHAI, a_loan, primary_of, ref
+from harness.infra import Infra
 from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
 from shared.contracts import loans as L
 from tests.integration.notifier.helpers import Gateway, bodies, for_customer, for_event, known, only, received, serve
-from tests.support.builders import ACCOUNT_DAY, SHANGHAI, a_loan, primary_of, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 from tests.support.wait import eventually
@@ -140,7 +140,7 @@ async def test_redelivery_and_two_copies_never_send_twice(migrated: Infra, kafka
             await for_event(watch, marker.id, count=2)
         async with http(one) as api:
             log = (await api.get(f"/events/{event.id}/deliveries")).json()["items"]
-    sent = [s for s in watch.matching(lambda s: s.type == "NotificationSent" and s.data["event_id"] == event.id)]
+    sent = list(watch.matching(lambda s: s.type == "NotificationSent" and s.data["event_id"] == event.id))
     assert sorted(s.data["channel"] for s in sent) == ["APP_PUSH", "WECHAT"]
     assert sorted(d["channel"] for d in log) == ["APP_PUSH", "WECHAT"]
 

@@ -2,13 +2,13 @@
 
 from datetime import date, timedelta
 
+from harness.builders import ACCOUNT_DAY, a_borrower, a_loan, ref
+from harness.infra import Infra
 from shared import topics
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
 from tests.integration.notifier.helpers import consumed, for_event, known
-from tests.support.builders import ACCOUNT_DAY, a_borrower, a_loan, ref
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 

@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from harness.infra import Infra
 from shared.runtime import ServiceRuntime
-from tests.support.infra import Infra
 from tests.support.services import http, running
 
 

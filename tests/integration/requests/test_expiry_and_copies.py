@@ -4,11 +4,11 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
+from harness.builders import ACCOUNT_DAY, SHANGHAI, a_debit_day_change, a_loan
+from harness.infra import Infra
 from services.requests.repository import timers
 from shared.clock import FixedClock
 from shared.runtime import ServiceRuntime
-from tests.support.builders import ACCOUNT_DAY, SHANGHAI, a_debit_day_change, a_loan
-from tests.support.infra import Infra
 from tests.support.kafka import KafkaDriver
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event
 from tests.support.services import http, running

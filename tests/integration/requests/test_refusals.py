@@ -7,10 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from shared.contracts import loans as L
-from shared.contracts import requests as R
-from shared.runtime import ServiceRuntime
-from tests.support.builders import (
+from harness.builders import (
     ACCOUNT_DAY,
     SHANGHAI,
     a_debit_day_change,
@@ -18,6 +15,9 @@ from tests.support.builders import (
     primary_of,
     ref,
 )
+from shared.contracts import loans as L
+from shared.contracts import requests as R
+from shared.runtime import ServiceRuntime
 from tests.support.kafka import KafkaDriver
 from tests.support.pages import every_item
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event

@@ -11,18 +11,18 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import select
 
-from services.requests.repository import inbox
-from shared.clock import FixedClock
-from shared.contracts import loans as L
-from shared.contracts import requests as R
-from shared.runtime import ServiceRuntime
-from tests.support.builders import (
+from harness.builders import (
     ACCOUNT_DAY,
     a_debit_day_change,
     a_loan,
     primary_of,
     ref,
 )
+from services.requests.repository import inbox
+from shared.clock import FixedClock
+from shared.contracts import loans as L
+from shared.contracts import requests as R
+from shared.runtime import ServiceRuntime
 from tests.support.kafka import KafkaDriver
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event
 from tests.support.wait import eventually, publish_loan

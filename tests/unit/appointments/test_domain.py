@@ -12,13 +12,13 @@ from services.appointments.domain import (
     BookingState,
     Override,
     Plan,
-    Refusal,
-    Refused,
+    RefusalCode,
     Window,
     booking_code,
     booking_problem,
     booking_window,
     cancel_problem,
+    capacity_problem,
     checkin_problem,
     day_full,
     day_of,
@@ -30,6 +30,7 @@ from services.appointments.domain import (
     ticket_label,
     unknown_branch,
 )
+from shared.refusal import Refusal
 
 SZ = ZoneInfo("Asia/Shanghai")
 PLAN = Plan("B", "Centre", "Road 1", "Asia/Shanghai", 30, 20,
@@ -56,7 +57,7 @@ def test_an_override_closes_a_date_or_changes_its_hours_and_cap() -> None:
 
 
 def refusal_of(on: date, start: time = time(9), *, existing: str | None = None, plan: Plan = PLAN,
-               now: datetime = NOW) -> tuple[Refusal, dict[str, str]]:
+               now: datetime = NOW) -> tuple[RefusalCode, dict[str, str]]:
     problem = booking_problem(plan, day_of(plan, None, on), on, start, now=now, existing_booking=existing)
     assert problem is not None and problem.reason
     return problem.code, dict(problem.facts)
@@ -64,19 +65,19 @@ def refusal_of(on: date, start: time = time(9), *, existing: str | None = None, 
 
 def test_a_booking_outside_the_window_says_which_dates_are_bookable_and_in_which_zone() -> None:
     late = TODAY + timedelta(days=15)
-    assert refusal_of(late, plan=EVERY_DAY) == (Refusal.OUTSIDE_BOOKING_WINDOW, {
+    assert refusal_of(late, plan=EVERY_DAY) == (RefusalCode.OUTSIDE_BOOKING_WINDOW, {
         "date": "2020-02-18", "first_bookable_date": "2020-02-04", "last_bookable_date": "2020-02-17",
         "booking_window_days": "14", "branch_timezone": "Asia/Shanghai",
         "service_time": "2020-02-03T09:30:00+08:00"})
-    assert refusal_of(TODAY, plan=EVERY_DAY)[0] is Refusal.OUTSIDE_BOOKING_WINDOW  # today is not bookable
+    assert refusal_of(TODAY, plan=EVERY_DAY)[0] is RefusalCode.OUTSIDE_BOOKING_WINDOW  # today is not bookable
 
 
 def test_closed_days_unknown_slots_and_second_bookings_name_what_they_rest_on() -> None:
-    assert refusal_of(MONDAY + timedelta(days=1)) == (Refusal.BRANCH_CLOSED, {"date": "2020-02-11"})
-    assert refusal_of(MONDAY, time(9, 15)) == (Refusal.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "09:15"})
-    assert refusal_of(MONDAY, time(12)) == (Refusal.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "12:00"})
+    assert refusal_of(MONDAY + timedelta(days=1)) == (RefusalCode.BRANCH_CLOSED, {"date": "2020-02-11"})
+    assert refusal_of(MONDAY, time(9, 15)) == (RefusalCode.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "09:15"})
+    assert refusal_of(MONDAY, time(12)) == (RefusalCode.UNKNOWN_SLOT, {"date": "2020-02-10", "start_time": "12:00"})
     assert refusal_of(MONDAY, existing="B-first") == (
-        Refusal.DUPLICATE_BOOKING, {"date": "2020-02-10", "existing_booking_id": "B-first"})
+        RefusalCode.DUPLICATE_BOOKING, {"date": "2020-02-10", "existing_booking_id": "B-first"})
 
 
 def test_full_slots_and_days_and_unknown_branches_carry_their_numbers() -> None:
@@ -85,8 +86,19 @@ def test_full_slots_and_days_and_unknown_branches_carry_their_numbers() -> None:
     assert dict(slot_full(MONDAY, slot, 4).facts) == {"date": "2020-02-10", "start_time": "09:00", "capacity": "4",
                                                        "booked": "4"}
     assert dict(day_full(MONDAY, day, 20).facts) == {"date": "2020-02-10", "daily_cap": "20", "booked": "20"}
-    assert (slot_full(MONDAY, slot, 4).code, day_full(MONDAY, day, 20).code) == (Refusal.SLOT_FULL, Refusal.DAY_FULL)
+    assert (slot_full(MONDAY, slot, 4).code, day_full(MONDAY, day, 20).code) == (RefusalCode.SLOT_FULL,
+                                                                                  RefusalCode.DAY_FULL)
     assert dict(unknown_branch("BR-x").facts) == {"branch_id": "BR-x"}
+
+
+def test_counts_at_the_cap_prove_a_full_day_before_a_full_slot() -> None:
+    day = day_of(PLAN, None, MONDAY)
+    slot = day.slots[0]
+    assert capacity_problem(MONDAY, day, slot, day_booked=19, slot_booked=3) is None
+    both = capacity_problem(MONDAY, day, slot, day_booked=20, slot_booked=4)
+    only_slot = capacity_problem(MONDAY, day, slot, day_booked=5, slot_booked=4)
+    assert both is not None and (both.code, both.facts["booked"]) == (RefusalCode.DAY_FULL, "20")
+    assert only_slot is not None and (only_slot.code, only_slot.facts["booked"]) == (RefusalCode.SLOT_FULL, "4")
 
 
 @pytest.mark.parametrize("window_days", [1, 3, 14, 30])
@@ -114,7 +126,7 @@ def test_booking_codes_are_short_readable_and_stable() -> None:
     assert booking_code("B-1", 1) != code
 
 
-def check_in(state: BookingState | None, now_minutes: int) -> Refused | None:
+def check_in(state: BookingState | None, now_minutes: int) -> Refusal | None:
     start = datetime(2020, 2, 10, 9, tzinfo=SZ)
     return checkin_problem(state, start if state else None, start + timedelta(minutes=now_minutes),
                            opens_before=timedelta(minutes=30), closes_after=timedelta(minutes=15))
@@ -127,7 +139,7 @@ def test_check_in_opens_thirty_minutes_before_and_closes_fifteen_after_on_the_se
     problem = check_in(BookingState.BOOKED, now_minutes)
     assert (problem is None) is ok
     if not ok:
-        assert problem is not None and problem.code is Refusal.OUTSIDE_CHECKIN_WINDOW
+        assert problem is not None and problem.code is RefusalCode.OUTSIDE_CHECKIN_WINDOW
 
 
 def test_a_check_in_refusal_names_the_window_and_the_service_time() -> None:
@@ -137,10 +149,10 @@ def test_a_check_in_refusal_names_the_window_and_the_service_time() -> None:
         "service_time": "2020-02-10T08:20:00+08:00", "state": "BOOKED"}
 
 
-@pytest.mark.parametrize(("state", "code"), [(None, Refusal.UNKNOWN_CODE),
-                                             (BookingState.CHECKED_IN, Refusal.ALREADY_CHECKED_IN),
-                                             (BookingState.CANCELLED, Refusal.BOOKING_NOT_ACTIVE)])
-def test_check_in_refusals(state: BookingState | None, code: Refusal) -> None:
+@pytest.mark.parametrize(("state", "code"), [(None, RefusalCode.UNKNOWN_CODE),
+                                             (BookingState.CHECKED_IN, RefusalCode.ALREADY_CHECKED_IN),
+                                             (BookingState.CANCELLED, RefusalCode.BOOKING_NOT_ACTIVE)])
+def test_check_in_refusals(state: BookingState | None, code: RefusalCode) -> None:
     problem = check_in(state, 0)
     assert problem is not None and problem.code is code
     assert problem.facts["service_time"] == "2020-02-10T09:00:00+08:00"
@@ -149,11 +161,11 @@ def test_check_in_refusals(state: BookingState | None, code: Refusal) -> None:
 def test_only_the_customer_cancels_an_active_booking_and_a_refusal_names_its_state() -> None:
     assert cancel_problem(BookingState.BOOKED, "C-1", "C-1") is None
     someone = cancel_problem(BookingState.BOOKED, "C-1", "C-2")
-    assert someone is not None and (someone.code, dict(someone.facts)) == (Refusal.NOT_BOOKING_OWNER,
+    assert someone is not None and (someone.code, dict(someone.facts)) == (RefusalCode.NOT_BOOKING_OWNER,
                                                                            {"state": "BOOKED"})
-    assert cancel_problem(None, None, "C-1").code is Refusal.UNKNOWN_BOOKING  # type: ignore[union-attr]
+    assert cancel_problem(None, None, "C-1").code is RefusalCode.UNKNOWN_BOOKING  # type: ignore[union-attr]
     gone = cancel_problem(BookingState.NO_SHOW, "C-1", "C-1")
-    assert gone is not None and (gone.code, dict(gone.facts)) == (Refusal.BOOKING_NOT_ACTIVE, {"state": "NO_SHOW"})
+    assert gone is not None and (gone.code, dict(gone.facts)) == (RefusalCode.BOOKING_NOT_ACTIVE, {"state": "NO_SHOW"})
 
 
 def test_a_plan_change_reports_slots_left_over_capacity_without_cancelling() -> None:
@@ -182,7 +194,8 @@ def test_a_plan_change_reports_every_booked_date_it_leaves_over_capacity() -> No
 
 def test_plans_with_unknown_zones_or_empty_windows_are_refused_with_what_is_wrong() -> None:
     mars = plan_problem(Plan("B", "n", "a", "Mars/Olympus", 30, 1, {}))
-    assert mars is not None and (mars.code, dict(mars.facts)) == (Refusal.INVALID_PLAN, {"timezone": "Mars/Olympus"})
+    assert mars is not None and (mars.code, dict(mars.facts)) == (RefusalCode.INVALID_PLAN,
+                                                                  {"timezone": "Mars/Olympus"})
     short = plan_problem(Plan("B", "n", "a", "Asia/Shanghai", 30, 1, {"MON": (Window(time(9), time(9, 20), 1),)}))
     assert short is not None and dict(short.facts) == {"window": "09:00-09:20", "slot_minutes": "30", "weekday": "MON"}
     assert plan_problem(PLAN) is None

@@ -8,11 +8,14 @@ import pytest
 from services.confirmation.domain import (
     BANK_TZ,
     CallRecord,
+    CallReport,
     Finished,
     Paper,
+    PaperReceipt,
     PaperState,
     Refusal,
-    Rejected,
+    RefusalCode,
+    RemoteSigning,
     Retry,
     Task,
     TaskState,
@@ -33,13 +36,14 @@ TASK = Task("T-1", "R-1", "L-1", "C-2", date(2020, 2, 25), TaskState.OPEN, 0, "A
 
 def outcome(task: Task | None = TASK, agent: str = "A-1", result: str = "CONFIRMED", recording: str | None = "REC",
             now: datetime = NOW, default_attempts: int = 3, previous: CallRecord | None = None,
-            ) -> Finished | Retry | Rejected:
-    return record_outcome(task, task_id="T-1", agent_id=agent, outcome=result, recording_id=recording, now=now,
-                          default_attempts=default_attempts, retry_pause=timedelta(minutes=30), previous=previous)
+            ) -> Finished | Retry | Refusal:
+    call = CallReport("cmd-1", "T-1", agent, result, recording, NOW)
+    return record_outcome(task, call, now=now, default_attempts=default_attempts, retry_pause=timedelta(minutes=30),
+                          previous=previous)
 
 
-def refused(result: Finished | Retry | Rejected, code: Refusal) -> Rejected:
-    assert isinstance(result, Rejected) and result.code is code and result.reason, result
+def refused(result: object, code: RefusalCode) -> Refusal:
+    assert isinstance(result, Refusal) and result.code is code and result.reason, result
     return result
 
 
@@ -48,7 +52,7 @@ def test_a_confirmed_or_declined_call_settles_the_task_and_needs_its_recording(r
     settled = outcome(result=result)
     assert isinstance(settled, Finished) and settled.task.state is TaskState(result)
     assert settled.task.held_by is None and settled.task.attempts == 1
-    assert refused(outcome(result=result, recording=None), Refusal.RECORDING_REQUIRED).facts == {"outcome": result}
+    assert refused(outcome(result=result, recording=None), RefusalCode.RECORDING_REQUIRED).facts == {"outcome": result}
 
 
 @pytest.mark.parametrize("result", ["NO_ANSWER", "WRONG_NUMBER"])
@@ -83,19 +87,19 @@ def test_no_outcome_counts_once_the_deadline_day_has_begun() -> None:
     assert isinstance(outcome(task, now=just_before), Finished)
     at_deadline = datetime(2020, 2, 3, 16, tzinfo=UTC)  # 2020-02-04 00:00 in Shanghai, still the 3rd in UTC
     for result in ("CONFIRMED", "DECLINED", "NO_ANSWER"):
-        late = refused(outcome(task, result=result, now=at_deadline), Refusal.DEADLINE_PASSED)
+        late = refused(outcome(task, result=result, now=at_deadline), RefusalCode.DEADLINE_PASSED)
         assert late.facts == {"due_by": "2020-02-04", "deadline": "2020-02-04T00:00:00+08:00",
                               "decided_at": "2020-02-03T16:00:00+00:00"}
 
 
 def test_a_late_outcome_is_refused_even_from_another_agent_or_without_recording() -> None:
     late = replace(TASK, due_by=date(2020, 2, 3))
-    refused(outcome(late, agent="A-2"), Refusal.DEADLINE_PASSED)
-    refused(outcome(late, recording=None), Refusal.DEADLINE_PASSED)
+    refused(outcome(late, agent="A-2"), RefusalCode.DEADLINE_PASSED)
+    refused(outcome(late, recording=None), RefusalCode.DEADLINE_PASSED)
 
 
 def test_only_the_holder_records_while_the_lease_runs() -> None:
-    other = refused(outcome(agent="A-2"), Refusal.NOT_TASK_HOLDER)
+    other = refused(outcome(agent="A-2"), RefusalCode.NOT_TASK_HOLDER)
     assert other.facts == {"held_by": "A-1", "lease_until": (NOW + timedelta(minutes=5)).isoformat(),
                            "agent_id": "A-2"}
     expired = replace(TASK, lease_until=NOW - timedelta(seconds=1))
@@ -103,13 +107,13 @@ def test_only_the_holder_records_while_the_lease_runs() -> None:
 
 
 @pytest.mark.parametrize(("task", "code", "facts"), [
-    (None, Refusal.UNKNOWN_TASK, {"task_id": "T-1"}),
-    (replace(TASK, state=TaskState.CLOSED), Refusal.TASK_CLOSED, {"task_state": "CLOSED", "request_id": "R-1"}),
-    (replace(TASK, state=TaskState.UNREACHABLE, attempts=3), Refusal.DUPLICATE_OUTCOME,
+    (None, RefusalCode.UNKNOWN_TASK, {"task_id": "T-1"}),
+    (replace(TASK, state=TaskState.CLOSED), RefusalCode.TASK_CLOSED, {"task_state": "CLOSED", "request_id": "R-1"}),
+    (replace(TASK, state=TaskState.UNREACHABLE, attempts=3), RefusalCode.DUPLICATE_OUTCOME,
      {"task_state": "UNREACHABLE", "attempts": "3"}),
 ])
 def test_unknown_closed_or_settled_tasks_are_refused_with_their_facts(
-    task: Task | None, code: Refusal, facts: dict[str, str]
+    task: Task | None, code: RefusalCode, facts: dict[str, str]
 ) -> None:
     assert refused(outcome(task), code).facts == facts
 
@@ -117,7 +121,7 @@ def test_unknown_closed_or_settled_tasks_are_refused_with_their_facts(
 def test_a_second_outcome_names_the_earlier_one() -> None:
     earlier = CallRecord("cmd-1", "A-7", "CONFIRMED", "REC-7", NOW - timedelta(hours=1))
     duplicate = refused(outcome(replace(TASK, state=TaskState.CONFIRMED, attempts=1), previous=earlier),
-                        Refusal.DUPLICATE_OUTCOME)
+                        RefusalCode.DUPLICATE_OUTCOME)
     assert duplicate.facts == {
         "task_state": "CONFIRMED", "attempts": "1", "earlier_outcome": "CONFIRMED", "earlier_command_id": "cmd-1",
         "earlier_agent_id": "A-7", "earlier_recording_id": "REC-7",
@@ -157,19 +161,29 @@ def _paper(state: PaperState, **over: object) -> Paper:
     return replace(Paper("R-1", "C-1", "L-1", "SZ-FUTIAN", state), **over)  # type: ignore[arg-type]
 
 
+RECEIPT = PaperReceipt("R-1", "C-1", NOW, "S-1", "SZ-FUTIAN")
+SIGNING = RemoteSigning("R-1", "C-1", "BJ-CHAOYANG", "SF", "SF1", NOW)
+
+
 def test_paper_travels_then_arrives_once() -> None:
-    assert send_remote_signing(_paper(PaperState.OWED)) is PaperState.IN_TRANSIT
-    assert receive_paper(_paper(PaperState.IN_TRANSIT)) is PaperState.RECEIVED
-    assert receive_paper(_paper(PaperState.OWED)) is PaperState.RECEIVED
+    in_transit = send_remote_signing(_paper(PaperState.OWED), SIGNING)
+    assert isinstance(in_transit, Paper) and in_transit.state is PaperState.IN_TRANSIT
+    assert (in_transit.courier, in_transit.tracking_number, in_transit.signing_branch_id) == ("SF", "SF1",
+                                                                                              "BJ-CHAOYANG")
+    for owed in (in_transit, _paper(PaperState.OWED)):
+        received = receive_paper(owed, RECEIPT)
+        assert isinstance(received, Paper) and received.state is PaperState.RECEIVED
+        assert (received.received_at, received.received_by, received.received_branch_id) == (NOW, "S-1",
+                                                                                             "SZ-FUTIAN")
     received = _paper(PaperState.RECEIVED, received_at=NOW, received_by="S-9")
     for paper, code, facts in [
-        (None, Refusal.NOTHING_OWED, {"paper_state": "NONE"}),
-        (_paper(PaperState.CANCELLED), Refusal.NOTHING_OWED, {"paper_state": "CANCELLED"}),
-        (received, Refusal.ALREADY_RECEIVED, {"paper_state": "RECEIVED", "branch_id": "SZ-FUTIAN",
-                                              "received_at": NOW.isoformat(), "received_by": "S-9"}),
+        (None, RefusalCode.NOTHING_OWED, {"paper_state": "NONE"}),
+        (_paper(PaperState.CANCELLED), RefusalCode.NOTHING_OWED, {"paper_state": "CANCELLED"}),
+        (received, RefusalCode.ALREADY_RECEIVED, {"paper_state": "RECEIVED", "branch_id": "SZ-FUTIAN",
+                                                  "received_at": NOW.isoformat(), "received_by": "S-9"}),
     ]:
-        for rule in (receive_paper, send_remote_signing):
-            assert refused(rule(paper), code).facts == facts
+        assert refused(receive_paper(paper, RECEIPT), code).facts == facts
+        assert refused(send_remote_signing(paper, SIGNING), code).facts == facts
 
 
 def test_a_task_is_near_its_deadline_within_the_window() -> None:

@@ -18,7 +18,7 @@ from services.notifier.domain import (
     retry_delay,
 )
 from services.notifier.templates import LANGUAGES, REASONS, TEMPLATES
-from services.requests.domain import ReasonCode
+from services.requests.domain import RefusalCode
 from shared.contracts.appointments import BookingRejectReason
 
 SZ = ZoneInfo("Asia/Shanghai")
@@ -47,7 +47,7 @@ def test_every_language_of_a_template_names_the_same_variables(template: str) ->
     assert names["zh-Hant"] == names["zh-Hans"] == names["en"], names
 
 
-@pytest.mark.parametrize("code", [c.value for c in ReasonCode] + [c.value for c in BookingRejectReason])
+@pytest.mark.parametrize("code", [c.value for c in RefusalCode] + [c.value for c in BookingRejectReason])
 def test_every_refusal_reads_in_plain_words_in_every_language(code: str) -> None:
     assert set(REASONS[code]) == set(LANGUAGES)
     assert all(reason_text(code, lang, "fallback") != "fallback" for lang in LANGUAGES)

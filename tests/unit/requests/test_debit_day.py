@@ -14,8 +14,8 @@ from services.requests.domain import (
     Applicant,
     DebitDayChange,
     Loan,
-    ReasonCode,
-    Rejection,
+    Refusal,
+    RefusalCode,
     State,
     Verification,
     decide_debit_day_change,
@@ -51,23 +51,23 @@ def decide(loan: Loan | None = None, cmd: DebitDayChange | None = None, policy=E
                                    open_request_id=open_request)
 
 
-def refused(result: object) -> ReasonCode:
-    assert isinstance(result, Rejection), result
+def refused(result: object) -> RefusalCode:
+    assert isinstance(result, Refusal), result
     return result.code
 
 
 def test_the_accounts_example_under_the_old_rules_defers_twenty_days() -> None:
     """SPEC §2: due 25 Feb, 1..15 allowed, the latest choice 15 -> 15 Mar."""
     assert new_due_date(date(2020, 2, 25), 15) == date(2020, 3, 15)
-    assert refused(decide(cmd=a_change(25), policy=STANDARD)) is ReasonCode.DAY_OUT_OF_RANGE
+    assert refused(decide(cmd=a_change(25), policy=STANDARD)) is RefusalCode.DAY_OUT_OF_RANGE
 
 
 def test_the_accounts_example_under_the_new_rules_defers_a_full_month() -> None:
     """SPEC §2 and scenario 1: due 25 Feb on day 25, picking 25 (the current day) moves it to 25 Mar."""
     result = decide(loan=a_loan(debit_day=25, next_due_date=date(2020, 2, 25)), cmd=a_change(25))
     assert isinstance(result, Accepted)
-    assert result.terms["new_due_date"] == date(2020, 3, 25)
-    assert result.terms["next_due_dates"] == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
+    assert result.terms.new_due_date == date(2020, 3, 25)
+    assert result.terms.next_due_dates == (date(2020, 3, 25), date(2020, 4, 25), date(2020, 5, 25))
     assert result.deadline == date(2020, 2, 25)
 
 
@@ -79,9 +79,9 @@ def test_a_later_day_in_the_same_month_moves_the_due_date_within_it() -> None:
 def test_the_allowed_days_come_from_the_policy(policy, highest) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(decide(cmd=a_change(highest), policy=policy), Accepted)
     rejection = decide(cmd=a_change(highest + 1), policy=policy)
-    assert refused(rejection) is ReasonCode.DAY_OUT_OF_RANGE
+    assert refused(rejection) is RefusalCode.DAY_OUT_OF_RANGE
     assert rejection.facts == {"allowed": f"1..{highest}", "asked": str(highest + 1), "policy_version": policy.version}
-    assert refused(decide(cmd=a_change(0), policy=policy)) is ReasonCode.DAY_OUT_OF_RANGE
+    assert refused(decide(cmd=a_change(0), policy=policy)) is RefusalCode.DAY_OUT_OF_RANGE
 
 
 @pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
@@ -89,23 +89,23 @@ def test_the_current_day_is_allowed_and_defers_exactly_one_month(policy) -> None
     """SPEC §2 (contract 1.1 withdrew SAME_DAY): the current day defers the next instalment by one month."""
     result = decide(loan=a_loan(debit_day=10, next_due_date=date(2020, 2, 10)), cmd=a_change(10), policy=policy)
     assert isinstance(result, Accepted)
-    assert (result.deadline, result.terms["new_due_date"]) == (date(2020, 2, 10), date(2020, 3, 10))
-    assert "SAME_DAY" not in ReasonCode.__members__
+    assert (result.deadline, result.terms.new_due_date) == (date(2020, 2, 10), date(2020, 3, 10))
+    assert "SAME_DAY" not in RefusalCode.__members__
 
 
 @pytest.mark.parametrize("policy", [EPIDEMIC, STANDARD])
 def test_a_co_borrower_can_never_apply(policy) -> None:  # type: ignore[no-untyped-def]
     loan = a_loan(co_borrower_ids=("C-2",))
     result = decide(loan=loan, cmd=a_change(customer_id="C-2"), policy=policy)
-    assert refused(result) is ReasonCode.NOT_PRIMARY_BORROWER
+    assert refused(result) is RefusalCode.NOT_PRIMARY_BORROWER
     assert result.facts == {"applicant_role": "co-borrower"}
 
 
 def test_loans_with_co_borrowers_apply_online_only_under_the_epidemic_policy() -> None:
     loan = a_loan(co_borrower_ids=("C-2",))
-    assert refused(decide(loan=loan, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
+    assert refused(decide(loan=loan, policy=STANDARD)) is RefusalCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
     staff = a_change(channel="HOTLINE", staff_id="S-1", verification=Verification("RECORDED_CALL", "REC-1"))
-    assert refused(decide(loan=loan, cmd=staff, policy=STANDARD)) is ReasonCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
+    assert refused(decide(loan=loan, cmd=staff, policy=STANDARD)) is RefusalCode.CO_BORROWERS_NOT_ALLOWED_ONLINE
     accepted = decide(loan=loan, policy=EPIDEMIC)
     assert isinstance(accepted, Accepted)
     assert accepted.state is State.AWAITING_CONFIRMATION and accepted.paper_documents_required
@@ -126,8 +126,8 @@ def test_a_single_borrower_loan_is_approved_at_once_with_no_paper_owed() -> None
 
 def test_an_unknown_or_inactive_loan_is_refused() -> None:
     assert refused(decide_debit_day_change(None, a_change(), EPIDEMIC, now=ARRIVED, open_request_id=None)) is (
-        ReasonCode.LOAN_NOT_FOUND)
-    assert refused(decide(loan=a_loan(status="SETTLED"))) is ReasonCode.LOAN_NOT_ACTIVE
+        RefusalCode.LOAN_NOT_FOUND)
+    assert refused(decide(loan=a_loan(status="SETTLED"))) is RefusalCode.LOAN_NOT_ACTIVE
 
 
 def test_a_request_must_arrive_before_the_due_day_begins_in_shanghai() -> None:
@@ -138,7 +138,7 @@ def test_a_request_must_arrive_before_the_due_day_begins_in_shanghai() -> None:
     just_in_time = midnight - timedelta(seconds=1)
     assert isinstance(decide(loan=loan, cmd=a_change(submitted_at=just_in_time), now=just_in_time), Accepted)
     late = decide(loan=loan, cmd=a_change(submitted_at=midnight), now=midnight)
-    assert refused(late) is ReasonCode.PAST_CUTOFF
+    assert refused(late) is RefusalCode.PAST_CUTOFF
     assert late.facts["deadline"] == midnight.isoformat() and late.facts["arrived"] == midnight.isoformat()
 
 
@@ -147,14 +147,14 @@ def test_a_backdated_request_is_judged_by_when_it_arrived() -> None:
     backdated = a_change(submitted_at=datetime(2020, 2, 24, 9, tzinfo=BANK_TZ))
     arrived = datetime(2020, 2, 25, 8, 0, tzinfo=BANK_TZ)
     late = decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=backdated, now=arrived)
-    assert refused(late) is ReasonCode.PAST_CUTOFF
+    assert refused(late) is RefusalCode.PAST_CUTOFF
     assert late.facts["submitted_at"] == backdated.applicant.submitted_at.isoformat()
     assert late.facts["arrival_gap_s"] == str(23 * 3600)
 
 
 def test_a_submission_dated_over_five_minutes_ahead_of_the_service_is_refused() -> None:
     ahead = decide(cmd=a_change(submitted_at=ARRIVED + timedelta(minutes=5, seconds=1)))
-    assert refused(ahead) is ReasonCode.SUBMITTED_IN_FUTURE
+    assert refused(ahead) is RefusalCode.SUBMITTED_IN_FUTURE
     assert ahead.facts["arrival_gap_s"] == "-301"
     assert isinstance(decide(cmd=a_change(submitted_at=ARRIVED + timedelta(minutes=5))), Accepted)
 
@@ -164,23 +164,23 @@ def test_a_configured_cutoff_moves_the_deadline_earlier() -> None:
     day_before = datetime(2020, 2, 24, 9, tzinfo=BANK_TZ)
     result = decide(loan=a_loan(next_due_date=date(2020, 2, 25)), cmd=a_change(submitted_at=day_before), policy=policy,
                     now=day_before)
-    assert refused(result) is ReasonCode.PAST_CUTOFF
+    assert refused(result) is RefusalCode.PAST_CUTOFF
 
 
 def test_a_second_open_request_is_refused_and_named() -> None:
     result = decide(open_request="R-open")
-    assert refused(result) is ReasonCode.OPEN_REQUEST_EXISTS
+    assert refused(result) is RefusalCode.OPEN_REQUEST_EXISTS
     assert result.facts["open_request_id"] == "R-open"
 
 
 @pytest.mark.parametrize(
     ("channel", "staff", "verification", "refusal"),
     [
-        ("HOTLINE", "S-1", None, ReasonCode.VERIFICATION_REQUIRED),
-        ("ACCOUNT_MANAGER", None, None, ReasonCode.STAFF_REQUIRED),
-        ("HOTLINE", None, Verification("RECORDED_CALL", "REC-1"), ReasonCode.STAFF_REQUIRED),
-        ("APP", "S-1", None, ReasonCode.VERIFICATION_REQUIRED),
-        ("HOTLINE", "S-1", Verification("RECORDED_CALL", None), ReasonCode.VERIFICATION_REQUIRED),
+        ("HOTLINE", "S-1", None, RefusalCode.VERIFICATION_REQUIRED),
+        ("ACCOUNT_MANAGER", None, None, RefusalCode.STAFF_REQUIRED),
+        ("HOTLINE", None, Verification("RECORDED_CALL", "REC-1"), RefusalCode.STAFF_REQUIRED),
+        ("APP", "S-1", None, RefusalCode.VERIFICATION_REQUIRED),
+        ("HOTLINE", "S-1", Verification("RECORDED_CALL", None), RefusalCode.VERIFICATION_REQUIRED),
         ("HOTLINE", "S-1", Verification("RECORDED_CALL", "REC-1"), None),
         ("ACCOUNT_MANAGER", "S-2", Verification("FACE_TO_FACE", None), None),
         ("APP", None, None, None),
@@ -204,5 +204,6 @@ def test_the_new_due_date_defers_by_at_most_one_month(d0: date, day: int) -> Non
     assert d0 < d1
     year, month = (d0.year + 1, 1) if d0.month == 12 else (d0.year, d0.month + 1)
     last = 29 if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 0
-    one_month_later = date(year, month, min(d0.day, last or [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]))
+    days_in_month = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    one_month_later = date(year, month, min(d0.day, last or days_in_month))
     assert d1 <= one_month_later

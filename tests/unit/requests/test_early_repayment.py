@@ -11,8 +11,8 @@ from services.requests.domain import (
     Applicant,
     EarlyRepayment,
     Loan,
-    ReasonCode,
-    Rejection,
+    Refusal,
+    RefusalCode,
     State,
     decide_early_repayment,
 )
@@ -35,16 +35,16 @@ def a_repayment(kind: str = "PARTIAL", amount: str | None = "10000.00", on: date
     return EarlyRepayment("cmd", "L-1", who, kind, Decimal(amount) if amount else None, on)
 
 
-def code(result: object) -> ReasonCode:
-    assert isinstance(result, Rejection), result
+def code(result: object) -> RefusalCode:
+    assert isinstance(result, Refusal), result
     return result.code
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.version)
 @pytest.mark.parametrize("amount", ["0", "-1", "46000.01", None])
 def test_a_partial_amount_must_be_positive_and_not_above_the_principal(policy, amount) -> None:  # type: ignore[no-untyped-def]
-    assert code(decide_early_repayment(a_loan(), a_repayment(amount=amount), policy, now=MONDAY, open_request_id=None)) is (
-        ReasonCode.INVALID_AMOUNT)
+    decision = decide_early_repayment(a_loan(), a_repayment(amount=amount), policy, now=MONDAY, open_request_id=None)
+    assert code(decision) is RefusalCode.INVALID_AMOUNT
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.version)
@@ -52,7 +52,7 @@ def test_the_whole_principal_is_a_valid_partial_amount_and_full_repays_it_all(po
     partial = decide_early_repayment(a_loan(), a_repayment(amount="46000.00"), policy, now=MONDAY, open_request_id=None)
     full = decide_early_repayment(a_loan(), a_repayment("FULL", None), policy, now=MONDAY, open_request_id=None)
     assert isinstance(partial, Accepted) and isinstance(full, Accepted)
-    assert full.terms["amount"] == Decimal("46000.00")
+    assert full.terms.amount == Decimal("46000.00")
     assert full.deadline == date(2020, 2, 5)
 
 
@@ -62,7 +62,7 @@ def test_the_whole_principal_is_a_valid_partial_amount_and_full_repays_it_all(po
 )
 def test_the_date_must_be_a_future_business_day_within_the_window(on: date) -> None:
     result = decide_early_repayment(a_loan(), a_repayment(on=on), POLICIES[0], now=MONDAY, open_request_id=None)
-    assert code(result) is ReasonCode.INVALID_DATE
+    assert code(result) is RefusalCode.INVALID_DATE
     assert result.facts["requested_date"] == on.isoformat()
 
 
@@ -75,10 +75,10 @@ def test_a_repayment_with_co_borrowers_waits_for_their_confirmation_and_owes_pap
 
 def test_the_applicant_rules_apply_to_repayments_too() -> None:
     assert code(decide_early_repayment(a_loan(), a_repayment(customer_id="C-9"), POLICIES[0],
-                                       now=MONDAY, open_request_id=None)) is ReasonCode.NOT_PRIMARY_BORROWER
+                                       now=MONDAY, open_request_id=None)) is RefusalCode.NOT_PRIMARY_BORROWER
     assert code(decide_early_repayment(a_loan(), a_repayment(channel="HOTLINE", staff_id="S-1"), POLICIES[0],
-                                       now=MONDAY, open_request_id=None)) is ReasonCode.VERIFICATION_REQUIRED
+                                       now=MONDAY, open_request_id=None)) is RefusalCode.VERIFICATION_REQUIRED
     assert code(decide_early_repayment(a_loan(), a_repayment(), POLICIES[0], now=MONDAY, open_request_id="R-open")) is (
-        ReasonCode.OPEN_REQUEST_EXISTS)
+        RefusalCode.OPEN_REQUEST_EXISTS)
     assert code(decide_early_repayment(a_loan(status="OVERDUE"), a_repayment(), POLICIES[0],
-                                       now=MONDAY, open_request_id=None)) is ReasonCode.LOAN_NOT_ACTIVE
+                                       now=MONDAY, open_request_id=None)) is RefusalCode.LOAN_NOT_ACTIVE

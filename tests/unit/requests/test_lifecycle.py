@@ -8,15 +8,18 @@ import pytest
 from services.requests.domain import (
     BANK_TZ,
     Approve,
+    DebitDayTerms,
     Expire,
     Ignore,
     Loan,
     Policy,
-    ReasonCode,
-    Rejection,
+    Refusal,
+    RefusalCode,
+    RepaymentTerms,
     Request,
     RequestType,
     State,
+    Terms,
     Wait,
     apply_co_borrower_outcome,
     decide_withdrawal,
@@ -28,11 +31,15 @@ from services.requests.domain import (
 NOW = datetime(2020, 2, 3, 10, tzinfo=BANK_TZ)
 
 
+DAY_25 = DebitDayTerms(current_debit_day=25, new_debit_day=25, current_due_date=date(2020, 2, 25),
+                       new_due_date=date(2020, 3, 25), next_due_dates=(date(2020, 3, 25),))
+
+
 def a_request(state: State = State.AWAITING_CONFIRMATION, co: tuple[str, ...] = ("C-2", "C-3"),
-              kind: RequestType = RequestType.DEBIT_DAY_CHANGE, **terms: object) -> Request:
+              kind: RequestType = RequestType.DEBIT_DAY_CHANGE, terms: Terms = DAY_25) -> Request:
     """Due 25 Feb on day 25, moving to day 25 -> 25 Mar (the account's example) unless `terms` say otherwise."""
     return Request("R-1", "cmd", "L-1", kind, state, "C-1", "APP", None, "epidemic-2020", date(2020, 2, 25),
-                   co, frozenset(), terms or {"new_debit_day": 25, "new_due_date": "2020-03-25"})
+                   co, frozenset(), terms)
 
 
 def outcome(request: Request, customer: str, what: str, now: datetime = NOW) -> object:
@@ -55,17 +62,17 @@ def test_each_confirmation_is_kept_until_all_co_borrowers_confirmed() -> None:
     assert outcome(later, "C-3", "CONFIRMED") == Approve()
 
 
-@pytest.mark.parametrize(("outcome", "code"), [("DECLINED", ReasonCode.CO_BORROWER_DECLINED),
-                                               ("UNREACHABLE", ReasonCode.CO_BORROWER_UNREACHABLE)])
-def test_one_refusal_or_unreachable_co_borrower_ends_the_request(outcome: str, code: ReasonCode) -> None:
+@pytest.mark.parametrize(("outcome", "code"), [("DECLINED", RefusalCode.CO_BORROWER_DECLINED),
+                                               ("UNREACHABLE", RefusalCode.CO_BORROWER_UNREACHABLE)])
+def test_one_refusal_or_unreachable_co_borrower_ends_the_request(outcome: str, code: RefusalCode) -> None:
     result = apply_co_borrower_outcome(a_request(), "C-3", outcome, now=NOW, recording_id="REC-9")
-    assert isinstance(result, Rejection) and result.code is code
+    assert isinstance(result, Refusal) and result.code is code
     assert result.facts["co_borrower"] == "C-3"
 
 
 def test_a_declined_call_names_its_recording() -> None:
     result = outcome(a_request(), "C-3", "DECLINED")
-    assert isinstance(result, Rejection) and result.facts["recording_id"] == "REC-9"
+    assert isinstance(result, Refusal) and result.facts["recording_id"] == "REC-9"
 
 
 @pytest.mark.parametrize("what", ["CONFIRMED", "DECLINED", "UNREACHABLE"])
@@ -87,8 +94,8 @@ def test_only_the_applicant_withdraws_and_only_before_the_decision() -> None:
     assert decide_withdrawal(a_request(State.SUBMITTED), "R-1", "C-1") is State.WITHDRAWN
     refusals = [decide_withdrawal(None, "R-1", "C-1"), decide_withdrawal(a_request(), "R-1", "C-2"),
                 decide_withdrawal(a_request(State.APPROVED), "R-1", "C-1")]
-    assert [r.code for r in refusals if isinstance(r, Rejection)] == [
-        ReasonCode.REQUEST_NOT_FOUND, ReasonCode.NOT_APPLICANT, ReasonCode.REQUEST_NOT_WITHDRAWABLE]
+    assert [r.code for r in refusals if isinstance(r, Refusal)] == [
+        RefusalCode.REQUEST_NOT_FOUND, RefusalCode.NOT_APPLICANT, RefusalCode.REQUEST_NOT_WITHDRAWABLE]
 
 
 def test_an_undecided_request_expires_when_its_deadline_day_begins_in_shanghai() -> None:
@@ -111,8 +118,9 @@ def test_a_debit_day_change_completes_when_a_snapshot_shows_the_new_day_and_a_du
 
 
 def _repayment(kind: str, amount: str = "300") -> Request:
-    return a_request(State.APPROVED, kind=RequestType.EARLY_REPAYMENT, repayment_type=kind, amount=amount,
-                     requested_date="2020-02-14", principal_at_submission="1000")
+    return a_request(State.APPROVED, kind=RequestType.EARLY_REPAYMENT, terms=RepaymentTerms(
+        repayment_type=kind, amount=Decimal(amount), requested_date=date(2020, 2, 14),
+        principal_at_submission=Decimal("1000")))
 
 
 def test_a_partial_repayment_completes_only_on_or_after_its_date_with_principal_down_by_the_amount() -> None:
@@ -132,8 +140,8 @@ def test_a_full_repayment_completes_only_when_the_loan_is_settled() -> None:
     assert is_completed_by(full, a_loan(status="SETTLED", outstanding_principal=Decimal("0")))
 
 
-@pytest.mark.parametrize("bad", [dict(max_debit_day=31), dict(min_debit_day=0), dict(min_debit_day=20, max_debit_day=10),
-                                 dict(confirmation_attempts=0)])
+@pytest.mark.parametrize("bad", [dict(max_debit_day=31), dict(min_debit_day=0),
+                                 dict(min_debit_day=20, max_debit_day=10), dict(confirmation_attempts=0)])
 def test_a_policy_document_that_breaks_the_rules_is_refused(bad: dict[str, int]) -> None:
     values = dict(version="x", min_debit_day=1, max_debit_day=28, co_borrower_loans_online=True)
     with pytest.raises(ValueError):

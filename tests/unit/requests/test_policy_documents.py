@@ -27,7 +27,8 @@ def test_a_valid_document_becomes_the_domain_policy_unchanged() -> None:
 @pytest.mark.parametrize("broken", [
     {"co_borrower_loans_online": "false"}, {"co_borrower_loans_online": 0}, {"cutoff_days_before_due": 999999999},
     {"cutoff_days_before_due": 32}, {"confirmation_attempts": 0}, {"confirmation_attempts": 11},
-    {"confirmation_attempts": "3"}, {"min_debit_day": 0}, {"max_debit_day": 29}, {"min_debit_day": 20, "max_debit_day": 10},
+    {"confirmation_attempts": "3"}, {"min_debit_day": 0}, {"max_debit_day": 29},
+    {"min_debit_day": 20, "max_debit_day": 10},
     {"early_repayment_max_days_ahead": 0}, {"early_repayment_max_days_ahead": 367}, {"min_debit_day": 1.0},
     {"min_debit_day": True}, {"version": ""}, {"version": "v\x00"}, {"version": "v\n1"}, {"version": "v" * 129},
     {"description": "d" * 1001}, {"unknown": 1},

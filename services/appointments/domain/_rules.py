@@ -1,125 +1,48 @@
-"""Rules of branch plans, bookings and check-in (SPEC §6). Pure: no I/O; 'now' and ids are passed in."""
+"""Rules of branch plans, bookings, capacity and check-in (SPEC §6). Pure: no I/O; 'now' and ids are passed in."""
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+from services.appointments.domain._models import (
+    WEEKDAYS,
+    Booking,
+    BookingState,
+    Day,
+    Override,
+    Plan,
+    RefusalCode,
+    Slot,
+    Window,
+)
+from shared.refusal import Refusal
+
 # Booking codes are read out over the phone and at the counter: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
 CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
 CODE_LENGTH = 5
 
 
-class BookingState(StrEnum):
-    BOOKED = "BOOKED"
-    CANCELLED = "CANCELLED"
-    CHECKED_IN = "CHECKED_IN"
-    NO_SHOW = "NO_SHOW"
-
-
-class Refusal(StrEnum):
-    """BookingRejected reasons (CONTRACT.md) and CommandRejected reasons of this service."""
-
-    BRANCH_CLOSED = "BRANCH_CLOSED"
-    UNKNOWN_SLOT = "UNKNOWN_SLOT"
-    SLOT_FULL = "SLOT_FULL"
-    DAY_FULL = "DAY_FULL"
-    OUTSIDE_BOOKING_WINDOW = "OUTSIDE_BOOKING_WINDOW"
-    DUPLICATE_BOOKING = "DUPLICATE_BOOKING"
-    UNKNOWN_BRANCH = "UNKNOWN_BRANCH"
-    INVALID_PLAN = "INVALID_PLAN"
-    UNKNOWN_BOOKING = "UNKNOWN_BOOKING"
-    NOT_BOOKING_OWNER = "NOT_BOOKING_OWNER"
-    BOOKING_NOT_ACTIVE = "BOOKING_NOT_ACTIVE"
-    UNKNOWN_CODE = "UNKNOWN_CODE"
-    ALREADY_CHECKED_IN = "ALREADY_CHECKED_IN"
-    OUTSIDE_CHECKIN_WINDOW = "OUTSIDE_CHECKIN_WINDOW"
-
-
-@dataclass(frozen=True)
-class Window:
-    start: time
-    end: time
-    capacity_per_slot: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    branch_id: str
-    name: str
-    address: str
-    timezone: str
-    slot_minutes: int
-    daily_cap: int
-    weekly: Mapping[str, Sequence[Window]]
-    booking_window_days: int = 14  # SPEC §6 (expected): bookings from tomorrow up to this many days ahead
-
-
-@dataclass(frozen=True)
-class Override:
-    closed: bool
-    windows: Sequence[Window] | None
-    daily_cap: int | None
-
-
-@dataclass(frozen=True)
-class Slot:
-    start: time
-    end: time
-    capacity: int
-
-
-@dataclass(frozen=True)
-class Day:
-    """What a branch offers on one date: its slots and the cap on tickets; no slots means closed."""
-
-    slots: tuple[Slot, ...]
-    daily_cap: int
-
-    @property
-    def closed(self) -> bool:
-        return not self.slots or self.daily_cap == 0
-
-    def slot_at(self, start: time) -> Slot | None:
-        return next((s for s in self.slots if s.start == start), None)
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A refusal explains itself (SPEC §9): the reason in plain words and the facts it rests on."""
-
-    code: Refusal
-    reason: str
-    facts: Mapping[str, str] = field(default_factory=dict)
-
-    def adding(self, **facts: str) -> "Refused":
-        """The same refusal with more facts, which only the caller knows (ids, the service time)."""
-        return replace(self, facts={**self.facts, **facts})
-
-
-def plan_problem(plan: Plan) -> Refused | None:
+def plan_problem(plan: Plan) -> Refusal | None:
     """A plan operators can apply: a real time zone, windows that hold at least one slot."""
     try:
         ZoneInfo(plan.timezone)
     except (KeyError, ValueError):
-        return Refused(Refusal.INVALID_PLAN, f"Unknown time zone {plan.timezone!r}.", {"timezone": plan.timezone})
+        return Refusal(RefusalCode.INVALID_PLAN, f"Unknown time zone {plan.timezone!r}.", {"timezone": plan.timezone})
     for weekday, windows in plan.weekly.items():
         if weekday not in WEEKDAYS:
-            return Refused(Refusal.INVALID_PLAN, f"Unknown weekday {weekday!r}.", {"weekday": weekday})
+            return Refusal(RefusalCode.INVALID_PLAN, f"Unknown weekday {weekday!r}.", {"weekday": weekday})
         problem = windows_problem(windows, plan.slot_minutes)
         if problem:
             return problem.adding(weekday=weekday)
     return None
 
 
-def windows_problem(windows: Sequence[Window], slot_minutes: int) -> Refused | None:
+def windows_problem(windows: Sequence[Window], slot_minutes: int) -> Refusal | None:
     for w in windows:
         if _minutes(w.end) - _minutes(w.start) < slot_minutes:
-            return Refused(Refusal.INVALID_PLAN, f"The window {w.start:%H:%M}-{w.end:%H:%M} holds no "
-                                                 f"{slot_minutes}-minute slot.",
+            return Refusal(RefusalCode.INVALID_PLAN, f"The window {w.start:%H:%M}-{w.end:%H:%M} holds no "
+                                                     f"{slot_minutes}-minute slot.",
                            {"window": f"{w.start:%H:%M}-{w.end:%H:%M}", "slot_minutes": str(slot_minutes)})
     return None
 
@@ -160,39 +83,49 @@ def booking_window(plan: Plan, now: datetime) -> tuple[date, date]:
 
 
 def booking_problem(plan: Plan, day: Day, on: date, start: time, *, now: datetime,
-                    existing_booking: str | None) -> Refused | None:
+                    existing_booking: str | None) -> Refusal | None:
     """SPEC §6: refused outside the booking window, on a closed day, for a slot that does not exist, or when the
     customer already holds a booking at that branch that day. Capacity is decided by the database."""
     first, last = booking_window(plan, now)
     if not first <= on <= last:
-        return Refused(Refusal.OUTSIDE_BOOKING_WINDOW, f"Bookings are taken from {first} to {last}.", {
+        return Refusal(RefusalCode.OUTSIDE_BOOKING_WINDOW, f"Bookings are taken from {first} to {last}.", {
             "date": on.isoformat(), "first_bookable_date": first.isoformat(), "last_bookable_date": last.isoformat(),
             "booking_window_days": str(plan.booking_window_days), "branch_timezone": plan.timezone,
             "service_time": now.astimezone(ZoneInfo(plan.timezone)).isoformat()})
     if day.closed:
-        return Refused(Refusal.BRANCH_CLOSED, f"The branch is closed on {on}.", {"date": on.isoformat()})
+        return Refusal(RefusalCode.BRANCH_CLOSED, f"The branch is closed on {on}.", {"date": on.isoformat()})
     if day.slot_at(start) is None:
-        return Refused(Refusal.UNKNOWN_SLOT, f"There is no slot starting at {start:%H:%M} on {on}.",
+        return Refusal(RefusalCode.UNKNOWN_SLOT, f"There is no slot starting at {start:%H:%M} on {on}.",
                        {"date": on.isoformat(), "start_time": f"{start:%H:%M}"})
     if existing_booking is not None:
-        return Refused(Refusal.DUPLICATE_BOOKING, "You already hold a booking at this branch on that day.",
+        return Refusal(RefusalCode.DUPLICATE_BOOKING, "You already hold a booking at this branch on that day.",
                        {"date": on.isoformat(), "existing_booking_id": existing_booking})
     return None
 
 
-def unknown_branch(branch_id: str) -> Refused:
-    return Refused(Refusal.UNKNOWN_BRANCH, "No branch with this id is known.", {"branch_id": branch_id})
+def unknown_branch(branch_id: str) -> Refusal:
+    return Refusal(RefusalCode.UNKNOWN_BRANCH, "No branch with this id is known.", {"branch_id": branch_id})
 
 
-def slot_full(on: date, slot: Slot, booked: int) -> Refused:
-    return Refused(Refusal.SLOT_FULL, "This time slot is fully booked.", {
+def slot_full(on: date, slot: Slot, booked: int) -> Refusal:
+    return Refusal(RefusalCode.SLOT_FULL, "This time slot is fully booked.", {
         "date": on.isoformat(), "start_time": f"{slot.start:%H:%M}", "capacity": str(slot.capacity),
         "booked": str(booked)})
 
 
-def day_full(on: date, day: Day, booked: int) -> Refused:
-    return Refused(Refusal.DAY_FULL, "All of the day's tickets are taken.",
+def day_full(on: date, day: Day, booked: int) -> Refusal:
+    return Refusal(RefusalCode.DAY_FULL, "All of the day's tickets are taken.",
                    {"date": on.isoformat(), "daily_cap": str(day.daily_cap), "booked": str(booked)})
+
+
+def capacity_problem(on: date, day: Day, slot: Slot, *, day_booked: int, slot_booked: int) -> Refusal | None:
+    """SPEC §6: a full day or slot takes no more bookings. Counts known to be at the cap prove a refusal; below
+    it, only the database's conditional counter update grants the place (other copies book at the same time)."""
+    if day_booked >= day.daily_cap:
+        return day_full(on, day, day_booked)
+    if slot_booked >= slot.capacity:
+        return slot_full(on, slot, slot_booked)
+    return None
 
 
 def booking_code(seed: str, attempt: int = 0) -> str:
@@ -206,20 +139,20 @@ def booking_code(seed: str, attempt: int = 0) -> str:
 
 
 def checkin_problem(state: BookingState | None, slot_start: datetime | None, now: datetime, *,
-                    opens_before: timedelta, closes_after: timedelta) -> Refused | None:
+                    opens_before: timedelta, closes_after: timedelta) -> Refusal | None:
     """SPEC §6 (expected): check-in opens 30 minutes before the slot and closes 15 minutes after it starts, judged
     on the service's clock (`now`), never on a time the kiosk wrote."""
     facts = {"service_time": now.isoformat()}
     if state is None or slot_start is None:
-        return Refused(Refusal.UNKNOWN_CODE, "No booking with this code today at this branch.", facts)
+        return Refusal(RefusalCode.UNKNOWN_CODE, "No booking with this code today at this branch.", facts)
     opens, closes = slot_start - opens_before, slot_start + closes_after
     facts |= {"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "state": state.value}
     if state is BookingState.CHECKED_IN:
-        return Refused(Refusal.ALREADY_CHECKED_IN, "This booking has already been checked in.", facts)
+        return Refusal(RefusalCode.ALREADY_CHECKED_IN, "This booking has already been checked in.", facts)
     if state is not BookingState.BOOKED:
-        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
+        return Refusal(RefusalCode.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
     if not opens <= now <= closes:
-        return Refused(Refusal.OUTSIDE_CHECKIN_WINDOW, f"Check-in is open from {opens:%H:%M} to {closes:%H:%M}.",
+        return Refusal(RefusalCode.OUTSIDE_CHECKIN_WINDOW, f"Check-in is open from {opens:%H:%M} to {closes:%H:%M}.",
                        facts)
     return None
 
@@ -229,14 +162,14 @@ def ticket_label(number: int) -> str:
     return f"P{number:03d}"
 
 
-def cancel_problem(state: BookingState | None, owner: str | None, customer_id: str) -> Refused | None:
+def cancel_problem(state: BookingState | None, owner: str | None, customer_id: str) -> Refusal | None:
     if state is None:
-        return Refused(Refusal.UNKNOWN_BOOKING, "No booking with this id is known.")
+        return Refusal(RefusalCode.UNKNOWN_BOOKING, "No booking with this id is known.")
     facts = {"state": state.value}
     if owner != customer_id:
-        return Refused(Refusal.NOT_BOOKING_OWNER, "Only the customer who booked can cancel.", facts)
+        return Refusal(RefusalCode.NOT_BOOKING_OWNER, "Only the customer who booked can cancel.", facts)
     if state is not BookingState.BOOKED:
-        return Refused(Refusal.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
+        return Refusal(RefusalCode.BOOKING_NOT_ACTIVE, f"This booking is {state.lower().replace('_', ' ')}.", facts)
     return None
 
 
@@ -274,3 +207,9 @@ def overflow(
         if (cap := over_daily_cap(day, booked)) is not None:
             days.append((on, booked, cap))
     return slots, days
+
+
+def is_no_show(booking: Booking | None) -> bool:
+    """SPEC §6 (expected): a booking still only booked when its slot ends is a no-show; one checked in or cancelled
+    meanwhile is left as it is."""
+    return booking is not None and booking.state is BookingState.BOOKED

@@ -1,0 +1,52 @@
+"""Rules of branch plans, bookings, capacity and check-in (SPEC §6): pure functions of plans, days and bookings.
+
+No I/O here: no database, broker, clock or id generation; callers pass 'now' and ids in.
+"""
+
+from services.appointments.domain._models import (
+    ACTIVE_STATES,
+    WEEKDAYS,
+    Booking,
+    BookingState,
+    BookSlot,
+    CancelBooking,
+    CheckIn,
+    Day,
+    Override,
+    Plan,
+    RefusalCode,
+    SetBranchPlan,
+    SetDateOverride,
+    Slot,
+    Window,
+)
+from services.appointments.domain._rules import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    booking_code,
+    booking_problem,
+    booking_window,
+    cancel_problem,
+    capacity_problem,
+    checkin_problem,
+    day_full,
+    day_of,
+    is_no_show,
+    local_today,
+    over_capacity,
+    over_daily_cap,
+    overflow,
+    plan_problem,
+    slot_full,
+    ticket_label,
+    unknown_branch,
+    windows_problem,
+)
+
+__all__ = [
+    "ACTIVE_STATES", "CODE_ALPHABET", "CODE_LENGTH", "WEEKDAYS", "BookSlot", "Booking", "BookingState",
+    "CancelBooking", "CheckIn", "Day", "Override", "Plan", "RefusalCode", "SetBranchPlan", "SetDateOverride", "Slot",
+    "Window", "booking_code", "booking_problem", "booking_window", "cancel_problem", "capacity_problem",
+    "checkin_problem", "day_full", "day_of", "is_no_show", "local_today", "over_capacity", "over_daily_cap",
+    "overflow", "plan_problem", "slot_full", "ticket_label", "unknown_branch", "windows_problem",
+]
