@@ -7,7 +7,7 @@ keeps slots and days from being overbooked across copies. Repositories read thro
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date, datetime, time
 from typing import Any
 
@@ -258,7 +258,9 @@ class BookingRepository:
         when two copies decide one command at once: the second meets the first's booking id and `command_id` at
         the flush, is redone on its own and finds the first's answer). A command that reached this again with no
         answer stored would meet them, be redone once, meet them again and be dead-lettered: never booked twice."""
-        self._uow.add(BookingRow, {**asdict(booking), "state": booking.state.value})
+        # shallow, unlike dataclasses.asdict (which deep-copies every value)
+        self._uow.add(BookingRow, {**{f.name: getattr(booking, f.name) for f in fields(booking)},
+                                   "state": booking.state.value})
         self._uow.keep(self.CODES, (booking.branch_id, booking.date, booking.booking_code), booking.booking_id)
         self._keep_holder(booking)
 

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
+    cast,
     delete,
     select,
     text,
@@ -93,6 +95,13 @@ DeliveryRow = Table(
 )
 
 
+
+
+def _any(ids: Iterable[str]) -> Any:
+    """`= ANY(<one text[] parameter>)`: one statement, prepared once, whatever the number of ids (an IN list is a
+    new statement for every batch size)."""
+    return any_(cast(list(ids), ARRAY(Text)))
+
 class RecipientRepository:
     """Who can be reached and how, by customer id (cached for the transaction)."""
 
@@ -126,7 +135,7 @@ class RecipientRepository:
                 self._uow.keep(self.SPACE, r.customer_id, r)
 
     async def _fetch(self, customer_ids: list[str]) -> dict[str, Recipient]:
-        rows = await self._uow.execute(select(RecipientRow).where(RecipientRow.c.customer_id.in_(customer_ids)))
+        rows = await self._uow.execute(select(RecipientRow).where(RecipientRow.c.customer_id == _any(customer_ids)))
         return {r.customer_id: Recipient(r.customer_id, r.language, tuple(r.channels), r.phone, r.email)
                 for r in rows}
 
@@ -170,7 +179,7 @@ class LoanRepository:
 
     async def _fetch_primaries(self, loan_ids: list[str]) -> dict[str, str]:
         rows = await self._uow.execute(select(LoanBorrowerRow.c.loan_id, LoanBorrowerRow.c.customer_id).where(
-            LoanBorrowerRow.c.loan_id.in_(loan_ids), LoanBorrowerRow.c.role == "PRIMARY"))
+            LoanBorrowerRow.c.loan_id == _any(loan_ids), LoanBorrowerRow.c.role == "PRIMARY"))
         return {r.loan_id: r.customer_id for r in rows}
 
 
@@ -225,7 +234,7 @@ class DeliveryRepository:
 
     async def _fetch_notified(self, event_ids: list[str]) -> dict[str, frozenset[str]]:
         rows = await self._uow.execute(select(DeliveryRow.c.event_id, DeliveryRow.c.notification_id)
-                                       .where(DeliveryRow.c.event_id.in_(event_ids)))
+                                       .where(DeliveryRow.c.event_id == _any(event_ids)))
         found: dict[str, set[str]] = {}
         for r in rows:
             found.setdefault(r.event_id, set()).add(r.notification_id)

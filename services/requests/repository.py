@@ -27,6 +27,8 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    any_,
+    cast,
     select,
     text,
 )
@@ -152,6 +154,12 @@ def _loan(row: Any) -> Loan:
     return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
 
 
+def _any(ids: Sequence[str]) -> Any:
+    """`= ANY(<one text[] parameter>)`: one statement, prepared once, whatever the number of ids (an IN list of
+    500 values is a new statement for every batch size, and its planning showed in the benchmark)."""
+    return any_(cast(list(ids), ARRAY(Text)))
+
+
 class LoanRepository:
     """The loans as this service last saw them in `loans.snapshots` (cache space "loan", by loan id)."""
 
@@ -165,7 +173,7 @@ class LoanRepository:
         return await self._uow.load("loan", loan_ids, self._fetch)
 
     async def _fetch(self, loan_ids: list[str]) -> dict[str, Loan]:
-        rows = (await self._uow.execute(select(LoanRow).where(LoanRow.c.loan_id.in_(loan_ids)))).all()
+        rows = (await self._uow.execute(select(LoanRow).where(LoanRow.c.loan_id == _any(loan_ids)))).all()
         return {r.loan_id: _loan(r) for r in rows}
 
     async def save(self, loan: Loan) -> bool:
@@ -233,6 +241,9 @@ def _request(row: Any) -> Request:
     )
 
 
+_TRANSITION_FIELDS = dataclasses.fields(Transition)
+
+
 class RequestRepository:
     """Requests (cache spaces "request" by request id, "open_request" by loan id) and their audit trail.
 
@@ -249,7 +260,7 @@ class RequestRepository:
         return await self._uow.load("request", sorted(request_ids), self._fetch)
 
     async def _fetch(self, request_ids: list[str]) -> dict[str, Request]:
-        query = select(RequestRow).where(RequestRow.c.request_id.in_(request_ids)).with_for_update()
+        query = select(RequestRow).where(RequestRow.c.request_id == _any(request_ids)).with_for_update()
         return {r.request_id: _request(r) for r in (await self._uow.execute(query)).all()}
 
     async def open_for_loan(self, loan_id: str) -> Request | None:
@@ -259,7 +270,7 @@ class RequestRepository:
         return await self._uow.load("open_request", sorted(loan_ids), self._fetch_open)
 
     async def _fetch_open(self, loan_ids: list[str]) -> dict[str, Request]:
-        query = select(RequestRow).where(RequestRow.c.loan_id.in_(loan_ids), text(OPEN_SQL)).with_for_update()
+        query = select(RequestRow).where(RequestRow.c.loan_id == _any(loan_ids), text(OPEN_SQL)).with_for_update()
         found = {r.loan_id: _request(r) for r in (await self._uow.execute(query)).all()}
         for request in found.values():
             self._uow.keep("request", request.request_id, request)
@@ -295,7 +306,9 @@ class RequestRepository:
 
     def record(self, transition: Transition) -> None:
         """Appends an entry to the audit trail (SPEC §10: who, when, channel, policy, recording); COPY at flush."""
-        row = dataclasses.asdict(transition)
+        # A shallow copy: dataclasses.asdict deep-copies every value (its datetimes' time zones included), which
+        # cost nearly half of a submission's time in the benchmark.
+        row = {f.name: getattr(transition, f.name) for f in _TRANSITION_FIELDS}
         row["from_state"] = transition.from_state.value if transition.from_state else None
         row["to_state"] = transition.to_state.value
         self._uow.add(TransitionRow, row)

@@ -13,13 +13,15 @@ import pytest
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.builders import a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra
 from shared import outbox, topics
 from shared.db import create_engine, messaging_tables
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
 from tests.support.kafka import KafkaDriver
-from tests.support.wait import eventually
+from tests.support.services import running
+from tests.support.wait import eventually, publish_loan
 
 
 @pytest.fixture
@@ -120,3 +122,20 @@ async def _active(relay: OutboxRelay) -> bool:
 
 async def _refused_since(relay: OutboxRelay, at_least: int) -> bool:
     return relay.lock_refused >= at_least
+
+
+async def test_a_service_can_run_its_relay_as_a_child_process_that_stops_with_it(
+    migrated: Infra, kafka: KafkaDriver
+) -> None:
+    """relay_process=true: the answer to a command is published by the relay's own process, which goes when the
+    service stops (the setting is off by default; bench/README.md says why)."""
+    loan = a_loan()
+    async with running("requests", migrated, relay_process=True) as service:
+        child = service._relay_child_process
+        assert child is not None and child.returncode is None
+        await publish_loan(kafka, loan, requests=service)
+        async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
+            command = a_debit_day_change(loan, 25)
+            await kafka.publish(topics.REQUESTS_COMMANDS, command, subject=loan.loan_id)
+            await watch.wait_for(lambda s: s.type == "RequestApproved" and s.event["subject"] == loan.loan_id)
+    assert child.returncode is not None, "the relay's process stopped with the service"
