@@ -176,8 +176,13 @@ class _Segment:
             await session.execute(delete(table).where(*where), params)
 
 
+_PRIMARY_KEYS: dict[Table, tuple[str, ...]] = {}  # iterating a table's key columns per row showed in profiles
+
+
 def _primary_key(table: Table, row: Mapping[str, Any]) -> Hashable | None:
-    columns = [c.name for c in table.primary_key.columns]
+    columns = _PRIMARY_KEYS.get(table)
+    if columns is None:
+        columns = _PRIMARY_KEYS[table] = tuple(c.name for c in table.primary_key.columns)
     if not columns or any(c not in row for c in columns):
         return None
     return tuple((c, row[c]) for c in columns)
