@@ -4,13 +4,14 @@ Each service owns one PostgreSQL schema; these tables are created inside it by t
 """
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    any_,
+    bindparam,
     func,
     text,
 )
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     create_async_engine,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 # SQLSTATE classes worth retrying: connection trouble, database not accepting connections or lock
 # unavailable (class 55), shutdown, overload, serialization conflicts.
@@ -168,3 +172,10 @@ async def migrate(migrations_dir: Path, url: str, schema: str) -> None:
     """Upgrades the service's schema to head; Alembic's env runs its own event loop, hence the thread."""
     cfg = alembic_config(migrations_dir, url, schema)
     await asyncio.to_thread(command.upgrade, cfg, "head")
+
+
+def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:values)`: one array parameter, so the statement (and its prepared plan) is the same whatever
+    the number of values, where `IN` would name each one — a new statement for every batch size, whose preparing
+    and planning showed in the benchmarks (bench/README.md, issue 12)."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

@@ -39,6 +39,7 @@ from shared import outbox
 from shared.clock import Clock
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
+from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.timers")
 
@@ -66,12 +67,13 @@ def timer_table(metadata: MetaData) -> Table:
     )
 
 
-async def schedule(session: AsyncSession, table: Table, kind: str, key: str, due_at: datetime,
+async def schedule(uow: UnitOfWork, table: Table, kind: str, key: str, due_at: datetime,
                    payload: Mapping[str, Any] | None = None) -> None:
-    """Sets (or moves) the timer `kind`/`key` in the caller's transaction; a new schedule starts its attempts
-    afresh (a parked timer set again is live again)."""
+    """Sets (or moves) the timer `kind`/`key` in the caller's transaction, through its unit of work (so timer
+    rows it buffered are written first); a new schedule starts its attempts afresh (a parked timer set again is
+    live again)."""
     stmt = pg_insert(table).values(kind=kind, key=key, due_at=due_at, payload=dict(payload or {}))
-    await session.execute(stmt.on_conflict_do_update(
+    await uow.execute(stmt.on_conflict_do_update(
         constraint="one_timer_per_kind_and_key",
         set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "attempts": 0, "last_error": None,
               "parked_at": None},
@@ -83,8 +85,8 @@ async def parked_count(session: AsyncSession | AsyncConnection, table: Table) ->
     return int(await session.scalar(select(func.count()).select_from(table).where(table.c.parked_at.is_not(None))) or 0)
 
 
-async def cancel(session: AsyncSession, table: Table, kind: str, key: str) -> None:
-    await session.execute(delete(table).where(table.c.kind == kind, table.c.key == key))
+async def cancel(uow: UnitOfWork, table: Table, kind: str, key: str) -> None:
+    await uow.execute(delete(table).where(table.c.kind == kind, table.c.key == key))
 
 
 RETRY_CAP_S = 3600.0  # the longest wait between two attempts of a failing timer

@@ -24,20 +24,17 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
-    any_,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.elements import ColumnElement
 
 from services.appointments import domain
 from services.appointments.domain import ACTIVE_STATES, Booking, BookingState, Override, Plan, Window
 from shared.contracts import appointments as contract
-from shared.db import messaging_tables
+from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
 from shared.timers import cancel, schedule, timer_table
 from shared.unit_of_work import UnitOfWork
@@ -120,10 +117,6 @@ def booking_id_for(command_id: str) -> str:
     return f"B-{uuid.uuid5(_BOOKING_NS, command_id)}"
 
 
-def _among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:values)`: one array parameter, so the statement (and its prepared plan) is the same whatever
-    the number of values, where `IN` would name each one."""
-    return column == any_(literal(list(values), ARRAY(column.type)))
 
 
 def _windows(raw: Sequence[dict[str, Any]]) -> tuple[Window, ...]:
@@ -159,7 +152,7 @@ class BranchRepository:
 
     async def plans(self, branch_ids: Iterable[str]) -> dict[str, Plan | None]:
         async def fetch(ids: list[str]) -> dict[str, Plan]:
-            rows = await self._uow.execute(select(BranchRow).where(_among(BranchRow.c.branch_id, ids)))
+            rows = await self._uow.execute(select(BranchRow).where(among(BranchRow.c.branch_id, ids)))
             return {r.branch_id: _plan(r) for r in rows}
 
         return await self._uow.load(self.PLANS, branch_ids, fetch)
@@ -183,8 +176,8 @@ class BranchRepository:
     async def overrides_on(self, keys: Iterable[DayKey]) -> dict[DayKey, Override | None]:
         async def fetch(wanted: list[DayKey]) -> dict[DayKey, Override]:
             t = OverrideRow
-            rows = await self._uow.execute(select(t).where(_among(t.c.branch_id, {b for b, _ in wanted}),
-                                                           _among(t.c.date, {d for _, d in wanted})))
+            rows = await self._uow.execute(select(t).where(among(t.c.branch_id, {b for b, _ in wanted}),
+                                                           among(t.c.date, {d for _, d in wanted})))
             return {(r.branch_id, r.date): _override(r) for r in rows}
 
         return await self._uow.load(self.OVERRIDES, keys, fetch)
@@ -226,8 +219,8 @@ class BookingRepository:
         async def fetch(wanted: list[Holder]) -> dict[Holder, str]:
             t = BookingRow
             rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.customer_id, t.c.booking_id).where(
-                _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
-                _among(t.c.customer_id, {c for _, _, c in wanted}), t.c.state.in_([s.value for s in ACTIVE_STATES])))
+                among(t.c.branch_id, {b for b, _, _ in wanted}), among(t.c.date, {d for _, d, _ in wanted}),
+                among(t.c.customer_id, {c for _, _, c in wanted}), t.c.state.in_([s.value for s in ACTIVE_STATES])))
             return {(r.branch_id, r.date, r.customer_id): r.booking_id for r in rows}
 
         return await self._uow.load(self.ACTIVE, holders, fetch)
@@ -241,8 +234,8 @@ class BookingRepository:
         async def fetch(wanted: list[CodeKey]) -> dict[CodeKey, str]:
             t = BookingRow
             rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.booking_code, t.c.booking_id).where(
-                _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
-                _among(t.c.booking_code, {c for _, _, c in wanted})))
+                among(t.c.branch_id, {b for b, _, _ in wanted}), among(t.c.date, {d for _, d, _ in wanted}),
+                among(t.c.booking_code, {c for _, _, c in wanted})))
             return {(r.branch_id, r.date, r.booking_code): r.booking_id for r in rows}
 
         return await self._uow.load(self.CODES, keys, fetch)
@@ -314,14 +307,14 @@ class CapacityRepository:
     async def _slot_counts(self, wanted: list[SlotKey]) -> dict[SlotKey, int]:
         t = SlotCounterRow
         rows = await self._uow.execute(select(t).where(
-            _among(t.c.branch_id, {b for b, _, _ in wanted}), _among(t.c.date, {d for _, d, _ in wanted}),
-            _among(t.c.start_time, {s for _, _, s in wanted})))
+            among(t.c.branch_id, {b for b, _, _ in wanted}), among(t.c.date, {d for _, d, _ in wanted}),
+            among(t.c.start_time, {s for _, _, s in wanted})))
         return {(r.branch_id, r.date, r.start_time): r.booked for r in rows}
 
     async def _day_counts(self, wanted: list[DayKey]) -> dict[DayKey, int]:
         t = DayCounterRow
         rows = await self._uow.execute(select(t.c.branch_id, t.c.date, t.c.booked).where(
-            _among(t.c.branch_id, {b for b, _ in wanted}), _among(t.c.date, {d for _, d in wanted})))
+            among(t.c.branch_id, {b for b, _ in wanted}), among(t.c.date, {d for _, d in wanted})))
         return {(r.branch_id, r.date): r.booked for r in rows}
 
     async def take_slot(self, branch_id: str, on: date, start: time, capacity: int) -> bool:
@@ -392,10 +385,10 @@ class TimerRepository:
 
     async def set_no_show(self, booking_id: str, due_at: datetime, correlationid: str | None) -> None:
         # An upsert run at once: the timers table is never buffered here, so nothing needs flushing before it.
-        await schedule(self._uow.session, timers, NO_SHOW, booking_id, due_at, {"correlationid": correlationid})
+        await schedule(self._uow, timers, NO_SHOW, booking_id, due_at, {"correlationid": correlationid})
 
     async def drop_no_show(self, booking_id: str) -> None:
-        await cancel(self._uow.session, timers, NO_SHOW, booking_id)
+        await cancel(self._uow, timers, NO_SHOW, booking_id)
 
 
 async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]]]) -> None:

@@ -8,12 +8,12 @@ objects and never commit: the caller's transaction does.
 
 import json
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -26,7 +26,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    any_,
     bindparam,
     func,
     select,
@@ -52,7 +51,7 @@ from services.confirmation.domain import (
 from shared.contracts import confirmation as contract
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
-from shared.db import messaging_tables
+from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
 from shared.timers import timer_table
 from shared.unit_of_work import UnitOfWork
@@ -146,9 +145,6 @@ def task_id_for(request_id: str, customer_id: str) -> str:
     return f"T-{uuid.uuid5(_TASK_NS, f'{request_id}|{customer_id}')}"
 
 
-def _any(column: Any, keys: Sequence[Any]) -> Any:
-    """`column = ANY(:keys)`: one array parameter whatever the number of keys (one cached statement)."""
-    return column == any_(bindparam(None, list(keys), type_=ARRAY(Text)))
 
 
 async def _nothing(_keys: list[Any]) -> dict[Any, Any]:
@@ -209,7 +205,7 @@ class TaskRepository:
         self._uow = uow
 
     async def _fetch(self, ids: list[str]) -> dict[str, Task]:
-        query = select(TaskRow).where(_any(TaskRow.c.task_id, ids)).order_by(TaskRow.c.task_id).with_for_update()
+        query = select(TaskRow).where(among(TaskRow.c.task_id, ids)).order_by(TaskRow.c.task_id).with_for_update()
         return {r.task_id: _task(r) for r in (await self._uow.execute(query)).all()}
 
     async def load(self, task_ids: Iterable[str]) -> dict[str, Task | None]:
@@ -296,11 +292,11 @@ class AttemptRepository:
         self._uow = uow
 
     async def _fetch_seen(self, command_ids: list[str]) -> dict[str, bool]:
-        query = select(AttemptRow.c.command_id).where(_any(AttemptRow.c.command_id, command_ids))
+        query = select(AttemptRow.c.command_id).where(among(AttemptRow.c.command_id, command_ids))
         return dict.fromkeys((await self._uow.execute(query)).scalars(), True)
 
     async def _fetch_last(self, task_ids: list[str]) -> dict[str, CallRecord]:
-        query = (select(AttemptRow).where(_any(AttemptRow.c.task_id, task_ids)).ext(distinct_on(AttemptRow.c.task_id))
+        query = (select(AttemptRow).where(among(AttemptRow.c.task_id, task_ids)).ext(distinct_on(AttemptRow.c.task_id))
                  .order_by(AttemptRow.c.task_id, AttemptRow.c.id.desc()))
         return {r.task_id: CallRecord(r.command_id, r.agent_id, r.outcome, r.recording_id, r.called_at)
                 for r in (await self._uow.execute(query)).all()}
@@ -336,7 +332,7 @@ class RequestRepository:
         self._uow = uow
 
     async def _fetch(self, ids: list[str]) -> dict[str, Request]:
-        query = select(RequestRow).where(_any(RequestRow.c.request_id, ids))
+        query = select(RequestRow).where(among(RequestRow.c.request_id, ids))
         return {r.request_id: _request(r) for r in (await self._uow.execute(query)).all()}
 
     async def load(self, request_ids: Iterable[str]) -> dict[str, Request | None]:
@@ -358,7 +354,10 @@ class RequestRepository:
         self._uow.keep(self.SPACE, request.request_id, request)
 
 
-class _Projection:
+P = TypeVar("P")
+
+
+class _Projection(ABC, Generic[P]):
     """A projection kept from snapshots (the newest wins): one row per key, inserted or replaced."""
 
     SPACE: str
@@ -368,20 +367,21 @@ class _Projection:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def _of(self, row: Any) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def _of(self, row: Any) -> P:
+        """The domain object a row holds."""
 
-    async def _fetch(self, keys: list[str]) -> dict[str, Any]:
-        query = select(self.TABLE).where(_any(self.TABLE.c[self.KEY], keys))
+    async def _fetch(self, keys: list[str]) -> dict[str, P]:
+        query = select(self.TABLE).where(among(self.TABLE.c[self.KEY], keys))
         return {getattr(r, self.KEY): self._of(r) for r in (await self._uow.execute(query)).all()}
 
     async def load(self, keys: Iterable[str]) -> None:
         await self._uow.load(self.SPACE, keys, self._fetch)
 
-    async def _get(self, key: str) -> Any:
+    async def _get(self, key: str) -> P | None:
         return await self._uow.load_one(self.SPACE, key, self._fetch)
 
-    async def _put(self, key: str, value: Any, values: Mapping[str, Any]) -> None:
+    async def _put(self, key: str, value: P, values: Mapping[str, Any]) -> None:
         if await self._get(key) is None:
             self._uow.add(self.TABLE, {self.KEY: key, **values})
         else:
@@ -389,27 +389,27 @@ class _Projection:
         self._uow.keep(self.SPACE, key, value)
 
 
-class LoanRepository(_Projection):
+class LoanRepository(_Projection[Loan]):
     SPACE, TABLE, KEY = "loan", LoanRow, "loan_id"
 
     def _of(self, row: Any) -> Loan:
         return Loan(row.loan_id, row.branch_id, row.as_of)
 
     async def get(self, loan_id: str) -> Loan | None:
-        return await self._get(loan_id)  # type: ignore[no-any-return]
+        return await self._get(loan_id)
 
     async def put(self, loan: Loan) -> None:
         await self._put(loan.loan_id, loan, {"branch_id": loan.branch_id, "as_of": loan.as_of})
 
 
-class ContactRepository(_Projection):
+class ContactRepository(_Projection[Contact]):
     SPACE, TABLE, KEY = "contact", ContactRow, "customer_id"
 
     def _of(self, row: Any) -> Contact:
         return Contact(row.customer_id, row.phone, row.as_of)
 
     async def get(self, customer_id: str) -> Contact | None:
-        return await self._get(customer_id)  # type: ignore[no-any-return]
+        return await self._get(customer_id)
 
     async def put(self, contact: Contact) -> None:
         await self._put(contact.customer_id, contact, {"phone": contact.phone, "as_of": contact.as_of})
@@ -426,8 +426,8 @@ class PaperRepository:
         self._uow = uow
 
     async def _fetch(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Paper]:
-        query = (select(PaperRow).where(_any(PaperRow.c.request_id, [r for r, _ in keys]),
-                                        _any(PaperRow.c.customer_id, [c for _, c in keys]))
+        query = (select(PaperRow).where(among(PaperRow.c.request_id, [r for r, _ in keys]),
+                                        among(PaperRow.c.customer_id, [c for _, c in keys]))
                  .order_by(PaperRow.c.request_id, PaperRow.c.customer_id).with_for_update())
         return {(r.request_id, r.customer_id): _paper(r) for r in (await self._uow.execute(query)).all()}
 

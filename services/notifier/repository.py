@@ -20,8 +20,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    any_,
-    cast,
     delete,
     select,
     text,
@@ -32,7 +30,7 @@ from sqlalchemy.engine import Row
 
 from services.notifier.domain import Booking, Delivery, LoanBorrowers, Recipient, Status
 from shared.contracts import confirmation, loans
-from shared.db import messaging_tables
+from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
 from shared.timers import cancel, schedule, timer_table
 from shared.unit_of_work import UnitOfWork
@@ -96,12 +94,6 @@ DeliveryRow = Table(
 
 
 
-
-def _any(ids: Iterable[str]) -> Any:
-    """`= ANY(<one text[] parameter>)`: one statement, prepared once, whatever the number of ids (an IN list is a
-    new statement for every batch size)."""
-    return any_(cast(list(ids), ARRAY(Text)))
-
 class RecipientRepository:
     """Who can be reached and how, by customer id (cached for the transaction)."""
 
@@ -135,7 +127,7 @@ class RecipientRepository:
                 self._uow.keep(self.SPACE, r.customer_id, r)
 
     async def _fetch(self, customer_ids: list[str]) -> dict[str, Recipient]:
-        rows = await self._uow.execute(select(RecipientRow).where(RecipientRow.c.customer_id == _any(customer_ids)))
+        rows = await self._uow.execute(select(RecipientRow).where(among(RecipientRow.c.customer_id, customer_ids)))
         return {r.customer_id: Recipient(r.customer_id, r.language, tuple(r.channels), r.phone, r.email)
                 for r in rows}
 
@@ -179,7 +171,7 @@ class LoanRepository:
 
     async def _fetch_primaries(self, loan_ids: list[str]) -> dict[str, str]:
         rows = await self._uow.execute(select(LoanBorrowerRow.c.loan_id, LoanBorrowerRow.c.customer_id).where(
-            LoanBorrowerRow.c.loan_id == _any(loan_ids), LoanBorrowerRow.c.role == "PRIMARY"))
+            among(LoanBorrowerRow.c.loan_id, loan_ids), LoanBorrowerRow.c.role == "PRIMARY"))
         return {r.loan_id: r.customer_id for r in rows}
 
 
@@ -234,7 +226,7 @@ class DeliveryRepository:
 
     async def _fetch_notified(self, event_ids: list[str]) -> dict[str, frozenset[str]]:
         rows = await self._uow.execute(select(DeliveryRow.c.event_id, DeliveryRow.c.notification_id)
-                                       .where(DeliveryRow.c.event_id == _any(event_ids)))
+                                       .where(among(DeliveryRow.c.event_id, event_ids)))
         found: dict[str, set[str]] = {}
         for r in rows:
             found.setdefault(r.event_id, set()).add(r.notification_id)
@@ -259,15 +251,13 @@ class ReminderRepository:
         self._uow = uow
 
     async def schedule(self, booking: Booking, due: datetime, correlation_id: str | None) -> None:
-        await self._uow.flush(timers)  # shared.timers writes through the session: nothing buffered stays behind
-        await schedule(self._uow.session, timers, REMINDER, booking.booking_id, due, {
+        await schedule(self._uow, timers, REMINDER, booking.booking_id, due, {
             "correlationid": correlation_id, "customer_id": booking.customer_id, "code": booking.code,
             "date": booking.on.isoformat(), "time": booking.at.strftime("%H:%M"), "branch_name": booking.branch_name,
             "branch_address": booking.branch_address})
 
     async def cancel(self, booking_id: str) -> None:
-        await self._uow.flush(timers)
-        await cancel(self._uow.session, timers, REMINDER, booking_id)
+        await cancel(self._uow, timers, REMINDER, booking_id)
 
 
 def reminded_booking(booking_id: str, payload: Mapping[str, Any]) -> Booking:

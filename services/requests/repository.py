@@ -27,8 +27,6 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
-    any_,
-    cast,
     select,
     text,
 )
@@ -51,7 +49,7 @@ from services.requests.domain import (
 from shared.contracts import confirmation as conf
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as contract
-from shared.db import messaging_tables
+from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
 from shared.timers import cancel, schedule, timer_table
 from shared.unit_of_work import UnitOfWork
@@ -154,10 +152,6 @@ def _loan(row: Any) -> Loan:
     return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
 
 
-def _any(ids: Sequence[str]) -> Any:
-    """`= ANY(<one text[] parameter>)`: one statement, prepared once, whatever the number of ids (an IN list of
-    500 values is a new statement for every batch size, and its planning showed in the benchmark)."""
-    return any_(cast(list(ids), ARRAY(Text)))
 
 
 class LoanRepository:
@@ -173,7 +167,7 @@ class LoanRepository:
         return await self._uow.load("loan", loan_ids, self._fetch)
 
     async def _fetch(self, loan_ids: list[str]) -> dict[str, Loan]:
-        rows = (await self._uow.execute(select(LoanRow).where(LoanRow.c.loan_id == _any(loan_ids)))).all()
+        rows = (await self._uow.execute(select(LoanRow).where(among(LoanRow.c.loan_id, loan_ids)))).all()
         return {r.loan_id: _loan(r) for r in rows}
 
     async def save(self, loan: Loan) -> bool:
@@ -260,7 +254,7 @@ class RequestRepository:
         return await self._uow.load("request", sorted(request_ids), self._fetch)
 
     async def _fetch(self, request_ids: list[str]) -> dict[str, Request]:
-        query = select(RequestRow).where(RequestRow.c.request_id == _any(request_ids)).with_for_update()
+        query = select(RequestRow).where(among(RequestRow.c.request_id, request_ids)).with_for_update()
         return {r.request_id: _request(r) for r in (await self._uow.execute(query)).all()}
 
     async def open_for_loan(self, loan_id: str) -> Request | None:
@@ -270,7 +264,7 @@ class RequestRepository:
         return await self._uow.load("open_request", sorted(loan_ids), self._fetch_open)
 
     async def _fetch_open(self, loan_ids: list[str]) -> dict[str, Request]:
-        query = select(RequestRow).where(RequestRow.c.loan_id == _any(loan_ids), text(OPEN_SQL)).with_for_update()
+        query = select(RequestRow).where(among(RequestRow.c.loan_id, loan_ids), text(OPEN_SQL)).with_for_update()
         found = {r.loan_id: _request(r) for r in (await self._uow.execute(query)).all()}
         for request in found.values():
             self._uow.keep("request", request.request_id, request)
@@ -323,10 +317,10 @@ class ExpiryRepository:
         self._uow = uow
 
     async def schedule(self, request_id: str, at: datetime, *, correlationid: str | None) -> None:
-        await schedule(self._uow.session, timers, self.KIND, request_id, at, {"correlationid": correlationid})
+        await schedule(self._uow, timers, self.KIND, request_id, at, {"correlationid": correlationid})
 
     async def cancel(self, request_id: str) -> None:
-        await cancel(self._uow.session, timers, self.KIND, request_id)
+        await cancel(self._uow, timers, self.KIND, request_id)
 
 
 # --- the policy in force ----------------------------------------------------------------------------------------

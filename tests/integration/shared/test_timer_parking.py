@@ -15,6 +15,7 @@ from shared.clock import FixedClock
 from shared.db import create_engine, messaging_tables
 from shared.messaging import MessageContext, Tables
 from shared.timers import TimerRunner, parked_count, schedule, timer_table
+from shared.unit_of_work import UnitOfWork
 
 T0 = datetime(2020, 2, 3, 1, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ async def test_a_failing_timer_is_retried_with_back_off_then_parked_while_the_ot
     runner = TimerRunner(service="tests", sessions=sessions, table=timers, tables=tables, clock=clock,
                          handlers={"good": handlers.good, "broken": handlers.broken}, max_attempts=3, retry_base_s=10)
     async with sessions.begin() as session:
-        await schedule(session, timers, "broken", "B", T0)
+        await schedule(UnitOfWork(session), timers, "broken", "B", T0)
     for attempt, wait in enumerate((10, 20), start=1):
         await _schedule(sessions, timers, f"G{attempt}", clock.now())
         await runner.fire_due()
@@ -111,7 +112,7 @@ async def test_a_transient_failure_ends_the_round_and_the_timers_fire_later(
 
 async def _schedule(sessions: async_sessionmaker[Any], timers: Table, key: str, due: datetime) -> None:
     async with sessions.begin() as session:
-        await schedule(session, timers, "good", key, due)
+        await schedule(UnitOfWork(session), timers, "good", key, due)
 
 
 async def _timer(engine: AsyncEngine, timers: Table, key: str) -> Any:
