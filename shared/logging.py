@@ -44,10 +44,11 @@ def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> 
     return {k: redact(v, k) for k, v in event_dict.items()}
 
 
-def configure_logging(service: str, level: str = "INFO", *, json: bool | None = None) -> None:
+def configure_logging(service: str, level: str = "INFO", *, json: bool | None = None, once: bool = False) -> None:
     """structlog renders its own events straight to stderr (cheap on a hot path); the standard library's
     records (FastStream, aiokafka, uvicorn) go through the same processors, so every line is shaped and
-    redacted alike."""
+    redacted alike. `once`: the process configures logging once for its life (a service's main), so each
+    logger is built on its first use and kept, instead of on every call (a few per cent of a busy service)."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
@@ -67,7 +68,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=once,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder(), *shared],

@@ -8,6 +8,7 @@ import json
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, select, text
@@ -30,8 +31,13 @@ class OutgoingRecord:
         return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
 
     def row(self) -> dict[str, Any]:
-        headers = json.dumps([list(h) for h in self.headers])  # COPY takes jsonb as text
-        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": headers}
+        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
+
+
+@lru_cache(maxsize=64)
+def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
+    """The headers as JSON text (COPY takes jsonb as text): nearly every record has the same ones."""
+    return json.dumps([list(h) for h in headers])
 
 
 _LEN = struct.Struct(">i")  # a field's length; -1 for an absent key
@@ -42,7 +48,7 @@ def pack(records: Sequence[OutgoingRecord]) -> bytes:
     to read back, with no JSON parsing of the values on either side."""
     parts: list[bytes] = []
     for r in records:
-        headers = json.dumps([list(h) for h in r.headers]).encode()
+        headers = _headers_json(r.headers).encode()
         for field in (r.topic.encode(), r.key, r.value, headers):
             parts.append(_LEN.pack(-1 if field is None else len(field)))
             if field is not None:

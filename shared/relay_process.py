@@ -53,7 +53,7 @@ async def main() -> None:
     schema = env["POSTLOAN_RELAY_SCHEMA"]
     json_logs = env.get("POSTLOAN_RELAY_LOG_JSON", "")
     configure_logging(f"{schema}-relay", env.get("POSTLOAN_RELAY_LOG_LEVEL", "INFO"),
-                      json=None if not json_logs else json_logs == "true")
+                      json=None if not json_logs else json_logs == "true", once=True)
     metadata = MetaData(schema=schema)
     _, outbox = messaging_tables(metadata)
     engine = create_engine(env["POSTLOAN_RELAY_DATABASE_URL"], pool_size=2)

@@ -372,5 +372,5 @@ class ServiceRuntime:
 def serve(runtime: ServiceRuntime) -> None:
     """Runs one copy of a service in the foreground until SIGINT/SIGTERM (its `main()`)."""
     s = runtime.settings
-    configure_logging(runtime.spec.name, s.log_level, json=s.log_json)
+    configure_logging(runtime.spec.name, s.log_level, json=s.log_json, once=True)
     uvicorn.run(runtime.asgi(), host=s.http_host, port=s.http_port, log_config=None, access_log=False)

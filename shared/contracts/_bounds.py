@@ -12,6 +12,7 @@ receiver's clock, when the receiver says what its clock reads (validation contex
 
 import re
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 MAX_VALUE_BYTES = 64 * 1024
@@ -32,16 +33,23 @@ def is_identifier(name: str) -> bool:
         "version", "policy_version", "previous_version", "command_type", "template")
 
 
+@cache
+def _text_rule(name: str) -> tuple[bool, int]:
+    """Whether the text field `name` is an identifier, and its length limit: worked out once per name (every
+    record is checked field by field, so this is on every service's hot path)."""
+    if is_identifier(name):
+        return True, MAX_ID
+    return False, MAX_TEXT if name in FREE_TEXT else MAX_SHORT
+
+
 def text_problem(name: str, value: str) -> str | None:
     """Why `value` cannot be the text field `name`, or None. Never echoes the value itself."""
-    if is_identifier(name):
+    identifier, limit = _text_rule(name)
+    if identifier:
         if not value.isprintable() or not value.strip():
             return f"{name}: an identifier must be printable characters only"
-        limit = MAX_ID
-    else:
-        if _CONTROL.search(value):
-            return f"{name}: control characters (NUL included) or unpaired surrogates are not allowed"
-        limit = MAX_TEXT if name in FREE_TEXT else MAX_SHORT
+    elif _CONTROL.search(value):
+        return f"{name}: control characters (NUL included) or unpaired surrogates are not allowed"
     if len(value) > limit:
         return f"{name}: {len(value)} characters, at most {limit}"
     return None
@@ -49,11 +57,12 @@ def text_problem(name: str, value: str) -> str | None:
 
 def value_problem(name: str, value: Any, now: datetime | None) -> str | None:
     """The first bound `value` (the field `name`, already of its declared type) breaks, or None."""
-    if name in UNBOUNDED or value is None:
+    if value is None or name in UNBOUNDED:
         return None
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str or isinstance(value, str):  # exact str first: most fields are
         return text_problem(name, value)
-    if isinstance(value, bool):
+    if kind is bool:
         return None
     if isinstance(value, int):
         return None if INT32[0] <= value <= INT32[1] else f"{name}: {value} is outside the 32-bit range"
@@ -77,5 +86,6 @@ def value_problem(name: str, value: Any, now: datetime | None) -> str | None:
     return None
 
 
+@cache
 def _happened(name: str) -> bool:
     return name == "as_of" or (name.endswith("_at") and name not in NOT_HAPPENED)
