@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local PostgreSQL for postloan: start | stop | status | restart | admin-url | url <service>.
+# Local PostgreSQL for postloan: start | stop | status | restart | secrets | admin-url | url <service>.
 # If POSTLOAN_DATABASE_URL names a server that answers, that server is used (the URL is its superuser's) and nothing
 # is started. Otherwise Debian's postgresql package is installed when missing and a server the project owns is
 # started on 127.0.0.1:PG_PORT (55432) with its own data folder, superuser "postloan" and database "postloan".
@@ -52,10 +52,13 @@ roles() {  # command [args]: shared/db_roles.py, with the server and the secrets
   (cd "$root" && "$py" -m shared.db_roles "$@")
 }
 
+service_names() {  # the one list of services (services/__init__.py)
+  (cd "$root" && "$py" -m services | awk '{print $1}')
+}
+
 provision() {  # the database, one login role per service, their schemas and grants (idempotent)
-  local names; names=$(cd "$root" && "$py" -m services | awk '{print $1}')
-  # shellcheck disable=SC2086  # one argument per service name
-  roles provision $names
+  # shellcheck disable=SC2046  # one argument per service name
+  roles provision $(service_names)
 }
 
 initdb_scram() {  # a new cluster: scram-sha-256 for every connection from its first start
@@ -123,7 +126,8 @@ status() {
 
 case "${1:-}" in
   start) start ;; stop) stop ;; status) status ;; restart) stop; start ;;
+  secrets) roles secrets $(service_names) ;;  # the passwords alone, for docker-compose.yml (its file secrets)
   admin-url) roles admin-url ;;  # SQLAlchemy URL of the superuser, password included (other scripts call this)
   url) roles url "${2:?usage: $0 url <service>}" ;;  # the service's own URL, password included
-  *) echo "usage: $0 start|stop|status|restart|admin-url|url <service>" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|secrets|admin-url|url <service>" >&2; exit 2 ;;
 esac

@@ -39,17 +39,20 @@ def _ident(name: str) -> str:
 
 def password(folder: Path, name: str) -> str:
     """The role's password from `folder/<name>.password`, generated (URL-safe, 192 bits) when the file is missing."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
     path = folder / f"{name}.password"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():  # also in a container's read-only /run/secrets
         return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        value = secrets.token_hex(24)
-        out.write(value + "\n")
-    return value
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    draft = folder / f".{name}.{os.getpid()}.tmp"
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(24) + "\n")
+    try:  # two processes generating at once: the first complete file wins (a link never shows a half-written one)
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 def with_login(url: str, user: str, secret: str | None, database: str | None = None) -> str:
@@ -182,8 +185,10 @@ _USAGE = """usage: python -m shared.db_roles COMMAND [ARG]
 (the server's URL in POSTLOAN_PG_SERVER, the passwords' folder in POSTLOAN_PG_SECRETS)
   secure              give the superuser of a cluster still on trust its password (before pg_hba.conf is rewritten)
   provision NAME...   database, one role per service NAME, grants and schemas
+  secrets NAME...     generate the passwords still missing (the superuser's and each service NAME's role's)
   admin-url           the superuser's URL, password included
-  url NAME            service NAME's URL, password included"""
+  url NAME            service NAME's URL, password included
+  exec NAME CMD...    run CMD with NAME_DATABASE_URL set to service NAME's URL (unless already set)"""
 
 
 def main(argv: list[str]) -> int:
@@ -197,10 +202,17 @@ def main(argv: list[str]) -> int:
         asyncio.run(secure_admin(server, where))
     elif command == "provision":
         asyncio.run(provision(server, where, args))
+    elif command == "secrets":
+        for name in (ADMIN_ROLE, *map(role, args)):
+            password(where, name)
     elif command == "admin-url":
         print(admin_url(server, where))  # noqa: T201 - the output the scripts read
     elif command == "url" and len(args) == 1:
         print(service_url(server, where, args[0]))  # noqa: T201 - the output the scripts read
+    elif command == "exec" and len(args) >= 2:
+        # docker-compose.yml starts each service so: the URL goes into that process's environment only
+        os.environ.setdefault(f"{args[0].upper()}_DATABASE_URL", service_url(server, where, args[0]))
+        os.execvp(args[1], args[1:])
     else:
         print(_USAGE, file=sys.stderr)  # noqa: T201 - a command: its usage
         return 2
