@@ -197,7 +197,16 @@ def main(argv: list[str]) -> int:
     if not server or not folder or not argv:
         print(_USAGE, file=sys.stderr)  # noqa: T201 - a command: its usage
         return 2
-    command, args, where = argv[0], argv[1:], Path(folder)
+    try:
+        return _run(argv[0], argv[1:], server, Path(folder))
+    except asyncpg.InvalidPasswordError:
+        print(f"postgres: the superuser's password in {folder} does not open the server of {make_url(server)!s} "  # noqa: T201
+              "(a cluster whose passwords are in another folder, say another checkout's? PG_SECRETS_DIR names it)",
+              file=sys.stderr)
+        return 1
+
+
+def _run(command: str, args: list[str], server: str, where: Path) -> int:
     if command == "secure":
         asyncio.run(secure_admin(server, where))
     elif command == "provision":
