@@ -8,11 +8,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from harness.infra import Infra
 from services import SERVICES
 from shared import db_roles
+from tests.support.services import running
 
 NO_PASSFILE = "/nonexistent/.pgpass"  # neither ~/.pgpass nor PGPASSWORD may sign a refused login in after all
 
@@ -113,3 +115,12 @@ async def test_a_service_role_does_its_own_work_in_its_schema(migrated: Infra) -
         await conn.execute("CREATE TABLE requests.scratch (id int)")  # it owns the schema: migrations may create
         await conn.execute("DROP TABLE requests.scratch")
         await conn.execute("DELETE FROM requests.inbox WHERE source = 'test'")
+
+
+async def test_a_service_started_by_the_tests_works_as_its_own_role(migrated: Infra) -> None:
+    async with running("confirmation", migrated) as service:
+        assert service.engine is not None
+        async with service.engine.connect() as conn:
+            me = (await conn.execute(text("SELECT current_user, usesuper FROM pg_user WHERE usename = current_user"))
+                  ).one()
+    assert tuple(me) == (db_roles.role("confirmation"), False)
