@@ -31,6 +31,9 @@ external_url() {
   local hostport host p
   hostport=$(sed -E 's#^[^/]*//([^@/]*@)?([^/?]*).*#\2#' <<<"$POSTLOAN_DATABASE_URL")
   host=${hostport%%:*}; p=${hostport##*:}; [ "$p" = "$hostport" ] && p=5432
+  # A URL naming our own cluster's port (a shell that exported it for the tests) is not another server: that
+  # cluster is still started, converted from trust and provisioned here.
+  [ "$p" = "$port" ] && [ -f "$data/PG_VERSION" ] && return 1
   answers "$host" "$p"
 }
 
