@@ -71,7 +71,8 @@ async def main() -> None:
         from shared.kafka_admin import ensure_topics
 
         await ensure_topics(infra.kafka_bootstrap)
-        await migrate(ROOT / "services" / "appointments" / "migrations", infra.database_url, "appointments")
+        await migrate(ROOT / "services" / "appointments" / "migrations", infra.service_database_url("appointments"),
+                      "appointments")
         async with service_process("appointments", infra, PORT):
             branch = f"BR-BENCH-{uuid.uuid4().hex[:6]}"
             window = A.Window(start=clock_time(9), end=clock_time(17), capacity_per_slot=40)

@@ -219,7 +219,8 @@ async def main() -> None:
         from shared.kafka_admin import ensure_topics
 
         await ensure_topics(infra.kafka_bootstrap)
-        await migrate(ROOT / "services" / "confirmation" / "migrations", infra.database_url, "confirmation")
+        await migrate(ROOT / "services" / "confirmation" / "migrations", infra.service_database_url("confirmation"),
+                      "confirmation")
         async with service_process("confirmation", infra, args.port) as service:
             outcomes = await outcomes_phase(infra, args.tasks, service.pid)
             print("outcomes", outcomes, flush=True)

@@ -104,7 +104,7 @@ async def main() -> None:
     args = parser.parse_args()
     async with provide() as infra:
         await ensure_topics(infra.kafka_bootstrap)
-        await migrate(ROOT / "services" / "requests" / "migrations", infra.database_url, "requests")
+        await migrate(ROOT / "services" / "requests" / "migrations", infra.service_database_url("requests"), "requests")
         async with service_process("requests", infra, PORT):
             clean = await burst(infra, args.count, 0.0)
             print("clean", clean, flush=True)

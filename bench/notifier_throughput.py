@@ -73,7 +73,7 @@ async def main() -> None:
         from shared.kafka_admin import ensure_topics
 
         await ensure_topics(infra.kafka_bootstrap)
-        await migrate(ROOT / "services" / "notifier" / "migrations", infra.database_url, "notifier")
+        await migrate(ROOT / "services" / "notifier" / "migrations", infra.service_database_url("notifier"), "notifier")
         async with service_process("notifier", infra, PORT):
             loans = []
             for _ in range(args.count):

@@ -206,7 +206,7 @@ async def main() -> None:
         from shared.kafka_admin import ensure_topics
 
         await ensure_topics(infra.kafka_bootstrap)
-        await migrate(ROOT / "services" / "requests" / "migrations", infra.database_url, "requests")
+        await migrate(ROOT / "services" / "requests" / "migrations", infra.service_database_url("requests"), "requests")
         service = await run_service(infra, args.count)
         print("service ", service, flush=True)
         baseline = await run_baseline(infra, args.count)

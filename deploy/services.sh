@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The four services as background processes: start | stop | status. Logs in .local/logs, pids in .local/run.
-# Each is `python -m services.<name>`; settings come from the environment (see README "Settings").
+# Each is `python -m services.<name>`; settings come from the environment (see README "Settings"). Each signs in
+# to PostgreSQL as its own login role (deploy/postgres.sh url <name>) unless <NAME>_DATABASE_URL is given.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${POSTLOAN_STATE_DIR:-$root/.local}
@@ -14,6 +15,11 @@ done < <(cd "$root" && "$py" -m services)
 mkdir -p "$state/logs" "$state/run"
 cd "$root"
 
+database_url() {  # the service's own role, password included: only that service's process gets it
+  local given="${1^^}_DATABASE_URL"
+  if [ -n "${!given:-}" ]; then echo "${!given}"; else "$root/deploy/postgres.sh" url "$1"; fi
+}
+
 running() { [ -f "$state/run/$1.pid" ] && kill -0 "$(cat "$state/run/$1.pid")" 2>/dev/null; }
 
 start() {
@@ -22,7 +28,10 @@ start() {
     if (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null; then
       echo "$s: port ${port[$s]} is taken by another process; stop it or set ${s^^}_HTTP_PORT" >&2; exit 1
     fi
-    POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true} nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null &
+    url=$(database_url "$s")
+    # exported in a subshell that becomes the service (exec): never on a command line, never in another's environment
+    (export "${s^^}_DATABASE_URL=$url" POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true}
+     exec nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null) &
     echo $! >"$state/run/$s.pid"
   done
   for s in "${names[@]}"; do

@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+
+from services import SERVICES
+from shared import db_roles
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settable so that two test runs on one machine (say, two checkouts) use brokers of their own.
@@ -23,10 +26,17 @@ TEST_KAFKA_PORT = int(os.environ.get("POSTLOAN_TEST_KAFKA_PORT", "19092"))
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap: str
-    database_url: str  # SQLAlchemy form: postgresql+asyncpg://…
+    # SQLAlchemy form: postgresql+asyncpg://…, the superuser's (tests inspect every schema with it). URLs carry
+    # passwords: kept out of the repr that a failing test prints.
+    database_url: str = field(repr=False)
     kafka_version: str
     postgres_version: str
     how: str
+    service_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def service_database_url(self, service: str) -> str:
+        """The test database as the service's own login role sees it: its schema only (what services run as)."""
+        return self.service_urls[service]
 
 
 def _launcher(script: str, *args: str, env: dict[str, str]) -> str:
@@ -56,9 +66,13 @@ def _native_kafka() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def _native_postgres() -> Iterator[str]:
+def _native_postgres() -> Iterator[tuple[str, Path]]:
+    """The platform's server (its superuser's URL) and the folder of its passwords, where deploy/postgres.sh keeps
+    them: the service roles are cluster-wide, so a test run uses the passwords `make up` uses."""
     _launcher("postgres.sh", "start", env={})
-    yield os.environ.get("POSTLOAN_DATABASE_URL", "postgresql+asyncpg://postloan@127.0.0.1:55432/postloan")
+    state = Path(os.environ.get("POSTLOAN_STATE_DIR") or ROOT / ".local")
+    yield _launcher("postgres.sh", "admin-url", env={}), Path(os.environ.get("PG_SECRETS_DIR") or state / "secrets"
+                                                              / "postgres")
 
 
 def _docker_answers() -> bool:
@@ -96,6 +110,15 @@ async def _create_database(server_url: str) -> tuple[str, str, str]:
     return f"{base}/{name}", dsn, version
 
 
+async def _provision(server_url: str, url: str, secrets: Path) -> dict[str, str]:
+    """The service roles on the server (idempotent) and, in the test database, each service's schema owned by its
+    role; returns each service's URL of the test database."""
+    passwords = {name: db_roles.password(secrets, db_roles.role(name)) for name in SERVICES}
+    await db_roles.ensure_roles(server_url, {db_roles.role(name): pw for name, pw in passwords.items()})
+    await db_roles.provision_database(url, SERVICES)
+    return {name: db_roles.with_login(url, db_roles.role(name), pw) for name, pw in passwords.items()}
+
+
 async def _drop_database(admin_dsn: str, url: str) -> None:
     name = url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(admin_dsn)
@@ -111,6 +134,8 @@ async def provide() -> AsyncIterator[Infra]:
     with stack:
         kafka_env = os.environ.get("POSTLOAN_TEST_KAFKA_BOOTSTRAP")
         db_env = os.environ.get("POSTLOAN_TEST_DATABASE_URL")
+        # A server the run did not start gets the service roles with passwords of the run's own.
+        secrets = ROOT / ".local" / "test" / "secrets" / "postgres"
         if kafka_env and db_env:
             bootstrap, kafka_version, server, how = kafka_env, "as given", db_env, "servers from the environment"
         elif _docker_answers():
@@ -118,9 +143,10 @@ async def provide() -> AsyncIterator[Infra]:
             how = "testcontainers"
         else:
             bootstrap, kafka_version = stack.enter_context(_native_kafka())
-            server, how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
+            (server, secrets), how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
         url, admin_dsn, pg_version = await _create_database(server)
         try:
-            yield Infra(bootstrap, url, kafka_version, pg_version, how)
+            service_urls = await _provision(server, url, secrets)
+            yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls)
         finally:
             await _drop_database(admin_dsn, url)

@@ -26,7 +26,10 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             # Two copies starting at once must not both migrate.
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(schema.encode())})
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            # A service's role owns its schema but may not create schemas (CREATE SCHEMA IF NOT EXISTS checks that
+            # privilege before it looks), so the schema is created only when it is missing (say, by a superuser).
+            if connection.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar() is None:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
             context.run_migrations()
 
     async def run() -> None:

@@ -24,12 +24,12 @@ async def infra() -> AsyncIterator[Infra]:
 
 @pytest.fixture(scope="session")
 async def migrated(infra: Infra) -> Infra:
-    """Every service's schema at head in the run's database."""
+    """Every service's schema at head in the run's database, migrated as the service's own role (as it runs)."""
     from shared.db import migrate
     from tests.support.services import SERVICES
 
     for svc in SERVICES.values():
-        await migrate(svc.migrations, infra.database_url, svc.schema)
+        await migrate(svc.migrations, infra.service_database_url(svc.name), svc.schema)
     return infra
 
 
