@@ -87,6 +87,7 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             "POSTLOAN_DATABASE_URL": infra.database_url,
             "POSTLOAN_LOG_JSON": "true",
             "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates
+            "POSTLOAN_DEMO_MODE": "true",  # which a service accepts only as a demo
             f"{info.env_prefix}HTTP_PORT": str(info.test_port),
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),

@@ -36,3 +36,10 @@ def test_no_compose_service_built_from_the_image_runs_as_root() -> None:
     assert built
     for name, spec in built.items():
         assert str(spec.get("user", "10001")).split(":")[0] not in ("0", "root"), name
+
+
+def test_compose_moves_the_clock_only_with_the_demo_flag() -> None:
+    for name, spec in _compose().items():
+        env = spec.get("environment") or {}
+        if any(k.endswith(("CLOCK_START", "CLOCK_FIXED")) for k in env):
+            assert str(env.get("POSTLOAN_DEMO_MODE")).lower() == "true", name
