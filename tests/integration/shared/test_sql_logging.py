@@ -5,7 +5,7 @@ error but hold none of the values."""
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import structlog
@@ -40,14 +40,25 @@ async def failure(conn: AsyncConnection, statement: str, **values: object) -> DB
     return caught.value
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Logging as it was before the test, put back afterwards, so no later test of the run writes to the closed
+    capture the test configured it with."""
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:], root.level = handlers, level
+
+
 def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
     return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
 
 
 async def test_sql_errors_are_logged_with_their_statement_and_kind_but_without_the_values(
-    conn: AsyncConnection, capsys: pytest.CaptureFixture[str]
+    conn: AsyncConnection, restored_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("tests", json=True)
+    configure_logging("tests", json=True)  # the services' logging, writing to the test's captured stderr
     await conn.execute(text(f"INSERT INTO {conn.info['table']} VALUES (:p, 'a', :n, 1)"), {"p": PHONE, "n": NAME})
     errors = {
         "violates unique constraint": await failure(conn, "INSERT INTO {t} VALUES (:p, 'b', :n, 1)", p=PHONE, n=NAME),
