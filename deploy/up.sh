@@ -6,8 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export POSTLOAN_PYTHON="$root/.venv/bin/python"
 # The demo replays the account: the services' clock starts on 3 February 2020 (set it empty for real time).
+# A service refuses a moved clock unless told it is a demo (POSTLOAN_DEMO_MODE).
 export POSTLOAN_CLOCK_START=${POSTLOAN_CLOCK_START-2020-02-03T09:00:00+08:00}
-[ -n "$POSTLOAN_CLOCK_START" ] || unset POSTLOAN_CLOCK_START
+if [ -n "$POSTLOAN_CLOCK_START" ]; then export POSTLOAN_DEMO_MODE=true; else unset POSTLOAN_CLOCK_START; fi
 started=$(date +%s)
 
 deploy/bootstrap.sh

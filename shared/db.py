@@ -43,7 +43,9 @@ _TRANSIENT_SQLSTATES = ("08", "55", "57P01", "57P02", "57P03", "53300", "40001",
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # hide_parameters: the values bound to a statement (phones, names, e-mails) never reach an error message or log.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:

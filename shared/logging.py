@@ -4,40 +4,12 @@ Nothing here decides what to log; it only shapes and redacts what services log.
 """
 
 import logging
-import re
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
 
-# Keys whose values are personal data whatever they hold (STYLE §6).
-PII_KEYS = frozenset({"name", "phone", "id_number", "email", "customer_name", "contact", "address_line"})
-# One pass over the text: mainland mobile numbers, 18-digit ID numbers, e-mail addresses.
-_PII = re.compile(
-    r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9]{9}(?![0-9])"
-    r"|(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])"
-    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
-)
-MASK = "***"
-_SHORTEST_PII = 6  # "a@b.cn"; phone and ID numbers are longer
-
-
-def mask_text(text: str) -> str:
-    """Masks phone numbers, ID numbers and e-mail addresses inside free text."""
-    return _PII.sub(MASK, text) if len(text) >= _SHORTEST_PII else text
-
-
-def redact(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in PII_KEYS and value is not None:
-        return MASK
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, Mapping):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
+from shared.redaction import redact
 
 
 def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:

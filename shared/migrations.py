@@ -33,7 +33,7 @@ def run_env(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         async with engine.connect() as conn:
             await conn.run_sync(do_run)
         await engine.dispose()

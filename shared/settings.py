@@ -4,10 +4,11 @@ A value missing under the service's prefix is read from the same name under `POS
 `POSTLOAN_KAFKA_BOOTSTRAP` serves all four services while `NOTIFIER_KAFKA_BOOTSTRAP` can still differ.
 """
 
+import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, Self, TypeVar
 
-from pydantic import AwareDatetime, Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -36,6 +37,10 @@ class ServiceSettings(BaseSettings):
     clock_fixed: AwareDatetime | None = Field(None, description="Freeze 'now' at this instant (tests).")
     clock_start: AwareDatetime | None = Field(
         None, description="Run the clock from this instant at real speed (demos replaying 3 Feb 2020)."
+    )
+    demo_mode: bool = Field(
+        False, description="Allows the clock override (clock_fixed, clock_start): demos and tests only. Without it a "
+        "service given either refuses to start, so no production copy can be made to decide on a made-up 'now'."
     )
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool | None = Field(None, description="JSON logs; unset means JSON unless stderr is a terminal.")
@@ -77,6 +82,13 @@ class ServiceSettings(BaseSettings):
         5000, ge=1, description="Rows one pruning statement touches at most, so none holds locks for long."
     )
 
+    @model_validator(mode="after")
+    def _clock_override_only_in_demo_mode(self) -> Self:
+        if (self.clock_fixed is not None or self.clock_start is not None) and not self.demo_mode:
+            raise ValueError("CLOCK_FIXED / CLOCK_START move the service's clock, which decides deadlines and windows; "
+                             "they are for demos and tests only: set POSTLOAN_DEMO_MODE=true with them, or unset them")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -98,3 +110,17 @@ class ServiceSettings(BaseSettings):
     def describe(self) -> dict[str, Any]:
         """Settings safe to log: secrets stay masked by SecretStr."""
         return {k: (str(v) if v is not None else None) for k, v in self.model_dump().items()}
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def settings_or_exit(cls: type[S]) -> S:
+    """The service's settings from its environment, or a clear message on stderr and exit status 2 (a service's
+    main). The message names each setting at fault, never the value given (it may be a password)."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        faults = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        sys.stderr.write(f"postloan: refusing to start: {faults}\n")
+        raise SystemExit(2) from None

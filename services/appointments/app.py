@@ -14,6 +14,7 @@ from services.appointments.settings import Settings
 from shared import topics
 from shared.contracts import appointments as contract
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
+from shared.settings import settings_or_exit
 from shared.unit_of_work import UnitOfWork
 
 
@@ -62,4 +63,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    serve(build_runtime(Settings()))
+    serve(build_runtime(settings_or_exit(Settings)))

@@ -44,7 +44,8 @@ async def handle_cancel_booking(ctx: MessageContext, msg: contract.CancelBooking
 
 
 async def handle_check_in(ctx: MessageContext, msg: contract.CheckIn) -> None:
-    await AppointmentService(ctx).check_in(domain.CheckIn(msg.command_id, msg.branch_id, msg.booking_code, msg.at))
+    await AppointmentService(ctx).check_in(domain.CheckIn(msg.command_id, msg.branch_id, msg.booking_code, msg.at,
+                                                          msg.customer_id))
 
 
 async def fire_no_show(ctx: MessageContext, booking_id: str, _payload: Mapping[str, Any]) -> None:

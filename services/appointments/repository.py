@@ -5,10 +5,11 @@ keeps slots and days from being overbooked across copies. Repositories read thro
 (a batch's `prepare` fills it in a few queries), keep it true to what they write, and never commit.
 """
 
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    case,
     select,
     text,
     update,
@@ -31,8 +33,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.appointments import domain
-from services.appointments.domain import ACTIVE_STATES, Booking, BookingState, Override, Plan, Window
+from services.appointments.domain import (
+    ACTIVE_STATES,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    Booking,
+    BookingState,
+    CheckInFailures,
+    Override,
+    Plan,
+    Window,
+)
 from shared.contracts import appointments as contract
 from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
@@ -102,6 +113,13 @@ BookingRow = Table(
           postgresql_where=text("state IN ('BOOKED', 'CHECKED_IN')")),
 )
 
+# Unknown booking codes tried per branch in the current window (check-in throttling, shared by every copy).
+CheckInFailureRow = Table(
+    "checkin_failures", metadata,
+    Column("branch_id", Text, primary_key=True),
+    Column("since", DateTime(timezone=True), nullable=False),  # when the current window started
+    Column("failures", Integer, nullable=False),
+)
 
 _BOOKING_NS = uuid.UUID("3e9d7b2c-41a8-4c6f-9b0e-5d2a8f1c7e44")
 NO_SHOW = "no-show"  # the timer kind that ends a booking nobody checked in
@@ -117,6 +135,14 @@ def booking_id_for(command_id: str) -> str:
     return f"B-{uuid.uuid5(_BOOKING_NS, command_id)}"
 
 
+def new_booking_code() -> str:
+    """A booking code from the operating system's randomness: nothing about the booking, its command or its customer
+    tells anyone the code (a replayed command gets its first answer, code included, from the stored answers)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+async def _draw(command_ids: list[str]) -> dict[str, str]:
+    return {command_id: new_booking_code() for command_id in command_ids}
 
 
 def _windows(raw: Sequence[dict[str, Any]]) -> tuple[Window, ...]:
@@ -209,7 +235,7 @@ class BookingRepository:
     then redoes the message on its own, and it reads the other copy's booking (a refusal, or the next code).
     """
 
-    ACTIVE, CODES = "appointments.active", "appointments.code"
+    ACTIVE, CODES, DRAWN = "appointments.active", "appointments.code", "appointments.drawn_code"
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -243,6 +269,19 @@ class BookingRepository:
     async def code_taken(self, branch_id: str, on: date, code: str) -> bool:
         key = (branch_id, on, code)
         return (await self.codes_taken([key]))[key] is not None
+
+    async def drawn_codes(self, command_ids: Iterable[str]) -> dict[str, str | None]:
+        """A random code drawn once per booking command in this transaction, so a batch's `prepare` can ask whether
+        the codes its bookings will get are taken before the bookings are decided."""
+        return await self._uow.load(self.DRAWN, command_ids, _draw)
+
+    async def free_code(self, branch_id: str, on: date, command_id: str) -> str:
+        """A random code no booking of that branch and day holds: the one drawn for the command, else fresh draws.
+        Two copies drawing the same code at once meet `one_code_per_branch_day`; the loser is redone and draws again."""
+        code = (await self.drawn_codes([command_id]))[command_id] or new_booking_code()
+        while await self.code_taken(branch_id, on, code):
+            code = new_booking_code()
+        return code
 
     def add(self, booking: Booking) -> None:
         """A new booking, written at the flush.
@@ -377,6 +416,28 @@ class CapacityRepository:
         return {r.date: r.booked for r in await self._uow.execute(query)}
 
 
+class CheckInFailureRepository:
+    """Unknown codes tried per branch, counted with one atomic statement, so the limit holds across copies."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def seen(self, branch_id: str) -> CheckInFailures | None:
+        t = CheckInFailureRow
+        row = (await self._uow.execute(select(t.c.failures, t.c.since).where(t.c.branch_id == branch_id))).first()
+        return CheckInFailures(row.failures, row.since) if row is not None else None
+
+    async def count(self, branch_id: str, now: datetime, window: timedelta) -> None:
+        """One more unknown code at the branch: in the current window, or as the first of a new one once the
+        window has passed."""
+        t = CheckInFailureRow
+        stmt = pg_insert(t).values(branch_id=branch_id, since=now, failures=1)
+        passed = t.c.since + window <= stmt.excluded.since
+        await self._uow.execute(stmt.on_conflict_do_update(index_elements=[t.c.branch_id], set_={
+            "since": case((passed, stmt.excluded.since), else_=t.c.since),
+            "failures": case((passed, 1), else_=t.c.failures + 1)}))
+
+
 class TimerRepository:
     """The no-show timer of each booking (shared.timers: durable, fired once across copies)."""
 
@@ -403,6 +464,6 @@ async def prepare(uow: UnitOfWork, messages: Sequence[tuple[str, CloudEvent[Any]
     await branches.overrides_on(days)
     bookings = BookingRepository(uow)
     await bookings.active_ids({(b.branch_id, b.date, b.customer_id) for b in books})
-    await bookings.codes_taken({(b.branch_id, b.date, domain.booking_code(booking_id_for(b.command_id)))
-                                for b in books})
+    drawn = await bookings.drawn_codes(b.command_id for b in books)
+    await bookings.codes_taken({(b.branch_id, b.date, drawn[b.command_id] or "") for b in books})
     await CapacityRepository(uow).counts({(b.branch_id, b.date, b.start_time) for b in books})

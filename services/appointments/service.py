@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from services.appointments import domain
-from services.appointments.domain import Booking, BookingState, Day, Override, Plan, Slot
+from services.appointments.domain import Booking, BookingState, CheckInFailures, Day, Override, Plan, Slot
 from services.appointments.repository import (
     BookingRepository,
     BranchRepository,
     CapacityRepository,
+    CheckInFailureRepository,
     TimerRepository,
     booking_id_for,
 )
@@ -38,7 +39,7 @@ class Branches(Protocol):
 
 class Bookings(Protocol):
     async def active_id(self, branch_id: str, on: date, customer_id: str) -> str | None: ...
-    async def code_taken(self, branch_id: str, on: date, code: str) -> bool: ...
+    async def free_code(self, branch_id: str, on: date, command_id: str) -> str: ...
     def add(self, booking: Booking) -> None: ...
     def save(self, booking: Booking) -> None: ...
     async def lock(self, booking_id: str) -> Booking | None: ...
@@ -56,6 +57,11 @@ class Capacity(Protocol):
     async def booked_by_day(self, branch_id: str, first: date, last: date | None) -> dict[date, int]: ...
 
 
+class CheckInFailureLog(Protocol):
+    async def seen(self, branch_id: str) -> CheckInFailures | None: ...
+    async def count(self, branch_id: str, now: datetime, window: timedelta) -> None: ...
+
+
 class Timers(Protocol):
     async def set_no_show(self, booking_id: str, due_at: datetime, correlationid: str | None) -> None: ...
     async def drop_no_show(self, booking_id: str) -> None: ...
@@ -69,10 +75,12 @@ class Repositories:
     bookings: Bookings
     capacity: Capacity
     timers: Timers
+    failures: CheckInFailureLog
 
     @classmethod
     def of(cls, uow: UnitOfWork) -> "Repositories":
-        return cls(BranchRepository(uow), BookingRepository(uow), CapacityRepository(uow), TimerRepository(uow))
+        return cls(BranchRepository(uow), BookingRepository(uow), CapacityRepository(uow), TimerRepository(uow),
+                   CheckInFailureRepository(uow))
 
 
 class AppointmentService:
@@ -81,7 +89,7 @@ class AppointmentService:
         self.settings: Settings = ctx.settings
         repos = repositories or Repositories.of(ctx.uow)
         self.branches, self.bookings = repos.branches, repos.bookings
-        self.capacity, self.timers = repos.capacity, repos.timers
+        self.capacity, self.timers, self.failures = repos.capacity, repos.timers, repos.failures
 
     def _emit(self, data: Contract, branch_id: str) -> None:
         self.ctx.emit(topics.APPOINTMENTS_EVENTS, data, subject=branch_id)
@@ -166,7 +174,8 @@ class AppointmentService:
 
     async def _add_booking(self, cmd: domain.BookSlot, plan: Plan, slot: Slot) -> None:
         booking_id = booking_id_for(cmd.command_id)
-        booking = Booking(booking_id, await self._free_code(booking_id, cmd.branch_id, cmd.date), cmd.command_id,
+        code = await self.bookings.free_code(cmd.branch_id, cmd.date, cmd.command_id)
+        booking = Booking(booking_id, code, cmd.command_id,
                           cmd.customer_id, cmd.branch_id, cmd.date, slot.start, slot.end, cmd.service_type,
                           cmd.request_id, cmd.note, BookingState.BOOKED, self.ctx.now, self.ctx.now)
         self.bookings.add(booking)
@@ -178,12 +187,6 @@ class AppointmentService:
             end_time=slot.end, service_type=contract.ServiceType(cmd.service_type), request_id=cmd.request_id,
             note=cmd.note, branch_name=plan.name, branch_address=plan.address, branch_timezone=plan.timezone),
             cmd.branch_id)
-
-    async def _free_code(self, booking_id: str, branch_id: str, on: date) -> str:
-        attempt = 0
-        while await self.bookings.code_taken(branch_id, on, code := domain.booking_code(booking_id, attempt)):
-            attempt += 1
-        return code
 
     def _reject(self, cmd: domain.BookSlot, refusal: Refusal) -> None:
         self._emit(contract.BookingRejected(
@@ -211,17 +214,26 @@ class AppointmentService:
 
     async def check_in(self, cmd: domain.CheckIn) -> None:
         """SPEC §6: the booking code at the branch within the window -> a priority ticket. The window is judged
-        on the service's clock; the kiosk's `at` is kept for the record only."""
+        on the service's clock; the kiosk's `at` is kept for the record only. A branch where too many unknown codes
+        were tried refuses check-ins unread for a while (codes are short: guessing is bounded per branch)."""
         plan = await self.branches.plan(cmd.branch_id)
         if plan is None:
             self._refuse(domain.unknown_branch(cmd.branch_id), cmd.branch_id)
             return
         now, code = self.ctx.now.astimezone(ZoneInfo(plan.timezone)), cmd.booking_code.upper()
-        booking = await self.bookings.lock_by_code(cmd.branch_id, now.date(), code)
+        asked = {"booking_code": code, "date": now.date().isoformat(), "reported_at": cmd.at.isoformat()}
+        window = timedelta(seconds=self.settings.checkin_failure_window_s)
+        if throttled := domain.throttle_problem(await self.failures.seen(cmd.branch_id), now,
+                                                max_failures=self.settings.checkin_max_failures, window=window):
+            self._refuse(throttled.adding(**asked), cmd.branch_id)
+            return
+        booking = domain.booking_to_check_in(await self.bookings.lock_by_code(cmd.branch_id, now.date(), code),
+                                             cmd.customer_id)
         if (problem := self._checkin_problem(booking, now)) is not None:
+            if domain.counts_against_branch(problem):
+                await self.failures.count(cmd.branch_id, now, window)
             found = {"booking_id": booking.booking_id} if booking else {}
-            self._refuse(problem.adding(booking_code=code, date=now.date().isoformat(),
-                                        reported_at=cmd.at.isoformat(), **found), cmd.branch_id)
+            self._refuse(problem.adding(**asked, **found), cmd.branch_id)
             return
         assert booking is not None  # checkin_problem refuses an unknown code
         ticket = domain.ticket_label(await self.capacity.next_ticket(cmd.branch_id, booking.date))

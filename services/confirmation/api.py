@@ -1,7 +1,5 @@
 """HTTP API of the confirmation service: dispatch (分單) for the call centre, the queue, the paper ledger."""
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,6 +16,7 @@ from services.confirmation.domain import (
 )
 from services.confirmation.repository import PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
+from shared.csv_export import csv_text
 from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
 from shared.unit_of_work import UnitOfWork
@@ -174,15 +173,11 @@ async def owed(deps: DepsDep, branch_id: BranchFilter = None, limit: Limit = 100
 async def owed_csv(deps: DepsDep, branch_id: BranchFilter = None, limit: Limit = MAX_PAGE,
                    cursor: Cursor = None) -> Response:
     report = await _owed(deps, branch_id, limit, cursor)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(OwedPaper.model_fields))
-    writer.writeheader()
-    for item in report.items:
-        writer.writerow(item.model_dump(mode="json"))
+    body = csv_text(list(OwedPaper.model_fields), (item.model_dump(mode="json") for item in report.items))
     headers = {"content-disposition": "attachment; filename=paper-owed.csv"}
     if report.next_cursor is not None:
         headers["x-next-cursor"] = report.next_cursor
-    return Response(out.getvalue(), media_type="text/csv", headers=headers)
+    return Response(body, media_type="text/csv", headers=headers)
 
 
 @router.get("/paper/requests/{request_id}", tags=["paper"],

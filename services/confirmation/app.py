@@ -11,6 +11,7 @@ from services.confirmation.repository import SCHEMA, metadata, prepare
 from services.confirmation.settings import Settings
 from shared import topics
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
+from shared.settings import settings_or_exit
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -34,4 +35,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    serve(build_runtime(Settings()))
+    serve(build_runtime(settings_or_exit(Settings)))

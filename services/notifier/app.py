@@ -13,6 +13,7 @@ from services.notifier.worker import DeliveryWorker
 from shared import topics
 from shared.retention import clear_old
 from shared.runtime import ServiceRuntime, ServiceSpec, serve
+from shared.settings import settings_or_exit
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -41,4 +42,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    serve(build_runtime(Settings()))
+    serve(build_runtime(settings_or_exit(Settings)))

@@ -15,6 +15,7 @@ from services.requests.service import switch_policy
 from services.requests.settings import Settings
 from shared import topics
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
+from shared.settings import settings_or_exit
 from shared.unit_of_work import UnitOfWork
 
 
@@ -49,4 +50,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    serve(build_runtime(Settings()))
+    serve(build_runtime(settings_or_exit(Settings)))

@@ -63,6 +63,9 @@ class CheckIn(Command):
     branch_id: str
     booking_code: str
     at: Timestamp
+    customer_id: str | None = Field(
+        default=None, description="Who checks in, when the channel knows (an app, a signed-in kiosk): the booking "
+        "must be theirs. Added in 1.1; kiosks that only read a code leave it out.")
 
 
 class SetBranchPlan(Command):

@@ -88,6 +88,7 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             f"{info.env_prefix}DATABASE_URL": infra.service_database_url(name),  # its own login role
             "POSTLOAN_LOG_JSON": "true",
             "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates
+            "POSTLOAN_DEMO_MODE": "true",  # which a service accepts only as a demo
             f"{info.env_prefix}HTTP_PORT": str(info.test_port),
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),

@@ -38,6 +38,7 @@ class RefusalCode(StrEnum):
     UNKNOWN_CODE = "UNKNOWN_CODE"
     ALREADY_CHECKED_IN = "ALREADY_CHECKED_IN"
     OUTSIDE_CHECKIN_WINDOW = "OUTSIDE_CHECKIN_WINDOW"
+    CHECKIN_THROTTLED = "CHECKIN_THROTTLED"
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,12 @@ class CheckIn:
     branch_id: str
     booking_code: str
     at: datetime  # the kiosk's time: for the record, never for the window
+    customer_id: str | None = None  # who checks in, when the channel knows: the code must be theirs
+
+
+@dataclass(frozen=True)
+class CheckInFailures:
+    """Unknown codes tried at a branch within the current window, which started at `since`."""
+
+    failures: int
+    since: datetime

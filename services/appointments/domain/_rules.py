@@ -1,6 +1,5 @@
 """Rules of branch plans, bookings, capacity and check-in (SPEC §6). Pure: no I/O; 'now' and ids are passed in."""
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -9,6 +8,7 @@ from services.appointments.domain._models import (
     WEEKDAYS,
     Booking,
     BookingState,
+    CheckInFailures,
     Day,
     Override,
     Plan,
@@ -128,14 +128,33 @@ def capacity_problem(on: date, day: Day, slot: Slot, *, day_booked: int, slot_bo
     return None
 
 
-def booking_code(seed: str, attempt: int = 0) -> str:
-    """A short code that is easy to read out, derived from the booking (a replay gets the same code)."""
-    digest = int.from_bytes(hashlib.sha256(f"{seed}/{attempt}".encode()).digest()[:8], "big")
-    chars = []
-    for _ in range(CODE_LENGTH):
-        digest, index = divmod(digest, len(CODE_ALPHABET))
-        chars.append(CODE_ALPHABET[index])
-    return "".join(chars)
+def booking_to_check_in(booking: Booking | None, customer_id: str | None) -> Booking | None:
+    """A code opens only its own booking: found at that branch on that day and, when the check-in names a customer,
+    held by that customer. Another customer's code is as unknown as a wrong one, so a refusal never tells a guesser
+    that a code exists."""
+    if booking is None or (customer_id is not None and booking.customer_id != customer_id):
+        return None
+    return booking
+
+
+def counts_against_branch(refusal: Refusal) -> bool:
+    """A check-in that named no booking of that branch and day is a guess as far as anyone can tell: it counts
+    towards the branch's limit. Refusals of a real booking (too early, already in) do not: they guess nothing."""
+    return refusal.code is RefusalCode.UNKNOWN_CODE
+
+
+def throttle_problem(seen: CheckInFailures | None, now: datetime, *, max_failures: int,
+                     window: timedelta) -> Refusal | None:
+    """Booking codes are short (read out at the counter), so guessing them is bounded per branch: once `max_failures`
+    unknown codes were tried there within `window`, check-ins are refused unread until that window has passed."""
+    if seen is None or seen.failures < max_failures or now >= seen.since + window:
+        return None
+    until = (seen.since + window).astimezone(now.tzinfo)  # told on the branch's clock, as `now` is
+    return Refusal(RefusalCode.CHECKIN_THROTTLED,
+                   f"Too many unknown booking codes at this branch; check-in opens again at {until:%H:%M}.",
+                   {"failures": str(seen.failures), "max_failures": str(max_failures),
+                    "window_s": str(int(window.total_seconds())), "retry_at": until.isoformat(),
+                    "service_time": now.isoformat()})
 
 
 def checkin_problem(state: BookingState | None, slot_start: datetime | None, now: datetime, *,

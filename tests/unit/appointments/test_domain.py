@@ -8,13 +8,14 @@ import pytest
 
 from services.appointments.domain import (
     CODE_ALPHABET,
+    CODE_LENGTH,
     WEEKDAYS,
     BookingState,
+    CheckInFailures,
     Override,
     Plan,
     RefusalCode,
     Window,
-    booking_code,
     booking_problem,
     booking_window,
     cancel_problem,
@@ -27,9 +28,11 @@ from services.appointments.domain import (
     overflow,
     plan_problem,
     slot_full,
+    throttle_problem,
     ticket_label,
     unknown_branch,
 )
+from services.appointments.repository import new_booking_code
 from shared.refusal import Refusal
 
 SZ = ZoneInfo("Asia/Shanghai")
@@ -119,11 +122,22 @@ def test_the_booking_window_starts_tomorrow_in_the_branchs_time_zone() -> None:
     assert booking_problem(new_york, day_of(new_york, None, on), on, time(9), now=now, existing_booking=None) is None
 
 
-def test_booking_codes_are_short_readable_and_stable() -> None:
-    code = booking_code("B-1")
-    assert len(code) == 5 and set(code) <= set(CODE_ALPHABET) and code == booking_code("B-1")
+def test_booking_codes_are_short_readable_and_random() -> None:
+    codes = [new_booking_code() for _ in range(2000)]
+    assert all(len(code) == CODE_LENGTH == 5 and set(code) <= set(CODE_ALPHABET) for code in codes)
     assert not set("0O1IL2Z5S8B") & set(CODE_ALPHABET)
-    assert booking_code("B-1", 1) != code
+    assert len(set(codes)) > 1990 and set("".join(codes)) == set(CODE_ALPHABET)
+
+
+def test_check_in_throttling_counts_within_the_window_and_lifts_after_it() -> None:
+    since, window = datetime(2020, 2, 10, 9, 0, tzinfo=UTC), timedelta(minutes=10)
+
+    def refused(failures: int, now: datetime) -> bool:
+        return throttle_problem(CheckInFailures(failures, since), now, max_failures=5, window=window) is not None
+    assert throttle_problem(None, since, max_failures=5, window=window) is None
+    assert not refused(4, since + timedelta(minutes=1))
+    assert refused(5, since + timedelta(minutes=1)) and refused(9, since + timedelta(minutes=9, seconds=59))
+    assert not refused(9, since + window)
 
 
 def check_in(state: BookingState | None, now_minutes: int) -> Refusal | None:

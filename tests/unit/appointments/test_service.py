@@ -8,7 +8,8 @@ from typing import Any
 
 from harness.builders import ACCOUNT_DAY, SHANGHAI
 from services.appointments import domain
-from services.appointments.domain import Booking, BookingState, Override, Plan, Window
+from services.appointments.domain import Booking, BookingState, CheckInFailures, Override, Plan, Window
+from services.appointments.repository import new_booking_code
 from services.appointments.service import AppointmentService, Repositories
 from services.appointments.settings import Settings
 from shared.contracts import Contract
@@ -50,8 +51,11 @@ class FakeBookings:
         return next((b.booking_id for b in self.rows.values()
                      if (b.branch_id, b.date, b.customer_id) == (branch_id, on, customer_id) and b.active), None)
 
-    async def code_taken(self, branch_id: str, on: date, code: str) -> bool:
-        return any((b.branch_id, b.date, b.booking_code) == (branch_id, on, code) for b in self.rows.values())
+    async def free_code(self, branch_id: str, on: date, command_id: str) -> str:
+        taken = {b.booking_code for b in self.rows.values() if (b.branch_id, b.date) == (branch_id, on)}
+        while (code := new_booking_code()) in taken:
+            pass
+        return code
 
     def add(self, booking: Booking) -> None:
         self.rows[booking.booking_id] = booking
@@ -121,12 +125,26 @@ class FakeTimers:
         self.no_shows.pop(booking_id, None)
 
 
+class FakeCheckInFailures:
+    def __init__(self) -> None:
+        self.by_branch: dict[str, CheckInFailures] = {}
+
+    async def seen(self, branch_id: str) -> CheckInFailures | None:
+        return self.by_branch.get(branch_id)
+
+    async def count(self, branch_id: str, now: datetime, window: timedelta) -> None:
+        seen = self.by_branch.get(branch_id)
+        self.by_branch[branch_id] = (CheckInFailures(1, now) if seen is None or seen.since + window <= now
+                                     else CheckInFailures(seen.failures + 1, seen.since))
+
+
 class Branch:
     """One branch's world in memory: the fakes, and the service acting on them at a given time."""
 
     def __init__(self, plan: Plan = PLAN) -> None:
         self.plan = plan
-        self.repos = Repositories(FakeBranches(plan), FakeBookings(), FakeCapacity(), FakeTimers())
+        self.repos = Repositories(FakeBranches(plan), FakeBookings(), FakeCapacity(), FakeTimers(),
+                                  FakeCheckInFailures())
         self.now = ACCOUNT_DAY
         self.emitted: list[dict[str, Any]] = []
 
@@ -143,7 +161,8 @@ class Branch:
             case A.CancelBooking():
                 await service.cancel(domain.CancelBooking(wire.command_id, wire.booking_id, wire.customer_id))
             case A.CheckIn():
-                await service.check_in(domain.CheckIn(wire.command_id, wire.branch_id, wire.booking_code, wire.at))
+                await service.check_in(domain.CheckIn(wire.command_id, wire.branch_id, wire.booking_code, wire.at,
+                                                      wire.customer_id))
         [record] = ctx.emitted
         event = json.loads(record.value)
         self.emitted.append(event)
@@ -242,6 +261,53 @@ async def test_checking_in_too_early_is_refused_with_the_window() -> None:
                                         at=branch.now))
     assert (early["reason_code"], early["facts"]["opens_at"]) == ("OUTSIDE_CHECKIN_WINDOW", "2020-02-10T09:30:00+08:00")
     assert branch.bookings[booked["booking_id"]].state is BookingState.BOOKED
+
+
+def check_in(branch: Branch, code: str, customer: str | None = None) -> A.CheckIn:
+    return A.CheckIn(command_id=f"cmd-{len(branch.emitted)}", branch_id="BR-1", booking_code=code, at=branch.now,
+                     customer_id=customer)
+
+
+async def test_a_code_checks_in_only_its_own_customer_and_another_customer_learns_nothing() -> None:
+    branch = Branch()
+    booked = await branch.book("C-1", time(10))
+    branch.now = datetime(2020, 2, 10, 9, 50, tzinfo=SHANGHAI)
+    someone = await branch.send(check_in(branch, booked["booking_code"], customer="C-2"))
+    wrong = await branch.send(check_in(branch, "XXXXX", customer="C-2"))
+    assert (someone["reason_code"], wrong["reason_code"]) == ("UNKNOWN_CODE", "UNKNOWN_CODE")
+    assert someone["reason"] == wrong["reason"] and set(someone["facts"]) == set(wrong["facts"])
+    assert "booking_id" not in someone["facts"] and someone.get("booking_id") is None
+    assert branch.bookings[booked["booking_id"]].state is BookingState.BOOKED
+    assert (await branch.send(check_in(branch, booked["booking_code"], customer="C-1")))["type"] == "CheckedIn"
+
+
+async def test_after_five_unknown_codes_a_branch_refuses_check_ins_unread_until_the_window_passes() -> None:
+    branch = Branch()
+    booked = await branch.book("C-1", time(10))
+    branch.now = datetime(2020, 2, 10, 9, 35, tzinfo=SHANGHAI)
+    guesses = [await branch.send(check_in(branch, f"GUES{c}")) for c in "34679"]
+    assert [g["reason_code"] for g in guesses] == ["UNKNOWN_CODE"] * 5
+    blocked = await branch.send(check_in(branch, booked["booking_code"]))  # even the right code is not read
+    assert (blocked["type"], blocked["reason_code"]) == ("CommandRejected", "CHECKIN_THROTTLED")
+    assert blocked["facts"]["retry_at"] == "2020-02-10T09:45:00+08:00" and blocked["facts"]["failures"] == "5"
+    assert branch.bookings[booked["booking_id"]].state is BookingState.BOOKED
+    branch.now = datetime(2020, 2, 10, 9, 45, tzinfo=SHANGHAI)
+    assert (await branch.send(check_in(branch, booked["booking_code"])))["type"] == "CheckedIn"
+
+
+async def test_refusals_of_a_real_booking_do_not_count_towards_the_limit() -> None:
+    branch = Branch()
+    booked = await branch.book("C-1", time(10))
+    branch.now = datetime(2020, 2, 10, 9, 0, tzinfo=SHANGHAI)
+    early = [await branch.send(check_in(branch, booked["booking_code"])) for _ in range(6)]
+    assert {e["reason_code"] for e in early} == {"OUTSIDE_CHECKIN_WINDOW"}
+    branch.now = datetime(2020, 2, 10, 9, 40, tzinfo=SHANGHAI)
+    assert (await branch.send(check_in(branch, booked["booking_code"])))["type"] == "CheckedIn"
+
+
+async def test_booking_codes_are_random_not_made_from_the_command() -> None:
+    codes = {(await Branch().book("C-1"))["booking_code"] for _ in range(50)}  # same command id in each world
+    assert len(codes) > 45
 
 
 async def test_a_booking_nobody_checked_in_becomes_a_no_show_once() -> None:

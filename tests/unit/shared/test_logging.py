@@ -6,7 +6,8 @@ import logging
 import pytest
 import structlog
 
-from shared.logging import configure_logging, redact
+from shared.logging import configure_logging
+from shared.redaction import redact
 
 
 def test_personal_keys_are_masked_wherever_they_are() -> None:
