@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Local Apache Kafka 4.x broker (KRaft, one node) without Docker: start | stop | status.
-# Jars come from Maven Central through deploy/kafka/pom.xml and are cached; the data folder
-# persists between starts (formatted once). Secured (README "Broker security"): on first start it generates a CA and
-# the broker's certificate ($state/secrets/tls) and one SCRAM-SHA-512 password per principal of shared/principals.py
-# ($state/secrets/kafka/<principal>.password, 0600), formats the data folder with those credentials, and once the
-# broker is up creates the topics and the ACLs as the admin principal (shared/kafka_admin.py). Settings: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT
-# (9093), POSTLOAN_STATE_DIR (<project>/.local), KAFKA_HEAP (-Xms512m -Xmx1g), KAFKA_FRESH=1 (wipe data first).
+# Local Apache Kafka 4.x broker (KRaft, one node) without Docker: start | stop | status | acls (also `secrets` and
+# `run`, the foreground broker that docker-compose.yml runs). Jars come from Maven Central through
+# deploy/kafka/pom.xml and are cached; the data folder persists between starts (formatted once).
+# Secured (README "Broker security"): on first start it generates a CA and the broker's certificate
+# ($state/secrets/tls) and one SCRAM-SHA-512 password per principal of shared/principals.py
+# ($state/secrets/kafka/<principal>.password; files 0600, folders 0700), formats the data folder with those
+# credentials, and once the broker is up creates the topics and the ACLs as the admin principal
+# (shared/kafka_admin.py). Settings: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), POSTLOAN_STATE_DIR
+# (<project>/.local), KAFKA_HEAP (-Xms512m -Xmx1g), KAFKA_FRESH=1 (wipe data first); for a container:
+# KAFKA_LIBS (the broker's jars, e.g. /opt/kafka/libs), KAFKA_HOST (address the client listener binds, 127.0.0.1)
+# and KAFKA_ADVERTISED_HOST (the name clients reach it by, 127.0.0.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -14,7 +18,9 @@ port=${KAFKA_PORT:-9092}
 cport=${KAFKA_CONTROLLER_PORT:-9093}
 heap=${KAFKA_HEAP:--Xms512m -Xmx1g}
 home="$state/kafka"
-libs="${POSTLOAN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/postloan}/kafka-libs-$(sha1sum "$here/kafka/pom.xml" | cut -c1-12)"
+libs=${KAFKA_LIBS:-"${POSTLOAN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/postloan}/kafka-libs-$(sha1sum "$here/kafka/pom.xml" | cut -c1-12)"}
+host=${KAFKA_HOST:-127.0.0.1}
+advertised=${KAFKA_ADVERTISED_HOST:-127.0.0.1}
 data="$home/data-$port"
 pidfile="$home/kafka-$port.pid"
 logfile="$home/kafka-$port.log"
@@ -29,7 +35,7 @@ is_running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 fetch_libs() {
-  [ -f "$libs/.complete" ] && return 0
+  [ -f "$libs/.complete" ] || [ -n "${KAFKA_LIBS:-}" ] && return 0
   command -v mvn >/dev/null || { echo "kafka: Maven (mvn) is required to fetch the broker's jars" >&2; exit 1; }
   command -v java >/dev/null || { echo "kafka: a Java 17+ runtime is required" >&2; exit 1; }
   echo "kafka: resolving broker jars from Maven Central into $libs" >&2
@@ -51,6 +57,23 @@ start() {
     fi
     echo "kafka: 127.0.0.1:$port is taken by another process; using it as the broker" >&2; return 0
   fi
+  prepare
+  nohup "${java_run[@]}" kafka.Kafka "$home/server-$port.properties" >"$logfile" 2>&1 &
+  echo $! > "$pidfile"
+  # The client port opens only once the broker is unfenced; then a metadata request must succeed.
+  for _ in $(seq 1 240); do
+    if ! is_running; then echo "kafka: broker exited during start-up; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
+    if port_open && admin ping >/dev/null 2>&1; then
+      admin setup >&2
+      echo "kafka: ready on 127.0.0.1:$port, SASL_SSL (pid $(cat "$pidfile"))"; return 0
+    fi
+    sleep 0.5
+  done
+  echo "kafka: not ready after 120 s; see $logfile" >&2; exit 1
+}
+
+# Jars, secrets, the rendered properties (0600: they hold the broker's password) and a formatted data folder.
+prepare() {
   fetch_libs
   mkdir -p "$home"
   ensure_secrets
@@ -63,6 +86,7 @@ start() {
     rm -rf "$data"
   fi
   (umask 077; sed -e "s#@PORT@#$port#g; s#@CPORT@#$cport#g; s#@DATA@#$data#g; s#@TLS@#$tls#g" \
+      -e "s#SASL_SSL://127.0.0.1:#SASL_SSL://$host:#; s#advertised.listeners=SASL_SSL://$host:#advertised.listeners=SASL_SSL://$advertised:#" \
       -e "s#@BROKER_PASSWORD@#$(cat "$secrets/kafka/broker.password")#g" \
       "$here/kafka/server.properties.in" > "$home/server-$port.properties")
   if [ ! -f "$data/meta.properties" ]; then
@@ -77,21 +101,14 @@ start() {
       || { echo "kafka: formatting $data failed:" >&2; tail -n 20 "$home/format-$port.log" >&2; exit 1; }
     echo "$mark" > "$data/.postloan-security"
   fi
-  nohup "${java_run[@]}" kafka.Kafka "$home/server-$port.properties" >"$logfile" 2>&1 &
-  echo $! > "$pidfile"
-  # The PLAINTEXT port opens only once the broker is unfenced; then a metadata request must succeed.
-  for _ in $(seq 1 240); do
-    if ! is_running; then echo "kafka: broker exited during start-up; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
-    if port_open && admin ping >/dev/null 2>&1; then
-      admin setup >&2
-      echo "kafka: ready on 127.0.0.1:$port, SASL_SSL (pid $(cat "$pidfile"))"; return 0
-    fi
-    sleep 0.5
-  done
-  echo "kafka: not ready after 120 s; see $logfile" >&2; exit 1
 }
 
-principal_names() { (cd "$root" && "$py" -m shared.principals); }
+# The principals of shared/principals.py; where no Python runs (the broker's container), the ones whose
+# passwords the secrets step wrote.
+principal_names() {
+  if [ -x "$py" ] || command -v "$py" >/dev/null; then (cd "$root" && "$py" -m shared.principals)
+  else (cd "$secrets/kafka" && ls -- *.password | sed 's/\.password$//'); fi
+}
 
 # The CA, the broker's key and certificate (one PEM key store), and a random password per principal; kept.
 ensure_secrets() {
@@ -149,5 +166,7 @@ version() {  # the broker version the launcher runs (from the resolved jar)
 
 case "${1:-}" in
   start) start ;; stop) stop ;; status) status ;; restart) stop; start ;; version) version ;; acls) admin acls ;;
-  *) echo "usage: $0 start|stop|status|restart|version|acls" >&2; exit 2 ;;
+  secrets) ensure_secrets ;;
+  run) prepare; exec "${java_run[@]}" kafka.Kafka "$home/server-$port.properties" ;;  # foreground (a container)
+  *) echo "usage: $0 start|stop|status|restart|version|acls|secrets|run" >&2; exit 2 ;;
 esac

@@ -22,7 +22,12 @@ start() {
     if (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null; then
       echo "$s: port ${port[$s]} is taken by another process; stop it or set ${s^^}_HTTP_PORT" >&2; exit 1
     fi
-    POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true} nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null &
+    # Each service connects to Kafka as its own principal (shared/principals.py), with the password and CA
+    # deploy/kafka.sh generated; the variables name files, so no secret reaches a command line or the environment.
+    env "${s^^}_KAFKA_SASL_USERNAME=postloan-$s" \
+        "${s^^}_KAFKA_SASL_PASSWORD_FILE=$state/secrets/kafka/postloan-$s.password" \
+        "POSTLOAN_KAFKA_CA_FILE=$state/secrets/tls/ca.pem" POSTLOAN_LOG_JSON="${POSTLOAN_LOG_JSON:-true}" \
+        nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null &
     echo $! >"$state/run/$s.pid"
   done
   for s in "${names[@]}"; do

@@ -26,7 +26,8 @@ postloan is up (${took} s).
   services   ${services}
   health     http://127.0.0.1:${first_port}/health   (and /ready, /docs for OpenAPI, /docs/asyncapi.json; same paths on each port)
   logs       $root/.local/logs/<service>.log
-  Kafka      127.0.0.1:9092    PostgreSQL  postgresql://postloan@127.0.0.1:55432/postloan
+  Kafka      127.0.0.1:9092 (SASL_SSL, SCRAM-SHA-512; CA .local/secrets/tls/ca.pem, one password per principal in
+             .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)    PostgreSQL  postgresql://postloan@127.0.0.1:55432/postloan
 
 Try it (a sample debit-day change, then every event that follows from it):
   .venv/bin/postloan try

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from harness.infra import Infra
 from shared import outbox, topics
 from shared.db import create_engine, messaging_tables, outbox_parked_table
+from shared.kafka_security import KafkaAccess
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
 from tests.support.kafka import KafkaDriver
@@ -131,7 +132,7 @@ async def test_a_broker_out_of_reach_is_waited_out_and_nothing_is_parked(
     engine, name, table, parked = schema
     async with engine.begin() as conn:
         await outbox.add(conn, table, [a_record("K-1", 1), a_record("K-1", 0, topic="postloan.no-such-topic")])
-    relay = OutboxRelay(engine=engine, table=table, schema=name, bootstrap="127.0.0.1:9", poll_interval=0.2,
+    relay = OutboxRelay(engine=engine, table=table, schema=name, kafka=KafkaAccess("127.0.0.1:9"), poll_interval=0.2,
                         parked=parked)  # nothing listens there: no metadata can say a topic is missing
     task = asyncio.create_task(relay.run())
     try:
