@@ -63,8 +63,9 @@ start() {
   # The client port opens only once the broker is unfenced; then a metadata request must succeed.
   for _ in $(seq 1 240); do
     if ! is_running; then echo "kafka: broker exited during start-up; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
-    if port_open && admin ping >/dev/null 2>&1; then
-      admin setup >&2
+    # One interpreter waits for the first metadata answer, then creates the topics and ACLs (a Python start per
+    # probe cost seconds on a busy machine).
+    if port_open && admin --wait 60 setup >&2; then
       echo "kafka: ready on 127.0.0.1:$port, SASL_SSL (pid $(cat "$pidfile"))"; return 0
     fi
     sleep 0.5
@@ -94,13 +95,21 @@ prepare() {
     for name in $principals; do
       scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(cat "$secrets/kafka/$name.password")]")
     done
-    cid=$("${java_run[@]}" kafka.tools.StorageTool random-uuid)
+    cid=$(cluster_id)
     # Its output lists the credentials' salted keys: kept in a private file, shown only on failure.
     (umask 077; "${java_run[@]}" kafka.tools.StorageTool format --standalone -t "$cid" \
         -c "$home/server-$port.properties" "${scram[@]}" >"$home/format-$port.log" 2>&1) \
       || { echo "kafka: formatting $data failed:" >&2; tail -n 20 "$home/format-$port.log" >&2; exit 1; }
     echo "$mark" > "$data/.postloan-security"
   fi
+}
+
+# What `StorageTool random-uuid` prints (16 random bytes, base64url without padding, not starting with "-"),
+# without starting a JVM for it.
+cluster_id() {
+  local id="-"
+  while [ "${id:0:1}" = "-" ]; do id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '='); done
+  echo "$id"
 }
 
 # The principals of shared/principals.py; where no Python runs (the broker's container), the ones whose

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from shared import kafka_acls, topics
 from shared.kafka_security import KafkaAccess, local_access
@@ -73,7 +73,23 @@ def _errors(response: object) -> list[tuple[str, int, str | None]]:
     return [(e[0], e[1], e[2] if len(e) > 2 else None) for e in getattr(response, "topic_errors", [])]
 
 
-async def _command(command: str, access: KafkaAccess, partitions: int) -> None:
+async def _wait_for_broker(access: KafkaAccess, seconds: float) -> None:
+    """Returns once the broker answers a metadata request as `access` (it opens its port before it is ready)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            async with admin_client(access) as admin:
+                await admin.list_topics()
+            return
+        except KafkaError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _command(command: str, access: KafkaAccess, partitions: int, wait: float) -> None:
+    if wait:
+        await _wait_for_broker(access, wait)
     if command == "ping":
         async with admin_client(access) as admin:
             await admin.list_topics()
@@ -93,9 +109,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    parser.add_argument("--wait", type=float, default=0, help="Seconds to wait for the broker to answer first.")
     parser.add_argument("command", nargs="?", choices=("setup", "ping", "acls"), default="setup")
     args = parser.parse_args()
-    asyncio.run(_command(args.command, local_access(ADMIN, args.bootstrap), args.partitions))
+    asyncio.run(_command(args.command, local_access(ADMIN, args.bootstrap), args.partitions, args.wait))
 
 
 if __name__ == "__main__":
