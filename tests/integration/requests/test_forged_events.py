@@ -56,7 +56,7 @@ async def test_a_forged_co_borrower_confirmation_never_changes_a_request(
                                     principal=principals.CONFIRMATION.name)
         [letter] = await watch.wait_for(lambda s: s.topic == DLQ and s.id == wrong.id)
         assert letter.headers["x-error-kind"] == "forbidden-source"
-        assert "call-centre/x" in letter.headers["x-error"]
+        assert "postloan/confirmation" in letter.headers["x-error"] and "call-centre" not in letter.headers["x-error"]
         assert (await api.get(f"/requests/{request_id}")).json()["state"] == "AWAITING_CONFIRMATION"
 
         await co_borrower_says(kafka, submitted, co, "CONFIRMED")  # the genuine one, behind the forgeries
