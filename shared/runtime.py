@@ -155,8 +155,9 @@ class ServiceRuntime:
         self.deps: Deps | None = None
         # Built without I/O, so the AsyncAPI document exists before (and without) a broker connection.
         self.kafka = settings.kafka_access(spec.name)  # the service's own principal (shared/principals.py)
+        # Topics are the scripts' (the admin principal's): a service may not create them and does not try.
         self.broker = KafkaBroker(self.kafka.bootstrap, security=self.kafka.faststream_security(),
-                                  logger=logging.getLogger("postloan.faststream"))
+                                  allow_auto_create_topics=False, logger=logging.getLogger("postloan.faststream"))
         self._subscribe()
         self.broker.publisher(
             spec.produces, title=f"{spec.name} -> {spec.produces}", schema=envelope_union(TOPIC_TYPES[spec.produces]),
