@@ -29,13 +29,14 @@ from harness.infra import ROOT, provide
 from shared import topics
 from shared.contracts import appointments as A
 from shared.db import migrate
+from shared.kafka_security import KafkaAccess
 
 PORT = 18103
 DAY = date(2020, 2, 10)
 
 
-async def answers(bootstrap: str, want: set[str], timeout: float) -> dict[str, tuple[float, str]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+async def answers(bootstrap: KafkaAccess, want: set[str], timeout: float) -> dict[str, tuple[float, str]]:
+    consumer = AIOKafkaConsumer(**bootstrap.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     cluster = await consumer._client.fetch_all_metadata()
@@ -70,7 +71,7 @@ async def main() -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
-        await ensure_topics(infra.kafka_bootstrap)
+        await ensure_topics(infra.kafka_as())
         await migrate(ROOT / "services" / "appointments" / "migrations", infra.service_database_url("appointments"),
                       "appointments")
         async with service_process("appointments", infra, PORT):
@@ -79,20 +80,21 @@ async def main() -> None:
             plan = A.SetBranchPlan(command_id=f"cmd-{uuid.uuid4().hex}", branch_id=branch, name="Bench branch",
                                    address="1 Bench Road", timezone="Asia/Shanghai", slot_minutes=30,
                                    daily_cap=args.cap, weekly={A.Weekday.MON: [window]})
-            planned = asyncio.create_task(answers(infra.kafka_bootstrap, {plan.command_id}, 60))
+            planned = asyncio.create_task(answers(infra.kafka_as(), {plan.command_id}, 60))
             await asyncio.sleep(1)
-            await produce(infra.kafka_bootstrap, topics.APPOINTMENTS_COMMANDS, envelopes([(plan, branch)]))
+            await produce(infra.kafka_as(), topics.APPOINTMENTS_COMMANDS,
+                          envelopes(topics.APPOINTMENTS_COMMANDS, [(plan, branch)]))
             await planned
             slots = [clock_time(9 + i // 2, 30 * (i % 2)) for i in range(16)]
             bookings = [A.BookSlot(command_id=f"cmd-{uuid.uuid4().hex}", customer_id=f"C-{uuid.uuid4().hex[:10]}",
                                    branch_id=branch, date=DAY, start_time=random.choice(slots),
                                    service_type=A.ServiceType.OTHER) for _ in range(args.count)]
-            records = envelopes([(b, branch) for b in bookings])
-            collector = asyncio.create_task(answers(infra.kafka_bootstrap, {b.command_id for b in bookings}, 900))
+            records = envelopes(topics.APPOINTMENTS_COMMANDS, [(b, branch) for b in bookings])
+            collector = asyncio.create_task(answers(infra.kafka_as(), {b.command_id for b in bookings}, 900))
             await asyncio.sleep(1)
             started = time.perf_counter()
             sent: dict[str, float] = {}
-            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
+            producer = AIOKafkaProducer(**infra.kafka_as().client_kwargs(), acks="all", enable_idempotence=True,
                                         linger_ms=5)
             await producer.start()
             futures = []

@@ -70,18 +70,19 @@ async def tasks_of(dsn: str, request_ids: list[str]) -> dict[str, tuple[str, str
 async def outcomes_phase(infra: Infra, count: int, pid: int) -> dict[str, float]:
     dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
     subs = submissions(count)
-    await produce(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, envelopes([(s, s.loan_id) for s in subs]))
+    await produce(infra.kafka_as(), topics.REQUESTS_EVENTS,
+                  envelopes(topics.REQUESTS_EVENTS, [(s, s.loan_id) for s in subs]))
     tasks = await tasks_of(dsn, [s.request_id for s in subs])
-    commands = envelopes([(C.RecordCallOutcome(command_id=f"cmd-{uuid.uuid4().hex[:12]}",
+    commands = envelopes(topics.CONFIRMATION_COMMANDS, [(C.RecordCallOutcome(command_id=f"cmd-{uuid.uuid4().hex[:12]}",
                                                task_id=tasks[s.request_id][0], agent_id="A-1",
                                                outcome=C.CallOutcome.CONFIRMED, recording_id="REC",
                                                called_at=ACCOUNT_DAY), s.loan_id) for s in subs])
     want = {k for k, _ in commands}
-    collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.CONFIRMATION_EVENTS, want,
+    collector = asyncio.create_task(collect(infra.kafka_as(), topics.CONFIRMATION_EVENTS, want,
                                             b'"type":"CoBorrowerConfirmed"', timeout=900))
     await asyncio.sleep(1)
     cpu = cpu_seconds(pid)
-    sent = await produce(infra.kafka_bootstrap, topics.CONFIRMATION_COMMANDS, commands)
+    sent = await produce(infra.kafka_as(), topics.CONFIRMATION_COMMANDS, commands)
     result = figures(sent, await collector)
     return result | {"service_cpu_ms_per_outcome": round((cpu_seconds(pid) - cpu) * 1000 / count, 2)}
 
@@ -218,7 +219,7 @@ async def main() -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
-        await ensure_topics(infra.kafka_bootstrap)
+        await ensure_topics(infra.kafka_as())
         await migrate(ROOT / "services" / "confirmation" / "migrations", infra.service_database_url("confirmation"),
                       "confirmation")
         async with service_process("confirmation", infra, args.port) as service:

@@ -33,6 +33,7 @@ from harness.infra import ROOT, Infra, provide
 from shared import topics
 from shared.db import migrate
 from shared.kafka_admin import ensure_topics
+from shared.kafka_security import KafkaAccess
 
 PORT = 18105
 Send = tuple[bytes, bytes, list[tuple[str, bytes | None]]]
@@ -46,8 +47,8 @@ def hostile(count: int) -> list[Hostile]:
                 for value, kind in (hostile_value(topics.REQUESTS_COMMANDS).example() for _ in range(count))]
 
 
-async def send_all(bootstrap: str, topic: str, records: list[Send]) -> dict[bytes, float]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+async def send_all(bootstrap: KafkaAccess, topic: str, records: list[Send]) -> dict[bytes, float]:
+    producer = AIOKafkaProducer(**bootstrap.client_kwargs(), acks="all", enable_idempotence=True, linger_ms=5,
                                 max_batch_size=256 * 1024, max_request_size=2 << 20)
     await producer.start()
     sent: dict[bytes, float] = {}
@@ -76,19 +77,20 @@ async def burst(infra: Infra, count: int, share: float) -> dict[str, object]:
     loans = [a_loan(loan_id=f"LH-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
     bad = hostile(round(count * share))
-    valid = envelopes([(a_debit_day_change(loan, 25), loan.loan_id) for loan in loans[: count - len(bad)]])
-    await send_all(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS,
-                   [(k, v, []) for k, v in envelopes([(x, x.loan_id) for x in loans])])
+    valid = envelopes(topics.REQUESTS_COMMANDS,
+                      [(a_debit_day_change(loan, 25), loan.loan_id) for loan in loans[: count - len(bad)]])
+    await send_all(infra.kafka_as(), topics.LOANS_SNAPSHOTS,
+                   [(k, v, []) for k, v in envelopes(topics.LOANS_SNAPSHOTS, [(x, x.loan_id) for x in loans])])
     records: list[Send] = [(k, v, []) for k, v in valid] + [(h.key.encode(), h.value, list(h.headers)) for h in bad]
     random.Random(7).shuffle(records)
     await projected(infra, [loan.loan_id for loan in loans])  # the figures below start with the commands
     want = {k for k, _ in valid}
-    approved = asyncio.create_task(collect(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, want,
+    approved = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,
                                            b'"type":"RequestApproved"', timeout=600))
-    lettered = asyncio.create_task(collect(infra.kafka_bootstrap, topics.dlq(topics.REQUESTS_COMMANDS),
+    lettered = asyncio.create_task(collect(infra.kafka_as(), topics.dlq(topics.REQUESTS_COMMANDS),
                                            {h.key.encode() for h in bad}, b"", timeout=600)) if bad else None
     await asyncio.sleep(1)  # the collectors are positioned
-    sent = await send_all(infra.kafka_bootstrap, topics.REQUESTS_COMMANDS, records)
+    sent = await send_all(infra.kafka_as(), topics.REQUESTS_COMMANDS, records)
     seen = await approved
     dead = await lettered if lettered else {}
     return {"valid": len(valid), "valid_answered": len(seen), "hostile": len(bad), "hostile_dead_lettered": len(dead),
@@ -103,7 +105,7 @@ async def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "hostile_mix.json")
     args = parser.parse_args()
     async with provide() as infra:
-        await ensure_topics(infra.kafka_bootstrap)
+        await ensure_topics(infra.kafka_as())
         await migrate(ROOT / "services" / "requests" / "migrations", infra.service_database_url("requests"), "requests")
         async with service_process("requests", infra, PORT):
             clean = await burst(infra, args.count, 0.0)

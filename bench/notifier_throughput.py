@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.requests_throughput import produce
+from bench.requests_throughput import bench_source, produce
 from bench.support import service_process
 from harness.builders import ACCOUNT_DAY, a_borrower, a_loan
 from harness.infra import ROOT, provide
@@ -31,13 +31,14 @@ from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.db import migrate
 from shared.envelope import encode, new_event
+from shared.kafka_security import KafkaAccess
 
 PORT = 18104
 
 
-async def sent_events(bootstrap: str, want: set[str],
+async def sent_events(bootstrap: KafkaAccess, want: set[str],
                       timeout: float) -> tuple[dict[str, float], Counter[tuple[str, ...]]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**bootstrap.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     cluster = await consumer._client.fetch_all_metadata()
@@ -72,7 +73,7 @@ async def main() -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
-        await ensure_topics(infra.kafka_bootstrap)
+        await ensure_topics(infra.kafka_as())
         await migrate(ROOT / "services" / "notifier" / "migrations", infra.service_database_url("notifier"), "notifier")
         async with service_process("notifier", infra, PORT):
             loans = []
@@ -81,8 +82,9 @@ async def main() -> None:
                 customer = f"CN-{uuid.uuid4().hex[:12]}"
                 loans.append(loan.model_copy(update={"borrowers": [a_borrower(
                     customer, channels=[L.NotificationChannel.APP_PUSH])]}))
-            await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, [
-                (x.loan_id.encode(), encode(new_event(x, source="bench", subject=x.loan_id, time=ACCOUNT_DAY)))
+            await produce(infra.kafka_as(), topics.LOANS_SNAPSHOTS, [
+                (x.loan_id.encode(), encode(new_event(x, source=bench_source(topics.LOANS_SNAPSHOTS), subject=x.loan_id,
+                                                            time=ACCOUNT_DAY)))
                 for x in loans])
             conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
             ids = [x.borrowers[0].customer_id for x in loans]
@@ -96,12 +98,12 @@ async def main() -> None:
                 policy_version="epidemic-2020", branch_id=x.branch_id, confirmation_attempts=3,
                 current_debit_day=10, new_debit_day=20,
                 current_due_date=date(2020, 2, 10), new_due_date=date(2020, 2, 20)),
-                source="bench", subject=x.loan_id, time=ACCOUNT_DAY) for x in loans]
+                source=bench_source(topics.REQUESTS_EVENTS), subject=x.loan_id, time=ACCOUNT_DAY) for x in loans]
             want = {e.id for e in events}
-            collector = asyncio.create_task(sent_events(infra.kafka_bootstrap, want, 900))
+            collector = asyncio.create_task(sent_events(infra.kafka_as(), want, 900))
             await asyncio.sleep(1)
             started = time.perf_counter()
-            sent_at = await produce(infra.kafka_bootstrap, topics.REQUESTS_EVENTS,
+            sent_at = await produce(infra.kafka_as(), topics.REQUESTS_EVENTS,
                                     [(e.subject.encode(), encode(e)) for e in events])  # type: ignore[union-attr]
             first, copies = await collector
             stored = await conn.fetchval("SELECT count(*) FROM notifier.deliveries WHERE customer_id = ANY($1)", ids)

@@ -28,21 +28,27 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench.support import service_process
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra, provide
-from shared import topics
+from shared import principals, topics
 from shared.db import migrate
 from shared.envelope import encode, new_event
+from shared.kafka_security import KafkaAccess
 
 PORT = 18101
 
 
-def envelopes(topic_data: list[tuple[Any, str]]) -> list[tuple[bytes, bytes]]:
-    return [(key.encode(), encode(new_event(d, source="bench", subject=key, time=ACCOUNT_DAY)))
+def bench_source(topic: str) -> str:
+    """The bench writes each topic as its writer's tool would (consumers accept only a topic's writers' sources)."""
+    return f"{principals.writer_of(topic).source}/bench"
+
+
+def envelopes(topic: str, topic_data: list[tuple[Any, str]]) -> list[tuple[bytes, bytes]]:
+    return [(key.encode(), encode(new_event(d, source=bench_source(topic), subject=key, time=ACCOUNT_DAY)))
             for d, key in topic_data]
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> dict[bytes, float]:
+async def produce(bootstrap: KafkaAccess, topic: str, records: list[tuple[bytes, bytes]]) -> dict[bytes, float]:
     """Sends every record; returns when each key was handed to the producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+    producer = AIOKafkaProducer(**bootstrap.client_kwargs(), acks="all", enable_idempotence=True, linger_ms=5,
                                 max_batch_size=256 * 1024)
     await producer.start()
     sent: dict[bytes, float] = {}
@@ -57,9 +63,10 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
     return sent
 
 
-async def collect(bootstrap: str, topic: str, want: set[bytes], kind: bytes, timeout: float) -> dict[bytes, float]:
+async def collect(bootstrap: KafkaAccess, topic: str, want: set[bytes], kind: bytes,
+                  timeout: float) -> dict[bytes, float]:
     """Reads `topic` from its current end until a record of `kind` arrived for every key in `want`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**bootstrap.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     cluster = await consumer._client.fetch_all_metadata()
@@ -100,19 +107,20 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
     async with service_process("requests", infra, PORT):
-        await produce(infra.kafka_bootstrap, topics.LOANS_SNAPSHOTS, envelopes([(x, x.loan_id) for x in loans]))
+        await produce(infra.kafka_as(), topics.LOANS_SNAPSHOTS,
+                      envelopes(topics.LOANS_SNAPSHOTS, [(x, x.loan_id) for x in loans]))
         dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
         conn = await asyncpg.connect(dsn)
         ids = [x.loan_id for x in loans]
         while await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids) < count:
             await asyncio.sleep(0.2)
         await conn.close()
-        commands = envelopes([(a_debit_day_change(x, 25), x.loan_id) for x in loans])
+        commands = envelopes(topics.REQUESTS_COMMANDS, [(a_debit_day_change(x, 25), x.loan_id) for x in loans])
         want = {key for key, _ in commands}
-        collector = asyncio.create_task(collect(infra.kafka_bootstrap, topics.REQUESTS_EVENTS, want,
+        collector = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,
                                                 b'"type":"RequestApproved"', timeout=600))
         await asyncio.sleep(1)  # the collector is positioned
-        sent = await produce(infra.kafka_bootstrap, topics.REQUESTS_COMMANDS, commands)
+        sent = await produce(infra.kafka_as(), topics.REQUESTS_COMMANDS, commands)
         return figures(sent, await collector)
 
 
@@ -131,10 +139,10 @@ async def baseline_loop(infra: Infra, source: str, sink: str, count: int, stop: 
     """The hand-written floor: one transaction per fetched batch, then publish, then commit offsets."""
     conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
     await conn.execute(BASELINE_SQL)
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=infra.kafka_bootstrap, group_id=f"bench-{uuid.uuid4()}",
+    consumer = AIOKafkaConsumer(source, **infra.kafka_as().client_kwargs(), group_id=f"bench-{uuid.uuid4()}",
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=8 << 20)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**infra.kafka_as().client_kwargs(), acks="all", enable_idempotence=True,
                                 linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -178,19 +186,19 @@ async def baseline_loop(infra: Infra, source: str, sink: str, count: int, stop: 
 
 async def run_baseline(infra: Infra, count: int) -> dict[str, float]:
     source, sink = f"bench.baseline.in.{uuid.uuid4().hex[:6]}", f"bench.baseline.out.{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**infra.kafka_as().client_kwargs())
     await admin.start()
     await admin.create_topics([NewTopic(source, 6, 1), NewTopic(sink, 6, 1)])
     await admin.close()
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}") for _ in range(count)]
-    commands = envelopes([(a_debit_day_change(x, 25), x.loan_id) for x in loans])
+    commands = envelopes(topics.REQUESTS_COMMANDS, [(a_debit_day_change(x, 25), x.loan_id) for x in loans])
     stop = asyncio.Event()
     loop_task = asyncio.create_task(baseline_loop(infra, source, sink, count, stop))
     want = {k for k, _ in commands}
-    collector = asyncio.create_task(collect(infra.kafka_bootstrap, sink, want, b'"type": "RequestApproved"',
+    collector = asyncio.create_task(collect(infra.kafka_as(), sink, want, b'"type": "RequestApproved"',
                                             timeout=600))
     await asyncio.sleep(3)  # consumer group joined, collector positioned
-    sent = await produce(infra.kafka_bootstrap, source, commands)
+    sent = await produce(infra.kafka_as(), source, commands)
     seen = await collector
     stop.set()
     await loop_task
@@ -205,7 +213,7 @@ async def main() -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
-        await ensure_topics(infra.kafka_bootstrap)
+        await ensure_topics(infra.kafka_as())
         await migrate(ROOT / "services" / "requests" / "migrations", infra.service_database_url("requests"), "requests")
         service = await run_service(infra, args.count)
         print("service ", service, flush=True)

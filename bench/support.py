@@ -16,7 +16,8 @@ from harness.infra import ROOT, Infra
 @contextlib.asynccontextmanager
 async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`python -m services.<name>` at log level INFO (as in production), ready when its /ready answers 200."""
-    env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ, "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+    env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ,
+           **{f"{name.upper()}_{k.upper()}": v for k, v in infra.kafka_settings(name).items()},
            f"{name.upper()}_DATABASE_URL": infra.service_database_url(name), f"{name.upper()}_HTTP_PORT": str(port),
            "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "POSTLOAN_DEMO_MODE": "true",
            "PYTHONPATH": str(ROOT)}

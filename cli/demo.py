@@ -60,12 +60,14 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of
                                            applicant_customer_id=f"C-P-{suffix}", channel=req.Channel.APP,
                                            new_debit_day=28, submitted_at=at)
         start = await end_offsets(bootstrap, watched)
-        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(dated, subject=loan.loan_id))])
+        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS,
+                                   envelope(dated, topic=topics.LOANS_SNAPSHOTS, subject=loan.loan_id))])
         console.print(f"[bold]core banking[/bold] → LoanSnapshot {loan.loan_id} (one co-borrower)")
         async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(timeout):
             while (await client.get(f"{requests_url}/loans/{loan.loan_id}")).status_code != 200:
                 await asyncio.sleep(0.2)
-            await publish(bootstrap, [(topics.REQUESTS_COMMANDS, envelope(command, subject=loan.loan_id))])
+            await publish(bootstrap, [(topics.REQUESTS_COMMANDS,
+                                       envelope(command, topic=topics.REQUESTS_COMMANDS, subject=loan.loan_id))])
             console.print("[bold]app[/bold] → SubmitDebitDayChange: primary borrower asks for day 28")
             request_id = paper_sent = None
             async for topic, msg in follow(bootstrap, start, watched):
@@ -84,7 +86,7 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of
                     await publish(bootstrap, [(topics.CONFIRMATION_COMMANDS, envelope(conf.RecordCallOutcome(
                         command_id=f"demo-call-{suffix}", task_id=task["task_id"], agent_id="A-DEMO",
                         outcome=conf.CallOutcome.CONFIRMED, recording_id=f"REC-{suffix}", called_at=at),
-                        subject=loan.loan_id))])
+                        topic=topics.CONFIRMATION_COMMANDS, subject=loan.loan_id))])
                 if kind == "CoBorrowerConfirmed" and not paper_sent:
                     owed = await _owed(client, confirmation_url, loan.branch_id)
                     mine = [p for p in owed if p["request_id"] == request_id]
@@ -94,7 +96,8 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of
                     paper_sent = True
                     await publish(bootstrap, [(topics.CONFIRMATION_COMMANDS, envelope(conf.RecordPaperSignature(
                         command_id=f"demo-paper-{suffix}", request_id=request_id, customer_id=f"C-CO-{suffix}",
-                        received_at=at, received_by="S-DEMO", branch_id="SZ-SERVICE-CENTRE"), subject=loan.loan_id))])
+                        received_at=at, received_by="S-DEMO", branch_id="SZ-SERVICE-CENTRE"),
+                        topic=topics.CONFIRMATION_COMMANDS, subject=loan.loan_id))])
                     console.print("[bold]service centre[/bold] → RecordPaperSignature: the paper arrived")
                 if kind == "PaperSignatureReceived":
                     owed = await _owed(client, confirmation_url, loan.branch_id)

@@ -16,7 +16,7 @@ def documents(service: str) -> dict[str, Any]:
     """{"asyncapi": …, "openapi": …} of a service, built without connecting to anything."""
     module = __import__(f"services.{service}.app", fromlist=["build_runtime"])
     settings = __import__(f"services.{service}.settings", fromlist=["Settings"]).Settings
-    runtime = module.build_runtime(settings(kafka_bootstrap="kafka:9092"))
+    runtime = module.build_runtime(settings(kafka_bootstrap="kafka:9092", kafka_security_protocol="PLAINTEXT"))
     return {"asyncapi": runtime.asyncapi(), "openapi": runtime.asgi().openapi()}
 
 

@@ -1,4 +1,7 @@
-"""Publishing contract messages and following topics, for the CLI and the tests' drivers."""
+"""Publishing contract messages and following topics, for the CLI and the tests' drivers.
+
+Each topic is written as the principal CONTRACT.md names as its writer (shared/principals.py), with that writer's
+CloudEvent source; topics are read as `dashboards` (events), `ops` (dead letters) or else the admin."""
 
 import asyncio
 import json
@@ -8,30 +11,50 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared import principals
 from shared.contracts import Contract
 from shared.envelope import CloudEvent, new_event
+from shared.kafka_security import KafkaAccess, local_access
 from shared.outbox import OutgoingRecord, kafka_headers
 
 
-def envelope(data: Contract, *, subject: str, source: str = "postloan/cli", time: datetime | None = None,
+def envelope(data: Contract, *, topic: str, subject: str, source: str | None = None, time: datetime | None = None,
              correlationid: str | None = None) -> CloudEvent[Any]:
+    """`data` as a CloudEvent for `topic`, from its writer's tool (`<writer's source>/cli`) unless `source` says."""
+    source = source or f"{principals.writer_of(topic).source}/cli"
     return new_event(data, source=source, subject=subject, time=time or datetime.now(UTC), correlationid=correlationid)
 
 
+def reader(bootstrap: str, topics: Iterable[str]) -> KafkaAccess:
+    """The least principal that may read all of `topics`."""
+    names = set(topics)
+    for who in (principals.DASHBOARDS, principals.OPS):
+        if names <= set(who.reads):
+            return local_access(who.name, bootstrap)
+    return local_access(principals.ADMIN, bootstrap)
+
+
 async def publish(bootstrap: str, messages: Iterable[tuple[str, CloudEvent[Any]]]) -> int:
-    """Publishes (topic, envelope) pairs the way a contract producer must: key = subject, acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    """Publishes (topic, envelope) pairs the way a contract producer must: key = subject, acks=all, each topic as
+    its writer."""
+    by_writer: dict[str, list[tuple[str, CloudEvent[Any]]]] = {}
+    for topic, event in messages:
+        by_writer.setdefault(principals.writer_of(topic).name, []).append((topic, event))
+    for writer, some in by_writer.items():
+        await _publish_as(local_access(writer, bootstrap), some)
+    return sum(map(len, by_writer.values()))
+
+
+async def _publish_as(access: KafkaAccess, messages: list[tuple[str, CloudEvent[Any]]]) -> None:
+    producer = AIOKafkaProducer(**access.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
-    count = 0
     try:
         for topic, event in messages:
             record = OutgoingRecord.of_event(topic, event)
             await producer.send(topic, record.value, key=record.key, headers=kafka_headers(record.headers))
-            count += 1
         await producer.flush()
     finally:
         await producer.stop()
-    return count
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
@@ -40,7 +63,8 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list
 
 
 async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    topics = list(topics)
+    consumer = AIOKafkaConsumer(**reader(bootstrap, topics).client_kwargs())
     await consumer.start()
     try:
         return await consumer.end_offsets(await _partitions(consumer, topics))  # type: ignore[no-any-return]
@@ -52,7 +76,7 @@ async def follow(bootstrap: str, start: dict[TopicPartition, int] | None, topics
                  *, from_beginning: bool = False) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Yields (topic, decoded JSON) from `start` offsets (or the end / beginning) onwards, without a group."""
     topics = list(topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**reader(bootstrap, topics).client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         if start is None:

@@ -36,6 +36,8 @@ from shared import topics
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
 from shared.kafka_admin import ensure_topics
+from shared.kafka_security import local_access
+from shared.principals import ADMIN
 
 __all__ = ["app", "cli", "main"]  # importing cli.demo/docs/operations registers their commands
 
@@ -43,7 +45,7 @@ __all__ = ["app", "cli", "main"]  # importing cli.demo/docs/operations registers
 @app.command("topics")
 def create_topics(bootstrap: Bootstrap = "127.0.0.1:9092", partitions: int = 6) -> None:
     """Create the contract's topics and their dead-letter topics (idempotent)."""
-    created = asyncio.run(ensure_topics(bootstrap, partitions=partitions))
+    created = asyncio.run(ensure_topics(local_access(ADMIN, bootstrap), partitions=partitions))
     console.print(f"topics: {len(created)} created, {len(topics.ALL_WITH_DLQ) - len(created)} already there")
 
 
@@ -57,7 +59,8 @@ def load_demo(bootstrap: Bootstrap = "127.0.0.1:9092",
     except (OSError, ValueError, ValidationError) as exc:
         fail(f"{file}: {exc}")
     sent = asyncio.run(publish(bootstrap, [
-        (topics.LOANS_SNAPSHOTS, envelope(s, subject=s.loan_id, source="core-banking/demo")) for s in snapshots
+        (topics.LOANS_SNAPSHOTS, envelope(s, topic=topics.LOANS_SNAPSHOTS, subject=s.loan_id,
+                                           source="core-banking/demo")) for s in snapshots
     ]))
     console.print(f"published {sent} loan snapshots to {topics.LOANS_SNAPSHOTS}")
 
@@ -85,9 +88,9 @@ def try_request(
         cmd = req.SubmitDebitDayChange(command_id=f"cli-{suffix}", loan_id=loan.loan_id,
                                        applicant_customer_id=customer.customer_id, channel=req.Channel.APP,
                                        new_debit_day=day, submitted_at=at or now)
-        event = envelope(cmd, subject=loan.loan_id, source="channel/app")
-        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id,
-                                                                     source="core-banking/demo"))])
+        event = envelope(cmd, topic=topics.REQUESTS_COMMANDS, subject=loan.loan_id, source="channels/app")
+        snapshot = envelope(loan, topic=topics.LOANS_SNAPSHOTS, subject=loan.loan_id, source="core-banking/demo")
+        await publish(bootstrap, [(topics.LOANS_SNAPSHOTS, snapshot)])
         console.print(f"[bold]→ {topics.LOANS_SNAPSHOTS}[/bold] LoanSnapshot loan={loan.loan_id} "
                       f"debit_day={loan.debit_day} next_due_date={loan.next_due_date}")
         await wait_until_known(f"{requests_url}/loans/{loan.loan_id}",

@@ -17,11 +17,12 @@ from rich.progress import track
 from rich.table import Table
 
 from cli.app import Bootstrap, app, console, fail, url_of
-from cli.kafka_io import envelope, publish
-from shared import topics
+from cli.kafka_io import envelope, publish, reader
+from shared import principals, topics
 from shared.contracts import TOPIC_TYPES, Contract
 from shared.contracts import appointments as appt
 from shared.contracts import loans as loan_contract
+from shared.kafka_security import local_access
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPE_TOPIC = {m.type_name(): (topic, m) for topic, models in TOPIC_TYPES.items() for m in models
@@ -57,7 +58,7 @@ def send(
         parsed = model.model_validate(raw)
     except (OSError, ValueError, ValidationError) as exc:
         fail(f"not a valid {type_}: {exc}")
-    event = envelope(parsed, subject=subject_of(parsed, subject))
+    event = envelope(parsed, topic=topic, subject=subject_of(parsed, subject))
     asyncio.run(publish(bootstrap, [(topic, event)]))
     console.print(f"→ {topic} {type_} id={event.id} subject={event.subject}")
 
@@ -115,10 +116,12 @@ def load(
         try:
             if kind == "loans":
                 loan = loan_contract.LoanSnapshot.model_validate(item)
-                good.append((topics.LOANS_SNAPSHOTS, envelope(loan, subject=loan.loan_id, source="cli/load")))
+                good.append((topics.LOANS_SNAPSHOTS,
+                             envelope(loan, topic=topics.LOANS_SNAPSHOTS, subject=loan.loan_id)))
             else:
                 plan = appt.SetBranchPlan.model_validate({"command_id": f"load-{uuid.uuid4().hex[:12]}", **item})
-                good.append((topics.APPOINTMENTS_COMMANDS, envelope(plan, subject=plan.branch_id, source="cli/load")))
+                good.append((topics.APPOINTMENTS_COMMANDS,
+                             envelope(plan, topic=topics.APPOINTMENTS_COMMANDS, subject=plan.branch_id)))
         except ValidationError as exc:
             refused.append((n, item.get("loan_id") or item.get("branch_id") or "?", exc.errors()[0]))
     if good:
@@ -165,7 +168,7 @@ app.add_typer(dlq_app, name="dlq")
 
 
 async def _dead_letters(bootstrap: str, names: list[str]) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**reader(bootstrap, names).client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -219,16 +222,18 @@ def dlq_replay(letters: Annotated[list[str], typer.Argument(help="TOPIC.dlq:PART
         fail(f"no such dead letter: {', '.join(sorted(missing))}")
 
     async def replay() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
-        try:
-            for r in records:
-                original = dict(r.headers).get("x-original-topic", b"").decode()
-                kept = [(k, v) for k, v in r.headers if not k.startswith("x-")]
+        # A dead letter goes back as its topic's writer (CONTRACT.md), keeping its own CloudEvent source.
+        for r in records:
+            original = dict(r.headers).get("x-original-topic", b"").decode()
+            kept = [(k, v) for k, v in r.headers if not k.startswith("x-")]
+            access = local_access(principals.writer_of(original).name, bootstrap)
+            producer = AIOKafkaProducer(**access.client_kwargs(), acks="all", enable_idempotence=True)
+            await producer.start()
+            try:
                 await producer.send_and_wait(original, r.value, key=r.key, headers=[
                     *kept, ("x-replayed-from", f"{r.topic}:{r.partition}:{r.offset}".encode())])
-        finally:
-            await producer.stop()
+            finally:
+                await producer.stop()
 
     asyncio.run(replay())
     console.print(f"replayed {len(records)} dead letter(s)")

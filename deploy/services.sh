@@ -29,8 +29,13 @@ start() {
       echo "$s: port ${port[$s]} is taken by another process; stop it or set ${s^^}_HTTP_PORT" >&2; exit 1
     fi
     url=$(database_url "$s")
-    # exported in a subshell that becomes the service (exec): never on a command line, never in another's environment
-    (export "${s^^}_DATABASE_URL=$url" POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true}
+    # Exported in a subshell that becomes the service (exec): never on a command line, never in another's
+    # environment. Each service connects to Kafka as its own principal (shared/principals.py), with the password
+    # and CA deploy/kafka.sh generated; those variables name files, so no Kafka secret is in the environment.
+    (export "${s^^}_DATABASE_URL=$url" POSTLOAN_LOG_JSON=${POSTLOAN_LOG_JSON:-true} \
+       "${s^^}_KAFKA_SASL_USERNAME=postloan-$s" \
+       "${s^^}_KAFKA_SASL_PASSWORD_FILE=$state/secrets/kafka/postloan-$s.password" \
+       "POSTLOAN_KAFKA_CA_FILE=$state/secrets/tls/ca.pem"
      exec nohup "$py" -m "services.$s" >>"$state/logs/$s.log" 2>&1 </dev/null) &
     echo $! >"$state/run/$s.pid"
   done

@@ -27,7 +27,9 @@ postloan is up (${took} s).
   services   ${services}
   health     http://127.0.0.1:${first_port}/health   (and /ready, /docs for OpenAPI, /docs/asyncapi.json; same paths on each port)
   logs       $root/.local/logs/<service>.log
-  Kafka      127.0.0.1:9092    PostgreSQL  127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
+  Kafka      127.0.0.1:9092 (SASL_SSL, SCRAM-SHA-512; CA .local/secrets/tls/ca.pem, one password per principal in
+             .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)
+  PostgreSQL 127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
              superuser URL: deploy/postgres.sh admin-url   (passwords in .local/secrets/postgres, mode 0600)
 
 Try it (a sample debit-day change, then every event that follows from it):

@@ -1,7 +1,9 @@
 """One Kafka broker and one PostgreSQL server for a whole test run, found or started, and a fresh database.
 
 Order of preference: servers named by POSTLOAN_TEST_KAFKA_BOOTSTRAP / POSTLOAN_TEST_DATABASE_URL; containers
-when a Docker engine answers (testcontainers); otherwise the project's native launchers in deploy/.
+when a Docker engine answers (testcontainers); otherwise the project's native launchers in deploy/. The native broker
+is the secured one (SASL_SSL, SCRAM, ACLs): its credentials are generated under .local/test/secrets by deploy/kafka.sh
+and handed out per principal (`Infra.kafka_as`, `Infra.kafka_settings`).
 """
 
 import contextlib
@@ -17,10 +19,13 @@ import asyncpg
 
 from services import SERVICES
 from shared import db_roles
+from shared.kafka_security import KafkaAccess, ca_file, local_access, password_file
+from shared.principals import ADMIN, service
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settable so that two test runs on one machine (say, two checkouts) use brokers of their own.
 TEST_KAFKA_PORT = int(os.environ.get("POSTLOAN_TEST_KAFKA_PORT", "19092"))
+TEST_STATE = ROOT / ".local" / "test"  # the test broker's data and its generated CA and credentials
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,26 @@ class Infra:
     postgres_version: str
     how: str
     service_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
+    kafka_state: Path | None = None  # the state folder holding the broker's credentials; None: an open broker
 
     def service_database_url(self, service: str) -> str:
         """The test database as the service's own login role sees it: its schema only (what services run as)."""
         return self.service_urls[service]
+
+    def kafka_as(self, principal: str = ADMIN) -> KafkaAccess:
+        """The run's broker as `principal` (shared/principals.py; the admin by default)."""
+        if self.kafka_state is None:
+            return KafkaAccess(self.kafka_bootstrap)
+        return local_access(principal, self.kafka_bootstrap, state=self.kafka_state)
+
+    def kafka_settings(self, name: str) -> dict[str, str]:
+        """The Kafka settings of service `name`, running as its own principal."""
+        if self.kafka_state is None:
+            return {"kafka_bootstrap": self.kafka_bootstrap, "kafka_security_protocol": "PLAINTEXT"}
+        user = service(name).name
+        return {"kafka_bootstrap": self.kafka_bootstrap, "kafka_security_protocol": "SASL_SSL",
+                "kafka_sasl_username": user, "kafka_sasl_password_file": str(password_file(user, self.kafka_state)),
+                "kafka_ca_file": str(ca_file(self.kafka_state))}
 
 
 def _launcher(script: str, *args: str, env: dict[str, str]) -> str:
@@ -53,7 +74,7 @@ def _native_kafka() -> Iterator[tuple[str, str]]:
     env = {
         "KAFKA_PORT": str(TEST_KAFKA_PORT),
         "KAFKA_CONTROLLER_PORT": str(TEST_KAFKA_PORT + 1),
-        "POSTLOAN_STATE_DIR": str(ROOT / ".local" / "test"),  # data, pid and log files are named by port
+        "POSTLOAN_STATE_DIR": str(TEST_STATE),  # data, pid and log files are named by port
         "POSTLOAN_PYTHON": sys.executable,
         "KAFKA_FRESH": "1",  # every run starts from empty topics
     }
@@ -133,6 +154,7 @@ async def provide() -> AsyncIterator[Infra]:
     stack = contextlib.ExitStack()
     with stack:
         kafka_env = os.environ.get("POSTLOAN_TEST_KAFKA_BOOTSTRAP")
+        state: Path | None = None
         db_env = os.environ.get("POSTLOAN_TEST_DATABASE_URL")
         # A server the run did not start gets the service roles with passwords of the run's own.
         secrets = ROOT / ".local" / "test" / "secrets" / "postgres"
@@ -143,10 +165,11 @@ async def provide() -> AsyncIterator[Infra]:
             how = "testcontainers"
         else:
             bootstrap, kafka_version = stack.enter_context(_native_kafka())
+            state = TEST_STATE
             (server, secrets), how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
         url, admin_dsn, pg_version = await _create_database(server)
         try:
             service_urls = await _provision(server, url, secrets)
-            yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls)
+            yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls, state)
         finally:
             await _drop_database(admin_dsn, url)

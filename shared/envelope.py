@@ -66,6 +66,7 @@ class ErrorKind(StrEnum):
     INVALID_DATA = "invalid-data"
     TOO_LARGE = "too-large"
     PROCESSING_FAILED = "processing-failed"
+    FORBIDDEN_SOURCE = "forbidden-source"  # CONTRACT "Who may write": the source is not one of the topic's writers
 
 
 class UndecodableMessage(Exception):

@@ -1,17 +1,22 @@
-"""Creates the contract's topics and their dead-letter twins explicitly (the broker's auto-creation is off).
+"""Creates the contract's topics and their dead-letter twins explicitly (the broker's auto-creation is off), and
+the ACLs of shared/principals.py, as the admin principal.
 
-`python -m shared.kafka_admin [--bootstrap HOST:PORT] [--partitions N]` — idempotent.
+`python -m shared.kafka_admin [--bootstrap HOST:PORT] [--partitions N] setup|ping|acls` — idempotent; the admin's
+credentials come from the state folder the scripts fill (shared.kafka_security.local_access).
 """
 
 import argparse
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from shared import topics
+from shared import kafka_acls, topics
+from shared.kafka_security import KafkaAccess, local_access
+from shared.principals import ADMIN
 
 DEFAULT_PARTITIONS = 6
 # A dead letter is the bad record whole plus headers saying why: its topic takes records twice the broker's
@@ -28,17 +33,25 @@ def topic_configs(name: str, *, dlq_retention_days: int = DLQ_RETENTION_DAYS) ->
             "retention.ms": str(dlq_retention_days * 24 * 3600 * 1000)}
 
 
+@contextlib.asynccontextmanager
+async def admin_client(access: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**access.client_kwargs(), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(
-    bootstrap: str,
+    access: KafkaAccess,
     *,
     names: Iterable[str] = topics.ALL_WITH_DLQ,
     partitions: int = DEFAULT_PARTITIONS,
     replication: int = 1,
 ) -> list[str]:
-    """Creates the missing topics among `names`; returns the ones it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
-    try:
+    """Creates the missing topics among `names`; returns the ones it created (`access` must be allowed to: admin)."""
+    async with admin_client(access) as admin:
         names = list(names)
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -54,21 +67,52 @@ async def ensure_topics(
         if older:
             await admin.alter_configs(older)
         return missing
-    finally:
-        await admin.close()
 
 
 def _errors(response: object) -> list[tuple[str, int, str | None]]:
     return [(e[0], e[1], e[2] if len(e) > 2 else None) for e in getattr(response, "topic_errors", [])]
 
 
+async def _wait_for_broker(access: KafkaAccess, seconds: float) -> None:
+    """Returns once the broker answers a metadata request as `access` (it opens its port before it is ready)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            async with admin_client(access) as admin:
+                await admin.list_topics()
+            return
+        except KafkaError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _command(command: str, access: KafkaAccess, partitions: int, wait: float) -> None:
+    if wait:
+        await _wait_for_broker(access, wait)
+    if command == "ping":
+        async with admin_client(access) as admin:
+            await admin.list_topics()
+    elif command == "acls":  # what the broker holds, like `kafka-acls --list`
+        async with admin_client(access) as admin:
+            print("\n".join(str(acl) for acl in sorted(await kafka_acls.listed(admin))))
+    else:
+        created = await ensure_topics(access, partitions=partitions)
+        print(f"topics: {len(created)} created, {len(topics.ALL_WITH_DLQ) - len(created)} already there")
+        if access.protocol == "SASL_SSL":  # a PLAINTEXT broker has no authorizer to hold ACLs
+            async with admin_client(access) as admin:
+                added, removed = await kafka_acls.ensure(admin)
+            print(f"acls: {len(added)} created, {len(removed)} removed, {len(kafka_acls.wanted())} in force")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    parser.add_argument("--wait", type=float, default=0, help="Seconds to wait for the broker to answer first.")
+    parser.add_argument("command", nargs="?", choices=("setup", "ping", "acls"), default="setup")
     args = parser.parse_args()
-    created = asyncio.run(ensure_topics(args.bootstrap, partitions=args.partitions))
-    print(f"topics: {len(created)} created, {len(topics.ALL_WITH_DLQ) - len(created)} already there")
+    asyncio.run(_command(args.command, local_access(ADMIN, args.bootstrap), args.partitions, args.wait))
 
 
 if __name__ == "__main__":

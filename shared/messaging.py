@@ -23,7 +23,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from shared import outbox, topics
+from shared import outbox, principals, topics
 from shared.clock import Clock
 from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
@@ -177,11 +177,17 @@ class BatchConsumer:
         now = self._clock.now()
         for record in records:
             try:
-                decoded.append((record, self.codecs[record.topic].decode(record.value, now=now)))
+                event = self.codecs[record.topic].decode(record.value, now=now)
             except UndecodableMessage as exc:
                 dead.append((record, exc.kind, exc.detail))
+                continue
             except Exception as exc:  # the decoder's promise broken: still this record's problem, not the batch's
                 dead.append((record, ErrorKind.INVALID_DATA, type(exc).__name__))
+                continue
+            if principals.accepts(record.topic, event.source):
+                decoded.append((record, event))
+            else:  # a writer the contract does not name for this topic: applied by nobody, kept for inspection
+                dead.append((record, ErrorKind.FORBIDDEN_SOURCE, _forbidden(record.topic)))
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
             wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
@@ -344,6 +350,11 @@ class BatchConsumer:
 def route_type(key: "str | type[Contract]") -> str:
     """A route's key as its CloudEvent type: routes name contract classes (or, for old callers, type names)."""
     return key if isinstance(key, str) else key.type_name()
+
+
+def _forbidden(topic: str) -> str:
+    # The header names the rule, never the value that broke it (as for every dead letter); the record has it.
+    return f"the source is not one of the writers of {topic} ({', '.join(principals.sources(topic))})"
 
 
 DEAD_LETTER_SOURCE = "dead-letter"  # the inbox's source for records dead-lettered by their coordinates

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared import outbox
 from shared.db import is_transient, notify_channel, outbox_parked_table
 from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
+from shared.kafka_security import KafkaAccess
 
 log = structlog.get_logger("postloan.relay")
 
@@ -77,7 +78,7 @@ class OutboxRelay:
         engine: AsyncEngine,
         table: Table,
         schema: str,
-        bootstrap: str,
+        kafka: KafkaAccess,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         parked: Table | None = None,
@@ -86,7 +87,7 @@ class OutboxRelay:
         self._table = table
         self._parked = parked if parked is not None else outbox_parked_table(table.metadata)
         self._schema = schema
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._batch_size = batch_size
         self._poll = poll_interval
         self._wake = asyncio.Event()
@@ -157,7 +158,7 @@ class OutboxRelay:
 
     def _new_producer(self, *, idempotent: bool = True) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=idempotent, linger_ms=5,
+            **self._kafka.client_kwargs(), acks="all", enable_idempotence=idempotent, linger_ms=5,
             max_batch_size=256 * 1024,  # fewer, fuller produce requests when a round sends thousands of rows
             max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,  # a dead letter may carry a record of the broker's limit
         )

@@ -18,19 +18,21 @@ import structlog
 from sqlalchemy import MetaData
 
 from shared.db import create_engine, messaging_tables, outbox_parked_table
+from shared.kafka_security import KafkaAccess
 from shared.logging import configure_logging
 from shared.relay import OutboxRelay
 
 log = structlog.get_logger("postloan.relay")
 PR_SET_PDEATHSIG = 1
+ENV = "POSTLOAN_RELAY_"
 
 
-def environment(*, database_url: str, schema: str, bootstrap: str, batch_size: int, poll_interval_s: float,
+def environment(*, database_url: str, schema: str, kafka: KafkaAccess, batch_size: int, poll_interval_s: float,
                 log_level: str, log_json: bool | None) -> dict[str, str]:
-    """What the parent passes to the child."""
+    """What the parent passes to the child (the Kafka credentials too: in the environment, not on a command line)."""
     return {
-        "POSTLOAN_RELAY_DATABASE_URL": database_url, "POSTLOAN_RELAY_SCHEMA": schema,
-        "POSTLOAN_RELAY_BOOTSTRAP": bootstrap, "POSTLOAN_RELAY_BATCH_SIZE": str(batch_size),
+        "POSTLOAN_RELAY_DATABASE_URL": database_url, "POSTLOAN_RELAY_SCHEMA": schema, **kafka.environment(ENV),
+        "POSTLOAN_RELAY_BATCH_SIZE": str(batch_size),
         "POSTLOAN_RELAY_POLL_INTERVAL_S": str(poll_interval_s), "POSTLOAN_RELAY_LOG_LEVEL": log_level,
         "POSTLOAN_RELAY_LOG_JSON": "" if log_json is None else str(log_json).lower(),
     }
@@ -57,7 +59,7 @@ async def main() -> None:
     metadata = MetaData(schema=schema)
     _, outbox = messaging_tables(metadata)
     engine = create_engine(env["POSTLOAN_RELAY_DATABASE_URL"], pool_size=2)
-    relay = OutboxRelay(engine=engine, table=outbox, schema=schema, bootstrap=env["POSTLOAN_RELAY_BOOTSTRAP"],
+    relay = OutboxRelay(engine=engine, table=outbox, schema=schema, kafka=KafkaAccess.from_env(ENV, dict(env)),
                         batch_size=int(env["POSTLOAN_RELAY_BATCH_SIZE"]),
                         poll_interval=float(env["POSTLOAN_RELAY_POLL_INTERVAL_S"]),
                         parked=outbox_parked_table(metadata))

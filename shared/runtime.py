@@ -154,7 +154,10 @@ class ServiceRuntime:
         self._worker_tasks: list[asyncio.Task[None]] = []
         self.deps: Deps | None = None
         # Built without I/O, so the AsyncAPI document exists before (and without) a broker connection.
-        self.broker = KafkaBroker(settings.kafka_bootstrap, logger=logging.getLogger("postloan.faststream"))
+        self.kafka = settings.kafka_access(spec.name)  # the service's own principal (shared/principals.py)
+        # Topics are the scripts' (the admin principal's): a service may not create them and does not try.
+        self.broker = KafkaBroker(self.kafka.bootstrap, security=self.kafka.faststream_security(),
+                                  allow_auto_create_topics=False, logger=logging.getLogger("postloan.faststream"))
         self._subscribe()
         self.broker.publisher(
             spec.produces, title=f"{spec.name} -> {spec.produces}", schema=envelope_union(TOPIC_TYPES[spec.produces]),
@@ -178,7 +181,7 @@ class ServiceRuntime:
             self._relay_task = asyncio.create_task(self._relay_child(url), name=f"{self.spec.name}-relay")
         else:
             self.relay = OutboxRelay(
-                engine=self.engine, table=self.tables.outbox, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
+                engine=self.engine, table=self.tables.outbox, schema=self.spec.name, kafka=self.kafka,
                 batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
                 parked=outbox_parked_table(self.spec.metadata),
             )
@@ -207,7 +210,7 @@ class ServiceRuntime:
         exits (it should not) is started again after a pause. Its log lines go to the service's stderr."""
         s = self.settings
         env = {**os.environ, **relay_process.environment(
-            database_url=database_url, schema=self.spec.name, bootstrap=s.kafka_bootstrap,
+            database_url=database_url, schema=self.spec.name, kafka=self.kafka,
             batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s, log_level=s.log_level,
             log_json=s.log_json)}
         while True:

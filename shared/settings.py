@@ -6,7 +6,8 @@ A value missing under the service's prefix is read from the same name under `POS
 
 import sys
 from datetime import datetime
-from typing import Any, Self, TypeVar
+from pathlib import Path
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import AwareDatetime, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -16,6 +17,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.kafka_security import KafkaAccess, ca_file, password_file
+
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postloan@127.0.0.1:55432/postloan"
 
 
@@ -23,6 +26,17 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTLOAN_", extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
+    kafka_security_protocol: Literal["SASL_SSL", "PLAINTEXT"] = Field(
+        "SASL_SSL", description="SASL_SSL (SCRAM-SHA-512 over TLS: the scripts' broker) or PLAINTEXT (an open broker)."
+    )
+    kafka_sasl_username: str = Field("", description="Kafka principal; empty means postloan-<service>.")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="The principal's SCRAM password.")
+    kafka_sasl_password_file: str = Field(
+        "", description="File holding the password instead; with neither set, the scripts' "
+        "$POSTLOAN_STATE_DIR/secrets/kafka/<principal>.password."
+    )
+    kafka_ca_file: str = Field("", description="PEM CA bundle the broker's certificate must chain to (empty: the "
+                                              "scripts' $POSTLOAN_STATE_DIR/secrets/tls/ca.pem, if there).")
     database_url: SecretStr = Field(
         SecretStr(DEFAULT_DATABASE_URL),
         description="SQLAlchemy URL (postgresql+asyncpg://…); one server with a schema per service by default.",
@@ -103,6 +117,18 @@ class ServiceSettings(BaseSettings):
 
     def consumer_group(self, service: str) -> str:
         return self.group_id or f"postloan.{service}"
+
+    def kafka_access(self, service: str) -> KafkaAccess:
+        """How this copy of `service` connects to Kafka (its own principal unless told otherwise)."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return KafkaAccess(self.kafka_bootstrap)
+        user = self.kafka_sasl_username or f"postloan-{service}"
+        password = self.kafka_sasl_password.get_secret_value()
+        if not password:
+            secret = Path(self.kafka_sasl_password_file) if self.kafka_sasl_password_file else password_file(user)
+            password = secret.read_text().strip()
+        return KafkaAccess(self.kafka_bootstrap, "SASL_SSL", user, SecretStr(password),
+                           self.kafka_ca_file or str(ca_file()))
 
     def clock_args(self) -> dict[str, datetime | None]:
         return {"fixed": self.clock_fixed, "start": self.clock_start}

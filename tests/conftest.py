@@ -17,7 +17,7 @@ async def infra() -> AsyncIterator[Infra]:
     from shared.kafka_admin import ensure_topics
 
     async with provide() as found:
-        await ensure_topics(found.kafka_bootstrap)
+        await ensure_topics(found.kafka_as())
         _versions.update(kafka=found.kafka_version, postgres=found.postgres_version, how=found.how)
         yield found
 
@@ -35,7 +35,7 @@ async def migrated(infra: Infra) -> Infra:
 
 @pytest.fixture(scope="session")
 async def kafka(infra: Infra) -> AsyncIterator[KafkaDriver]:
-    driver = KafkaDriver(infra.kafka_bootstrap)
+    driver = KafkaDriver(infra)
     await driver.start()
     yield driver
     await driver.stop()

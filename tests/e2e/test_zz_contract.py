@@ -42,7 +42,7 @@ def _from_a_service(value: bytes) -> bool:
 async def test_every_record_the_services_wrote_keeps_the_contract(
     platform: dict[str, Process], infra: Infra
 ) -> None:
-    records = [r for r in await read_all(infra.kafka_bootstrap, EVENT_TOPICS) if _from_a_service(r.value)]
+    records = [r for r in await read_all(infra.kafka_as(), EVENT_TOPICS) if _from_a_service(r.value)]
     by_type = {r.type for r in records}
     assert {"RequestSubmitted", "RequestApproved", "RequestRejected", "PolicyChanged", "CoBorrowerConfirmed",
             "SlotBooked", "BookingRejected", "CheckedIn", "NotificationSent"} <= by_type, by_type

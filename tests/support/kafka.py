@@ -1,7 +1,8 @@
 """Drives services through the Kafka contract the way other systems would (qserv-kafka's KafkaTestManager).
 
-Publishes CloudEvents with a plain producer; reads output topics with a plain consumer from offsets taken
-before the action, polling with a timeout rather than sleeping.
+Publishes CloudEvents with a plain producer, each topic as its writer (shared/principals.py) unless a test names
+another principal; reads output topics as the admin with a plain consumer from offsets taken before the action,
+polling with a timeout rather than sleeping.
 """
 
 import asyncio
@@ -14,8 +15,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from harness.infra import Infra
+from shared import principals
 from shared.contracts import Contract
 from shared.envelope import CloudEvent, new_event
+from shared.kafka_security import KafkaAccess
 from shared.outbox import OutgoingRecord, kafka_headers
 
 
@@ -118,35 +122,54 @@ def _safe(match: Callable[[Seen], bool], seen: Seen) -> bool:
         return False
 
 
+def source_of(topic: str) -> str:
+    """The CloudEvent source a test writes `topic` with: its writer's, as a test tool."""
+    return f"{principals.writer_of(topic).source}/tests"
+
+
 class KafkaDriver:
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    def __init__(self, infra: Infra) -> None:
+        self.infra = infra
+        self._producers: dict[str, AIOKafkaProducer] = {}
 
     async def start(self) -> None:
-        await self._producer.start()
+        return None  # producers start on first use, one per principal
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        for producer in self._producers.values():
+            await producer.stop()
+        self._producers.clear()
+
+    async def producer(self, principal: str) -> AIOKafkaProducer:
+        if principal not in self._producers:
+            producer = AIOKafkaProducer(**self.infra.kafka_as(principal).client_kwargs(), acks="all",
+                                        enable_idempotence=True)
+            await producer.start()
+            self._producers[principal] = producer
+        return self._producers[principal]
 
     async def publish(self, topic: str, data: Contract, *, subject: str, event_id: str | None = None,
-                      source: str = "tests") -> CloudEvent[Any]:
-        event = new_event(data, source=source, subject=subject, time=datetime.now(UTC), event_id=event_id)
-        await self.publish_event(topic, event)
+                      source: str | None = None, principal: str | None = None) -> CloudEvent[Any]:
+        """`data` on `topic` as `principal` (default: the topic's writer) with `source` (default: the writer's)."""
+        event = new_event(data, source=source or source_of(topic), subject=subject, time=datetime.now(UTC),
+                          event_id=event_id)
+        await self.publish_event(topic, event, principal=principal)
         return event
 
-    async def publish_event(self, topic: str, event: CloudEvent[Any]) -> None:
+    async def publish_event(self, topic: str, event: CloudEvent[Any], *, principal: str | None = None) -> None:
         record = OutgoingRecord.of_event(topic, event)
-        await self._producer.send_and_wait(topic, record.value, key=record.key, headers=kafka_headers(record.headers))
+        producer = await self.producer(principal or principals.writer_of(topic).name)
+        await producer.send_and_wait(topic, record.value, key=record.key, headers=kafka_headers(record.headers))
 
     async def publish_raw(self, topic: str, value: bytes, *, key: bytes | None,
-                          headers: list[tuple[str, bytes]] | None = None) -> None:
-        await self._producer.send_and_wait(topic, value, key=key, headers=headers or [])
+                          headers: list[tuple[str, bytes]] | None = None, principal: str | None = None) -> None:
+        producer = await self.producer(principal or principals.writer_of(topic).name)
+        await producer.send_and_wait(topic, value, key=key, headers=headers or [])
 
     @contextlib.asynccontextmanager
     async def watch(self, *topics: str) -> AsyncIterator[Watch]:
         """Records everything written to `topics` from now until the block ends."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**self.infra.kafka_as().client_kwargs(), enable_auto_commit=False,
                                     max_partition_fetch_bytes=FETCH_BYTES)
         await consumer.start()
         cluster = await consumer._client.fetch_all_metadata()
@@ -163,9 +186,9 @@ class KafkaDriver:
             await watch.close()
 
 
-async def read_all(bootstrap: str, names: tuple[str, ...]) -> list[Seen]:
+async def read_all(access: KafkaAccess, names: tuple[str, ...]) -> list[Seen]:
     """Every record on `names` from the beginning to the end offsets as of the call (no consumer group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**access.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=FETCH_BYTES)
     await consumer.start()
     try:

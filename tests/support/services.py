@@ -49,8 +49,7 @@ async def running(name: str, infra: Infra, *, clock: Clock | None = None,
     Its clock stands still on the account's first day unless the test passes another (SPEC §10).
     """
     build, settings_cls = _builder(name)
-    settings = settings_cls(**{"kafka_bootstrap": infra.kafka_bootstrap,
-                               "database_url": infra.service_database_url(name),
+    settings = settings_cls(**{**infra.kafka_settings(name), "database_url": infra.service_database_url(name),
                                "migrate_on_start": False, "timer_interval_s": 0.2, **overrides})
     runtime: ServiceRuntime = build(settings)
     runtime.clock = clock or FixedClock(ACCOUNT_DAY)
@@ -84,7 +83,7 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
         info = SERVICES[name]
         env = {
             **os.environ,
-            "POSTLOAN_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+            **{f"{info.env_prefix}{k.upper()}": v for k, v in infra.kafka_settings(name).items()},
             f"{info.env_prefix}DATABASE_URL": infra.service_database_url(name),  # its own login role
             "POSTLOAN_LOG_JSON": "true",
             "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates

@@ -9,17 +9,18 @@ from typer.testing import CliRunner
 import cli.operations  # noqa: F401  - registers the commands as main() does
 from cli.main import app
 from harness.builders import ref
-from harness.infra import Infra
+from harness.infra import TEST_STATE, Infra
 from shared import topics
 from tests.support.kafka import KafkaDriver
 from tests.support.services import running
 
 runner = CliRunner()
 DLQ = topics.dlq(topics.CONFIRMATION_COMMANDS)
+STATE = {"POSTLOAN_STATE_DIR": str(TEST_STATE)}  # where the CLI finds the test broker's credentials
 
 
 async def run_cli(*args: str) -> str:
-    result = await asyncio.to_thread(runner.invoke, app, list(args), env={"COLUMNS": "250"})
+    result = await asyncio.to_thread(runner.invoke, app, list(args), env={"COLUMNS": "250", **STATE})
     assert result.exit_code == 0, result.output
     return result.output
 

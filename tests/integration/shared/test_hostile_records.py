@@ -30,7 +30,7 @@ from shared.envelope import new_event
 from shared.outbox import OutgoingRecord
 from shared.runtime import ServiceRuntime
 from tests.conftest import FIGURES
-from tests.support.kafka import KafkaDriver, Watch
+from tests.support.kafka import KafkaDriver, Watch, source_of
 from tests.support.services import http, running
 from tests.support.wait import publish_loan
 
@@ -94,7 +94,8 @@ async def test_hostile_records_are_dead_lettered_and_every_valid_command_answere
     valid = await valid_commands(kafka, platform, branch)
     sends: list[tuple[str, bytes, bytes, list[tuple[str, bytes | None]]]] = []
     for (topic, key, command), headers in zip(valid, noisy, strict=True):
-        record = OutgoingRecord.of_event(topic, new_event(command, source="tests", subject=key, time=ACCOUNT_DAY))
+        event = new_event(command, source=source_of(topic), subject=key, time=ACCOUNT_DAY)
+        record = OutgoingRecord.of_event(topic, event)
         sends.append((topic, key.encode(), record.value, [*((k, v.encode()) for k, v in record.headers), *headers]))
     sends += [(h.topic, h.key.encode(), h.value, list(h.headers)) for h in burst]
     random.Random(seed).shuffle(sends)  # interleaved in one burst

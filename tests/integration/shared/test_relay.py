@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from harness.builders import a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra
-from shared import outbox, topics
+from shared import outbox, principals, topics
 from shared.db import create_engine, messaging_tables
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
@@ -47,8 +47,9 @@ async def add_row(engine: AsyncEngine, table: Table, key: str) -> None:
 @contextlib.contextmanager
 def relay_process(infra: Infra, schema: str) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.relay_process", infra.database_url, schema, infra.kafka_bootstrap],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "tests.support.relay_process", infra.database_url, schema], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT),
+             **infra.kafka_as(principals.REQUESTS.name).environment("TEST_RELAY_")},
     )
     try:
         yield proc
@@ -83,7 +84,7 @@ async def test_one_relay_leads_and_another_takes_over_when_it_stops(
     migrated: Infra, kafka: KafkaDriver, schema: tuple[AsyncEngine, str, Table]
 ) -> None:
     engine, name, table = schema
-    relays = [OutboxRelay(engine=engine, table=table, schema=name, bootstrap=migrated.kafka_bootstrap,
+    relays = [OutboxRelay(engine=engine, table=table, schema=name, kafka=migrated.kafka_as(principals.REQUESTS.name),
                           poll_interval=0.2) for _ in range(2)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from harness.infra import Infra
 from shared import outbox, topics
 from shared.db import create_engine, messaging_tables, outbox_parked_table
+from shared.kafka_security import KafkaAccess
 from shared.outbox import OutgoingRecord
 from shared.relay import OutboxRelay
 from tests.support.kafka import KafkaDriver
@@ -62,7 +63,9 @@ async def test_rows_the_broker_refuses_for_good_are_parked_and_the_rows_behind_t
     ]
     async with engine.begin() as conn:
         await outbox.add(conn, table, records)
-    relay = OutboxRelay(engine=engine, table=table, schema=name, bootstrap=migrated.kafka_bootstrap,
+    # As the admin: the broker tells only a principal that may describe any topic that one is missing; a service's
+    # own principal hears "not authorized" for a topic outside its ACLs, existing or not.
+    relay = OutboxRelay(engine=engine, table=table, schema=name, kafka=migrated.kafka_as(),
                         poll_interval=0.2, parked=parked)
     async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
         task = asyncio.create_task(relay.run())
@@ -107,7 +110,7 @@ async def test_a_parked_record_does_not_hold_back_the_other_keys_of_its_round(
     records += [a_record(k, i) for i, k in enumerate(keys[150:], start=150)]
     async with engine.begin() as conn:
         await outbox.add(conn, table, records)
-    relay = OutboxRelay(engine=engine, table=table, schema=name, bootstrap=migrated.kafka_bootstrap,
+    relay = OutboxRelay(engine=engine, table=table, schema=name, kafka=migrated.kafka_as(),
                         poll_interval=0.2, parked=parked)
     wanted = {k.encode() for k in keys}
     async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
@@ -129,7 +132,7 @@ async def test_a_broker_out_of_reach_is_waited_out_and_nothing_is_parked(
     engine, name, table, parked = schema
     async with engine.begin() as conn:
         await outbox.add(conn, table, [a_record("K-1", 1), a_record("K-1", 0, topic="postloan.no-such-topic")])
-    relay = OutboxRelay(engine=engine, table=table, schema=name, bootstrap="127.0.0.1:9", poll_interval=0.2,
+    relay = OutboxRelay(engine=engine, table=table, schema=name, kafka=KafkaAccess("127.0.0.1:9"), poll_interval=0.2,
                         parked=parked)  # nothing listens there: no metadata can say a topic is missing
     task = asyncio.create_task(relay.run())
     try:

@@ -19,6 +19,7 @@ from shared.db import command_table, create_engine, messaging_tables
 from shared.envelope import CloudEvent, encode, new_event
 from shared.messaging import BatchConsumer, MessageContext, Tables
 from shared.unit_of_work import UniqueConflict, UnitOfWork
+from tests.support.kafka import source_of
 
 
 @dataclass
@@ -144,7 +145,8 @@ class FakeRecord:
 
 
 def records_of(commands: Sequence[R.SubmitDebitDayChange]) -> list[FakeRecord]:
-    events: list[CloudEvent[Any]] = [new_event(c, source="test", subject=c.loan_id, time=ACCOUNT_DAY) for c in commands]
+    events: list[CloudEvent[Any]] = [new_event(c, source=source_of(topics.REQUESTS_COMMANDS), subject=c.loan_id,
+                                               time=ACCOUNT_DAY) for c in commands]
     return [FakeRecord(topics.REQUESTS_COMMANDS, 0, i, c.loan_id.encode(), encode(e))
             for i, (c, e) in enumerate(zip(commands, events, strict=True))]
 
