@@ -18,11 +18,18 @@ from services.confirmation.domain import (
 )
 from services.confirmation.repository import PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
+from shared.auth import SignedIn, same_person
 from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
+_PAPER = frozenset({"paper-clerk", "branch-operator", "supervisor", "auditor"})
+ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
+    "next_task": frozenset({"agent"}), "renew": frozenset({"agent"}),
+    "queue": frozenset({"agent", "supervisor", "auditor"}),
+    "owed": _PAPER, "owed_csv": _PAPER, "paper_of_request": _PAPER,
+}
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 BranchFilter = Annotated[str | None, id_query("Only paper filed under this branch.")]
 BY_DEADLINE = TypeAdapter(tuple[date, AwareDatetime, Identifier])  # cursor of GET /tasks
@@ -30,7 +37,8 @@ BY_BRANCH_AND_AGE = TypeAdapter(tuple[Identifier, AwareDatetime, Identifier, Ide
 
 
 class AgentRequest(BaseModel):
-    agent_id: Identifier
+    agent_id: Identifier | None = Field(
+        None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
 
 
 class TaskView(BaseModel):
@@ -115,13 +123,14 @@ def _owed_since(paper: Paper) -> datetime:
 @router.post("/tasks/next", tags=["dispatch"], response_model=AssignedTask,
              summary="Hold the open task with the earliest deadline (not yet begun) that nobody else holds",
              responses={204: {"description": "Nothing to call now"}})
-async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
+async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = None) -> Any:
+    agent = same_person(user, body.agent_id if body else None, "agent_id")
     now = deps.clock.now()
     async with deps.sessions() as session:
         # One statement, atomic by itself: run without BEGIN and COMMIT (two round trips fewer per agent's call).
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         taken = await TaskRepository(UnitOfWork(session)).take_next(
-            body.agent_id, now, now + timedelta(seconds=_settings(deps).lease_s), earliest_useful_due_by(now))
+            agent, now, now + timedelta(seconds=_settings(deps).lease_s), earliest_useful_due_by(now))
     if taken is None:
         return Response(status_code=204)
     task, phone = taken
@@ -129,12 +138,13 @@ async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
 
 
 @router.post("/tasks/{task_id}/renew", tags=["dispatch"], summary="Extend the agent's hold on a task")
-async def renew(task_id: Annotated[str, id_path("The task's id.")], body: AgentRequest,
-                deps: DepsDep) -> dict[str, Any]:
+async def renew(task_id: Annotated[str, id_path("The task's id.")], deps: DepsDep, user: SignedIn,
+                body: AgentRequest | None = None) -> dict[str, Any]:
+    agent = same_person(user, body.agent_id if body else None, "agent_id")
     now = deps.clock.now()
     until = now + timedelta(seconds=_settings(deps).lease_s)
     async with deps.sessions.begin() as session:
-        if not await TaskRepository(UnitOfWork(session)).renew(task_id, body.agent_id, now, until):
+        if not await TaskRepository(UnitOfWork(session)).renew(task_id, agent, now, until):
             raise HTTPException(409, "the task is not held by this agent (lease expired or taken)")
     return {"task_id": task_id, "lease_until": until}
 
