@@ -63,8 +63,8 @@ def validator(provider: Provider, *, clock: Callable[[], float] = time.monotonic
 async def test_a_good_token_names_the_user_and_their_roles() -> None:
     key = Key("k1")
     principal = await validator(Provider(key)).principal(key.sign())
-    assert principal == Principal(username="agent-1", subject="u-1", roles=frozenset({"agent", "default-roles-postloan"}),
-                                  client="postloan-console")
+    roles = frozenset({"agent", "default-roles-postloan"})
+    assert principal == Principal(username="agent-1", subject="u-1", roles=roles, client="postloan-console")
 
 
 @pytest.mark.parametrize("claims", [
