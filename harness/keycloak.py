@@ -41,6 +41,7 @@ def _test_client(client_id: str, audiences: Iterable[str], **attributes: str) ->
 class Identity:
     url: str
     admin: KeycloakAdmin
+    admin_password: str  # the master realm's bootstrap admin (a real token of another realm, for tests)
     _passwords: dict[str, str] = field(default_factory=dict)
     _tokens: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
@@ -85,11 +86,12 @@ def provide_identity() -> Iterator[Identity]:
     _launcher("keycloak.sh", "start", env=env)
     try:
         url = f"http://127.0.0.1:{TEST_KEYCLOAK_PORT}"
-        admin = KeycloakAdmin(url, secret_file(state / "secrets" / "keycloak", "admin-password"))
+        admin_password = secret_file(state / "secrets" / "keycloak", "admin-password")
+        admin = KeycloakAdmin(url, admin_password)
         admin.ensure_client(_test_client(TEST_CLIENT, SERVICES))
         admin.ensure_client(_test_client(NOTIFIER_ONLY, ["notifier"]))
         admin.ensure_client(_test_client(SHORT_LIVED, SERVICES, **{"access.token.lifespan": str(SHORT_LIFESPAN_S)}))
-        yield Identity(url, admin)
+        yield Identity(url, admin, admin_password)
     finally:
         _launcher("keycloak.sh", "stop", env=env)
 

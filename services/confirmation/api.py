@@ -2,11 +2,12 @@
 
 import csv
 import io
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
 from services.confirmation.domain import (
     Paper,
@@ -16,17 +17,21 @@ from services.confirmation.domain import (
     earliest_useful_due_by,
     paper_age_days,
 )
+from services.confirmation.handlers import handle_call_outcome
 from services.confirmation.repository import PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
+from shared import staff_commands
 from shared.auth import SignedIn, same_person
+from shared.contracts import confirmation as contract
 from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.throttle import throttle
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
 _PAPER = frozenset({"paper-clerk", "branch-operator", "supervisor", "auditor"})
 ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
-    "next_task": frozenset({"agent"}), "renew": frozenset({"agent"}),
+    "next_task": frozenset({"agent"}), "renew": frozenset({"agent"}), "record_outcome": frozenset({"agent"}),
     "queue": frozenset({"agent", "supervisor", "auditor"}),
     "owed": _PAPER, "owed_csv": _PAPER, "paper_of_request": _PAPER,
 }
@@ -39,6 +44,21 @@ BY_BRANCH_AND_AGE = TypeAdapter(tuple[Identifier, AwareDatetime, Identifier, Ide
 class AgentRequest(BaseModel):
     agent_id: Identifier | None = Field(
         None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
+
+
+class OutcomeBody(BaseModel):
+    outcome: contract.CallOutcome
+    recording_id: Identifier | None = Field(None, description="The call's recording; required for CONFIRMED and "
+                                                                "DECLINED.")
+    called_at: AwareDatetime | None = Field(None, description="When the call was made; default now.")
+    note: str | None = Field(None, max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+    agent_id: Identifier | None = Field(
+        None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
+
+
+class OutcomeAnswer(BaseModel):
+    command_id: str
+    events: list[dict[str, Any]] = Field(description="What the outcome caused, in order ({type, data}).")
 
 
 class TaskView(BaseModel):
@@ -122,9 +142,11 @@ def _owed_since(paper: Paper) -> datetime:
 
 @router.post("/tasks/next", tags=["dispatch"], response_model=AssignedTask,
              summary="Hold the open task with the earliest deadline (not yet begun) that nobody else holds",
-             responses={204: {"description": "Nothing to call now"}})
+             responses={204: {"description": "Nothing to call now"},
+                        429: {"description": "Too many calls by this agent; Retry-After says when to come back"}})
 async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = None) -> Any:
     agent = same_person(user, body.agent_id if body else None, "agent_id")
+    await throttle("next_task", agent, _settings(deps).next_task_rate)
     now = deps.clock.now()
     async with deps.sessions() as session:
         # One statement, atomic by itself: run without BEGIN and COMMIT (two round trips fewer per agent's call).
@@ -147,6 +169,32 @@ async def renew(task_id: Annotated[str, id_path("The task's id.")], deps: DepsDe
         if not await TaskRepository(UnitOfWork(session)).renew(task_id, agent, now, until):
             raise HTTPException(409, "the task is not held by this agent (lease expired or taken)")
     return {"task_id": task_id, "lease_until": until}
+
+
+@router.post("/tasks/{task_id}/outcome", tags=["dispatch"], response_model=OutcomeAnswer,
+             summary="Record the outcome of the call on a task the signed-in agent holds (RecordCallOutcome)",
+             description="Applied at once, as the same command on confirmation.commands would be; only the agent "
+                         "holding a live lease on the task may record its outcome. A refusal is a 409 whose detail "
+                         "is the CommandRejected (reason_code, reason, facts), also published.",
+             responses={404: {"description": "No such task"}, 409: {"description": "Refused (CommandRejected)"}})
+async def record_outcome(task_id: Annotated[str, id_path("The task's id.")], body: OutcomeBody, deps: DepsDep,
+                         user: SignedIn) -> OutcomeAnswer:
+    agent = same_person(user, body.agent_id, "agent_id")
+    async with deps.sessions() as session:
+        task = await TaskRepository(UnitOfWork(session)).peek(task_id)
+    if task is None:
+        raise HTTPException(404, f"task {task_id} is not known")
+    try:  # the contract's own bounds (say, a call dated too far from the service's clock)
+        command = contract.RecordCallOutcome(
+            command_id=f"http-{uuid.uuid4().hex}", task_id=task_id, agent_id=agent, outcome=body.outcome,
+            recording_id=body.recording_id, called_at=body.called_at or deps.clock.now(), note=body.note)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
+    answers = await staff_commands.apply(deps, handle_call_outcome, command, subject=task.loan_id)
+    refused = staff_commands.refusal(answers)
+    if refused is not None:
+        raise HTTPException(409, refused)
+    return OutcomeAnswer(command_id=command.command_id, events=answers)
 
 
 @router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state, by pages")
