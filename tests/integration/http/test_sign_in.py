@@ -91,9 +91,12 @@ async def test_a_tampered_or_foreign_token_is_a_401(platform: dict[str, Served])
 async def test_an_agent_switching_the_policy_is_a_403_and_a_policy_admin_may(platform: dict[str, Served]) -> None:
     async with platform["requests"].client(as_user("t-agent-only", "agent")) as agent, \
             platform["requests"].client(as_user("t-policy-admin", "policy-admin")) as admin:
-        forbidden = await agent.put("/policy", json={"preset": "epidemic-2020"})
-        allowed = await admin.put("/policy", json={"preset": "epidemic-2020"})
+        forbidden = await agent.put("/policy", json={"preset": "standard-2019"})
+        in_force = (await admin.get("/policy")).json()
+        allowed = await admin.put("/policy", json={"preset": "standard-2019"})
+        assert (await admin.put("/policy", json={"preset": "epidemic-2020"})).status_code == 200  # as before
     assert forbidden.status_code == 403 and "policy-admin" in forbidden.json()["detail"]
+    assert in_force["version"] == "epidemic-2020"  # the agent's switch did not happen
     assert allowed.status_code == 200 and allowed.json()["changed_by"] == "t-policy-admin"
 
 
