@@ -8,6 +8,7 @@ COPY shared shared
 COPY services services
 COPY cli cli
 COPY deploy/demo deploy/demo
+COPY deploy/keycloak deploy/keycloak
 RUN pip install --no-cache-dir -c deploy/constraints.txt .
 ENV POSTLOAN_HTTP_HOST=0.0.0.0 POSTLOAN_LOG_JSON=true
 CMD ["python", "-m", "services.requests"]

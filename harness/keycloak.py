@@ -57,6 +57,9 @@ class Identity:
             self._passwords[username] = password
         return username
 
+    def password(self, username: str) -> str:
+        return self._passwords[username]
+
     def token(self, username: str, client: str = TEST_CLIENT) -> str:
         """A fresh enough access token of the user (cached until 30 s before it expires)."""
         cached = self._tokens.get((username, client))

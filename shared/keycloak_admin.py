@@ -11,7 +11,8 @@ import argparse
 import json
 import secrets
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,32 @@ def secret_file(folder: Path, name: str) -> str:
     return path.read_text().strip()
 
 
+class _AdminToken(httpx.Auth):
+    """The bootstrap admin's access token (master realm, admin-cli), fetched again before it runs out (60 s)."""
+
+    def __init__(self, base_url: str, password: str) -> None:
+        self.url = f"{base_url}/realms/master/protocol/openid-connect/token"
+        self.password = password
+        self.token, self.expires_at = "", 0.0
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.expires_at - time.monotonic() < 10:
+            body = httpx.post(self.url, timeout=30, data={"grant_type": "password", "client_id": "admin-cli",
+                                                          "username": "admin", "password": self.password,
+                                                          }).raise_for_status().json()
+            self.token, self.expires_at = body["access_token"], time.monotonic() + float(body["expires_in"])
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
 class KeycloakAdmin:
     """An admin session on a Keycloak server (the master realm's bootstrap admin)."""
 
     def __init__(self, base_url: str, admin_password: str, realm: str = REALM) -> None:
         self.base_url = base_url.rstrip("/")
         self.realm = realm
-        token = httpx.post(f"{self.base_url}/realms/master/protocol/openid-connect/token", timeout=30, data={
-            "grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": admin_password,
-        }).raise_for_status().json()["access_token"]
         self.http = httpx.Client(base_url=f"{self.base_url}/admin/realms", timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})
+                                 auth=_AdminToken(self.base_url, admin_password))
 
     def _ok(self, response: httpx.Response) -> httpx.Response:
         if response.is_error:
