@@ -77,6 +77,7 @@ start() {
   if is_running; then echo "keycloak: already running, issuer $(issuer) (pid $(cat "$pidfile"))"; provision; return 0; fi
   if port_open; then echo "keycloak: 127.0.0.1:$port is taken by another process; stop it or set KEYCLOAK_PORT" >&2; exit 1; fi
   mkdir -p "$home" && (umask 077; mkdir -p "$secrets") && chmod 700 "$state/secrets" "$secrets"
+  local began=$SECONDS
   fetch_dist
   ensure_database
   # The bootstrap admin only takes effect on the database's first start; its password stays in $secrets.
@@ -92,7 +93,7 @@ start() {
   for _ in $(seq 1 360); do
     if ! is_running; then echo "keycloak: exited during start-up; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1; fi
     if curl -fs "http://127.0.0.1:$mport/health/ready" >/dev/null 2>&1; then
-      echo "keycloak: ready, issuer $(issuer) (pid $(cat "$pidfile"))"; provision; return 0
+      echo "keycloak: ready in $((SECONDS - began)) s, issuer $(issuer) (pid $(cat "$pidfile"))"; provision; return 0
     fi
     sleep 0.5
   done
