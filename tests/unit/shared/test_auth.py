@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 
+from harness.infra import ROOT
 from services import SERVICES
-from shared.auth import Principal, TokenValidator, Unauthenticated, signing_keys, unlisted
+from shared.auth import STAFF_ROLES, Principal, TokenValidator, Unauthenticated, signing_keys, unlisted
 
 ISSUER = "http://idp.test/realms/postloan"
 AUDIENCE = "postloan-requests"
@@ -175,3 +176,15 @@ def test_a_route_missing_from_the_table_is_reported() -> None:
     async def forgotten() -> None: ...
 
     assert unlisted(router.routes, {"other": frozenset({"agent"})}) == ["forgotten"]  # type: ignore[arg-type]
+
+
+def test_the_realm_file_has_the_staff_roles_and_no_secret_or_password_grant() -> None:
+    realm = json.loads((ROOT / "deploy" / "keycloak" / "postloan-realm.json").read_text())
+    assert {r["name"] for r in realm["roles"]["realm"]} == STAFF_ROLES
+    assert all(not c.get("directAccessGrantsEnabled") and "secret" not in c for c in realm["clients"])
+    assert all("credentials" not in u and set(u["realmRoles"]) <= STAFF_ROLES for u in realm["users"])
+    assert {r for u in realm["users"] for r in u["realmRoles"]} >= STAFF_ROLES  # a demo user for every role
+    browser = next(c for c in realm["clients"] if c["clientId"] == "postloan-console")
+    assert browser["publicClient"] and browser["attributes"]["pkce.code.challenge.method"] == "S256"
+    audiences = {m["config"]["included.custom.audience"] for m in browser["protocolMappers"]}
+    assert audiences == {f"postloan-{s}" for s in SERVICES}
