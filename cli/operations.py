@@ -248,12 +248,12 @@ def up() -> None:
 
 @app.command("down")
 def down() -> None:
-    """Stop the services, Kafka and PostgreSQL."""
+    """Stop the services, Kafka, Keycloak and PostgreSQL."""
     _deploy("down.sh")
 
 
 @app.command("status")
 def status() -> None:
     """Health of each part of the local stack."""
-    for script in ("kafka.sh", "postgres.sh", "services.sh"):
+    for script in ("kafka.sh", "postgres.sh", "keycloak.sh", "services.sh"):
         _deploy(script, "status")
