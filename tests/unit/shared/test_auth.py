@@ -1,6 +1,7 @@
 """Token checks against a stand-in identity provider (keys made here); the real Keycloak is in the integration tests."""
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -13,11 +14,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, FastAPI
 
 from harness.infra import ROOT
 from services import SERVICES
-from shared.auth import STAFF_ROLES, Principal, TokenValidator, Unauthenticated, signing_keys, unlisted
+from shared.auth import (
+    STAFF_ROLES,
+    Principal,
+    SignedIn,
+    TokenValidator,
+    Unauthenticated,
+    authorized,
+    same_person,
+    signing_keys,
+    unlisted,
+)
 
 ISSUER = "http://idp.test/realms/postloan"
 AUDIENCE = "postloan-requests"
@@ -188,3 +199,49 @@ def test_the_realm_file_has_the_staff_roles_and_no_secret_or_password_grant() ->
     assert browser["publicClient"] and browser["attributes"]["pkce.code.challenge.method"] == "S256"
     audiences = {m["config"]["included.custom.audience"] for m in browser["protocolMappers"]}
     assert audiences == {f"postloan-{s}" for s in SERVICES}
+
+
+def _app(provider: Provider) -> FastAPI:
+    router = APIRouter()
+
+    @router.get("/who")
+    async def who(user: SignedIn) -> dict[str, str]:
+        return {"username": user.username}
+
+    @router.put("/rules")
+    async def rules(user: SignedIn, body: dict[str, str]) -> dict[str, str]:
+        return {"by": same_person(user, body.get("by"), "by")}
+
+    app = FastAPI()
+    app.state.token_validator = validator(provider)
+    app.state.access = {"who": frozenset({"agent", "auditor"}), "rules": frozenset({"policy-admin"})}
+    app.include_router(router, dependencies=[Depends(authorized)])
+    return app
+
+
+async def test_the_dependency_answers_401_403_or_the_signed_in_user() -> None:
+    key = Key("k1")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app(Provider(key))), base_url="http://t") as api:
+        anonymous = await api.get("/who")
+        bad = await api.get("/who", headers={"Authorization": "Bearer x.y.z"})
+        agent = {"Authorization": f"Bearer {key.sign()}"}
+        admin = {"Authorization": f"Bearer {key.sign(realm_access={'roles': ['policy-admin']})}"}
+        assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, 'Bearer realm="postloan"')
+        assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["www-authenticate"]
+        assert (await api.get("/who", headers=agent)).json() == {"username": "agent-1"}
+        assert (await api.put("/rules", json={}, headers=agent)).status_code == 403
+        assert (await api.put("/rules", json={}, headers=admin)).json() == {"by": "agent-1"}
+        assert (await api.put("/rules", json={"by": "agent-1"}, headers=admin)).status_code == 200
+        assert (await api.put("/rules", json={"by": "someone-else"}, headers=admin)).status_code == 403
+
+
+def test_a_service_with_a_route_missing_from_its_table_refuses_to_serve() -> None:
+    from services.requests.app import build_runtime
+    from services.requests.settings import Settings
+
+    runtime = build_runtime(Settings())
+    runtime.asgi()  # the shipped table is complete
+    runtime.spec = dataclasses.replace(runtime.spec, access={k: v for k, v in runtime.spec.access.items()
+                                                             if k != "put_policy"})
+    with pytest.raises(RuntimeError, match="put_policy"):
+        runtime.asgi()
