@@ -8,6 +8,7 @@ COPY shared shared
 COPY services services
 COPY cli cli
 COPY deploy/demo deploy/demo
+COPY deploy/keycloak deploy/keycloak
 RUN pip install --no-cache-dir -c deploy/constraints.txt .
 # The services never need root: a fixed, unprivileged uid (no login shell, no home to write) owns nothing in /app,
 # so a compromised process can neither rewrite the code it runs nor act as root in the container.

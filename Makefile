@@ -1,7 +1,7 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
 .PHONY: up up-detached down status test test-unit lint
 
-up:            ## Kafka, PostgreSQL, the four services and demo data, in the foreground (Ctrl-C stops all)
+up:            ## Kafka, PostgreSQL, Keycloak, the four services and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
 
 up-detached:   ## the same, returning once everything is ready
@@ -13,6 +13,7 @@ down:          ## stop services, Kafka and PostgreSQL
 status:
 	-deploy/kafka.sh status
 	-deploy/postgres.sh status
+	-deploy/keycloak.sh status
 	-deploy/services.sh status
 
 test:          ## every test, against a real broker and database the tests start themselves

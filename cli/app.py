@@ -11,6 +11,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from cli.tokens import SignedIn
 from services import SERVICES
 from shared.contracts import loans as loan_contract
 
@@ -48,7 +49,7 @@ def due_in_two_weeks(loan: loan_contract.LoanSnapshot, now: datetime) -> loan_co
 
 async def wait_until_known(*urls: str, timeout: float) -> None:
     """Waits until each service answers 200 for the new loan or customer (their projections caught up)."""
-    async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout):
+    async with httpx.AsyncClient(timeout=2, auth=SignedIn()) as client, asyncio.timeout(timeout):
         for url in urls:
             while (await client.get(url)).status_code != 200:
                 await asyncio.sleep(0.1)

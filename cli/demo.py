@@ -17,6 +17,7 @@ from cli.app import (
     url_of,
 )
 from cli.kafka_io import envelope, publish
+from cli.tokens import SignedIn
 from shared import topics
 from shared.contracts import loans as loan_contract
 
@@ -63,7 +64,7 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of
         await publish(bootstrap, [(topics.LOANS_SNAPSHOTS,
                                    envelope(dated, topic=topics.LOANS_SNAPSHOTS, subject=loan.loan_id))])
         console.print(f"[bold]core banking[/bold] → LoanSnapshot {loan.loan_id} (one co-borrower)")
-        async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(timeout):
+        async with httpx.AsyncClient(timeout=5, auth=SignedIn()) as client, asyncio.timeout(timeout):
             while (await client.get(f"{requests_url}/loans/{loan.loan_id}")).status_code != 200:
                 await asyncio.sleep(0.2)
             await publish(bootstrap, [(topics.REQUESTS_COMMANDS,
@@ -80,13 +81,11 @@ def demo(bootstrap: Bootstrap = "127.0.0.1:9092", confirmation_url: str = url_of
                 if kind == "ConfirmationCallRequested" and data.get("attempt") == 1:
                     task = None
                     while task is None or task.get("task_id") != data["task_id"]:
-                        task = (await client.post(f"{confirmation_url}/tasks/next", json={"agent_id": "A-DEMO"})).json()
-                    console.print(f"[bold]agent A-DEMO[/bold] takes task {task['task_id']}, calls the co-borrower "
-                                  "on a recorded line → CONFIRMED")
-                    await publish(bootstrap, [(topics.CONFIRMATION_COMMANDS, envelope(conf.RecordCallOutcome(
-                        command_id=f"demo-call-{suffix}", task_id=task["task_id"], agent_id="A-DEMO",
-                        outcome=conf.CallOutcome.CONFIRMED, recording_id=f"REC-{suffix}", called_at=at),
-                        topic=topics.CONFIRMATION_COMMANDS, subject=loan.loan_id))])
+                        task = (await client.post(f"{confirmation_url}/tasks/next")).raise_for_status().json()
+                    console.print(f"[bold]agent {task['held_by']}[/bold] (signed in) takes task {task['task_id']}, "
+                                  "calls the co-borrower on a recorded line → CONFIRMED")
+                    (await client.post(f"{confirmation_url}/tasks/{task['task_id']}/outcome", json={
+                        "outcome": "CONFIRMED", "recording_id": f"REC-{suffix}"})).raise_for_status()
                 if kind == "CoBorrowerConfirmed" and not paper_sent:
                     owed = await _owed(client, confirmation_url, loan.branch_id)
                     mine = [p for p in owed if p["request_id"] == request_id]

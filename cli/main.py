@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 import cli.demo
 import cli.docs
+import cli.login
 import cli.operations
 from cli.app import (
     DEMO,
@@ -32,6 +33,7 @@ from cli.app import (
     wait_until_known,
 )
 from cli.kafka_io import end_offsets, envelope, follow, publish
+from cli.tokens import NotSignedIn
 from shared import topics
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
@@ -153,6 +155,9 @@ def tail(
 def main() -> None:
     try:
         app()
+    except NotSignedIn as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None
     except (KafkaError, OSError, httpx.HTTPError) as exc:
         # Bad input or an unreachable platform: a clear message and a non-zero exit, never a traceback.
         console.print(f"[red]error:[/red] {exc!r} — is the platform up (make up)?")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from cli.app import Bootstrap, app, console, fail, url_of
 from cli.kafka_io import envelope, publish, reader
+from cli.tokens import SignedIn
 from shared import principals, topics
 from shared.contracts import TOPIC_TYPES, Contract
 from shared.contracts import appointments as appt
@@ -142,7 +143,7 @@ RequestsUrl = Annotated[str, typer.Option("--requests-url", envvar="POSTLOAN_REQ
 def policy_show(requests_url: RequestsUrl = url_of("requests")) -> None:
     """Show the policy in force and the presets."""
     try:
-        body = httpx.get(f"{requests_url}/policy", timeout=5).raise_for_status().json()
+        body = httpx.get(f"{requests_url}/policy", timeout=5, auth=SignedIn()).raise_for_status().json()
     except httpx.HTTPError as exc:
         fail(f"cannot read the policy from {requests_url}: {exc}")
     console.print(f"[bold]{body['version']}[/bold] (since {body['changed_at']}, by {body['changed_by']}); "
@@ -151,11 +152,10 @@ def policy_show(requests_url: RequestsUrl = url_of("requests")) -> None:
 
 
 @policy_app.command("set")
-def policy_set(name: str, by: str = typer.Option(..., "--by", help="Who switches it (audit)."),
-               requests_url: RequestsUrl = url_of("requests")) -> None:
-    """Switch the policy in force to a preset, with no restart."""
+def policy_set(name: str, requests_url: RequestsUrl = url_of("requests")) -> None:
+    """Switch the policy in force to a preset, with no restart (recorded under the signed-in user: policy-admin)."""
     try:
-        response = httpx.put(f"{requests_url}/policy", json={"preset": name, "changed_by": by}, timeout=5)
+        response = httpx.put(f"{requests_url}/policy", json={"preset": name}, timeout=5, auth=SignedIn())
     except httpx.HTTPError as exc:
         fail(f"cannot reach {requests_url}: {exc}")
     if response.status_code != 200:
@@ -253,12 +253,12 @@ def up() -> None:
 
 @app.command("down")
 def down() -> None:
-    """Stop the services, Kafka and PostgreSQL."""
+    """Stop the services, Kafka, Keycloak and PostgreSQL."""
     _deploy("down.sh")
 
 
 @app.command("status")
 def status() -> None:
     """Health of each part of the local stack."""
-    for script in ("kafka.sh", "postgres.sh", "services.sh"):
+    for script in ("kafka.sh", "postgres.sh", "keycloak.sh", "services.sh"):
         _deploy(script, "status")

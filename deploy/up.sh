@@ -14,6 +14,8 @@ started=$(date +%s)
 deploy/bootstrap.sh
 deploy/kafka.sh start
 deploy/postgres.sh start
+deploy/keycloak.sh start
+POSTLOAN_AUTH_ISSUER=$(deploy/keycloak.sh issuer); export POSTLOAN_AUTH_ISSUER  # the services trust this realm only
 .venv/bin/postloan topics
 deploy/services.sh start
 .venv/bin/postloan load-demo
@@ -31,6 +33,15 @@ postloan is up (${took} s).
              .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)
   PostgreSQL 127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
              superuser URL: deploy/postgres.sh admin-url   (passwords in .local/secrets/postgres, mode 0600)
+  Keycloak   $(deploy/keycloak.sh issuer)   (admin console http://127.0.0.1:${KEYCLOAK_PORT:-8180}/admin/, user admin,
+             password in .local/secrets/keycloak/admin-password)
+
+Every endpoint but /health and /ready needs a bearer token of realm postloan. Demo sign-ins (generated on first
+start, kept in .local/secrets/keycloak/users/):
+$(.venv/bin/python -m shared.keycloak_admin show --realm-file deploy/keycloak/postloan-realm.json \
+    --secrets "${POSTLOAN_STATE_DIR:-$root/.local}/secrets/keycloak")
+Sign in on the command line (device grant; the CLI's HTTP calls then carry the token):
+  .venv/bin/postloan login          (as service-centre-1 for \`postloan demo\`: it takes calls and reads the paper owed)
 
 Try it (a sample debit-day change, then every event that follows from it):
   .venv/bin/postloan try

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import structlog
 import uvicorn
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.specification import AsyncAPI
@@ -24,6 +25,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import http, relay_process
+from shared.auth import Access, TokenValidator, authorized, unlisted
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
@@ -38,6 +40,10 @@ from shared.timers import TimerHandler, TimerRunner, parked_count, timer_table
 from shared.unit_of_work import Prepare
 
 log = structlog.get_logger("postloan.runtime")
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No bearer token, or one that is invalid, expired or not for this service"},
+    403: {"description": "The signed-in user's roles do not allow this"},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +75,7 @@ class ServiceSpec:
     consumers: Routes  # topic -> contract class (or CloudEvent type) -> handler
     produces: str  # the topic the service writes (documented in its AsyncAPI)
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
+    access: Access = dataclasses.field(default_factory=dict)  # route name -> roles allowed (shared.auth)
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     prepare: Prepare | None = None  # a batch's preload into its unit of work (shared.unit_of_work.Prepare)
@@ -153,6 +160,10 @@ class ServiceRuntime:
         self.workers: list[Worker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
         self.deps: Deps | None = None
+        self.token_validator = TokenValidator(
+            issuer=settings.auth_issuer, audience=settings.auth_audience or f"postloan-{spec.name}",
+            jwks_url=settings.auth_jwks_url or f"{settings.auth_issuer}/protocol/openid-connect/certs",
+            leeway_s=settings.auth_leeway_s, min_refetch_s=settings.auth_jwks_min_refetch_s)
         # Built without I/O, so the AsyncAPI document exists before (and without) a broker connection.
         self.kafka = settings.kafka_access(spec.name)  # the service's own principal (shared/principals.py)
         # Topics are the scripts' (the admin principal's): a service may not create them and does not try.
@@ -348,8 +359,15 @@ class ServiceRuntime:
         # Every bad input is a 4xx, never a 500: refused before any route when no route can judge it.
         http.guard(app, max_body_bytes=self.settings.http_max_body_bytes)
 
+        # Every route needs a bearer token and one of the roles the service's table gives it (shared/auth.py).
+        app.state.token_validator, app.state.access = self.token_validator, self.spec.access
+        open_routes = unlisted((r for router in self.spec.routes for r in router.routes if isinstance(r, APIRoute)),
+                               self.spec.access)
+        if open_routes:
+            raise RuntimeError(f"{self.spec.name}: routes without roles in its access table: {open_routes}")
         for router in self.spec.routes:
-            app.include_router(router, responses=http.GUARD_RESPONSES)
+            app.include_router(router, responses={**http.GUARD_RESPONSES, **AUTH_RESPONSES},
+                               dependencies=[Depends(authorized)])
 
         @app.get("/health", tags=["operations"], summary="Process up; broker and database reachable")
         async def health(response: Response) -> dict[str, Any]:

@@ -47,6 +47,17 @@ class ServiceSettings(BaseSettings):
     http_max_body_bytes: int = Field(
         65536, ge=1, description="Largest HTTP request body accepted; a larger one is refused with 413."
     )
+    # Bearer tokens (shared/auth.py): every endpoint but /health, /ready and the API documents needs one.
+    auth_issuer: str = Field("http://127.0.0.1:8180/realms/postloan",
+                             description="Issuer of accepted tokens: the realm's URL (deploy/keycloak.sh issuer).")
+    auth_jwks_url: str = Field(
+        "", description="The realm's signing keys; empty means <issuer>/protocol/openid-connect/certs."
+    )
+    auth_audience: str = Field("", description="Audience a token must hold; empty means postloan-<service>.")
+    auth_leeway_s: float = Field(10.0, ge=0, le=120, description="Clock skew allowed on a token's exp, nbf and iat.")
+    auth_jwks_min_refetch_s: float = Field(
+        30.0, ge=0, description="A token naming an unknown key fetches the JWKS again at most this often."
+    )
     group_id: str = Field("", description="Kafka consumer group; empty means postloan.<service>.")
     clock_fixed: AwareDatetime | None = Field(None, description="Freeze 'now' at this instant (tests).")
     clock_start: AwareDatetime | None = Field(

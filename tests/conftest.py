@@ -1,14 +1,19 @@
 """Fixtures shared by the integration and end-to-end suites; unit tests use none of them."""
 
-from collections.abc import AsyncIterator
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from harness.infra import Infra, provide
+from harness.keycloak import provide_identity
+from tests.support import auth
 from tests.support.kafka import KafkaDriver
 
 _versions: dict[str, str] = {}
+AUTH_LEEWAY_S = 1  # the services' clock-skew allowance on tokens in the run (an expired token is refused sooner)
 FIGURES: dict[str, int] = {}  # counts a test wants in the run's summary (e.g. how many hostile records it sent)
 
 
@@ -19,7 +24,24 @@ async def infra() -> AsyncIterator[Infra]:
     async with provide() as found:
         await ensure_topics(found.kafka_as())
         _versions.update(kafka=found.kafka_version, postgres=found.postgres_version, how=found.how)
-        yield found
+        with provide_identity() as identity, _environment(POSTLOAN_AUTH_ISSUER=identity.issuer,
+                                                          POSTLOAN_AUTH_LEEWAY_S=str(AUTH_LEEWAY_S)):
+            auth.use(identity)  # services started in the run trust it (in-process and as processes)
+            yield found
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,9 @@ from shared.runtime import Deps, runtime_deps
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["availability"])
+ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
+    "availability": frozenset({"branch-operator", "hotline", "supervisor", "auditor"}),
+}
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 MAX_RANGE_DAYS = 31
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.appointments import domain
-from services.appointments.api import router
+from services.appointments.api import ACCESS, router
 from services.appointments.handlers import ROUTES, TIMERS, plan_of
 from services.appointments.repository import SCHEMA, BranchRepository, metadata, prepare
 from services.appointments.settings import Settings
@@ -51,6 +51,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=ROUTES,
         produces=topics.APPOINTMENTS_EVENTS,
         routes=(router,),
+        access=ACCESS,
         timers=TIMERS,
         prepare=prepare,
         on_start=seed_branches,

@@ -1,10 +1,12 @@
 """HTTP API of the confirmation service: dispatch (分單) for the call centre, the queue, the paper ledger."""
 
+import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
 from services.confirmation.domain import (
     Paper,
@@ -14,14 +16,28 @@ from services.confirmation.domain import (
     earliest_useful_due_by,
     paper_age_days,
 )
+from services.confirmation.handlers import handle_call_outcome, handle_paper_signature, handle_remote_signing
 from services.confirmation.repository import PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
+from shared import staff_commands
+from shared.auth import SignedIn, same_person
+from shared.contracts import Command
+from shared.contracts import confirmation as contract
 from shared.csv_export import csv_text
 from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.throttle import throttle
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
+_PAPER = frozenset({"paper-clerk", "branch-operator", "supervisor", "auditor"})
+ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
+    "next_task": frozenset({"agent"}), "renew": frozenset({"agent"}), "record_outcome": frozenset({"agent"}),
+    "queue": frozenset({"agent", "supervisor", "auditor"}),
+    "owed": _PAPER, "owed_csv": _PAPER, "paper_of_request": _PAPER,
+    "paper_received": frozenset({"paper-clerk", "branch-operator"}),
+    "remote_signing": frozenset({"paper-clerk", "branch-operator"}),
+}
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 BranchFilter = Annotated[str | None, id_query("Only paper filed under this branch.")]
 BY_DEADLINE = TypeAdapter(tuple[date, AwareDatetime, Identifier])  # cursor of GET /tasks
@@ -29,7 +45,37 @@ BY_BRANCH_AND_AGE = TypeAdapter(tuple[Identifier, AwareDatetime, Identifier, Ide
 
 
 class AgentRequest(BaseModel):
-    agent_id: Identifier
+    agent_id: Identifier | None = Field(
+        None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
+
+
+class OutcomeBody(BaseModel):
+    outcome: contract.CallOutcome
+    recording_id: Identifier | None = Field(None, description="The call's recording; required for CONFIRMED and "
+                                                                "DECLINED.")
+    called_at: AwareDatetime | None = Field(None, description="When the call was made; default now.")
+    note: str | None = Field(None, max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+    agent_id: Identifier | None = Field(
+        None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
+
+
+class CommandAnswer(BaseModel):
+    command_id: str
+    events: list[dict[str, Any]] = Field(description="What the command caused, in order ({type, data}).")
+
+
+class PaperReceivedBody(BaseModel):
+    branch_id: Identifier = Field(description="The branch where the paper arrived.")
+    received_at: AwareDatetime | None = Field(None, description="When it arrived; default now.")
+    received_by: Identifier | None = Field(
+        None, description="Left out: the clerk is the signed-in user; naming anyone else is a 403.")
+
+
+class RemoteSigningBody(BaseModel):
+    signing_branch_id: Identifier
+    courier: Identifier
+    tracking_number: Identifier
+    signed_at: AwareDatetime | None = Field(None, description="When it was signed; default now.")
 
 
 class TaskView(BaseModel):
@@ -113,14 +159,17 @@ def _owed_since(paper: Paper) -> datetime:
 
 @router.post("/tasks/next", tags=["dispatch"], response_model=AssignedTask,
              summary="Hold the open task with the earliest deadline (not yet begun) that nobody else holds",
-             responses={204: {"description": "Nothing to call now"}})
-async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
+             responses={204: {"description": "Nothing to call now"},
+                        429: {"description": "Too many calls by this agent; Retry-After says when to come back"}})
+async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = None) -> Any:
+    agent = same_person(user, body.agent_id if body else None, "agent_id")
+    await throttle("next_task", agent, _settings(deps).next_task_rate)
     now = deps.clock.now()
     async with deps.sessions() as session:
         # One statement, atomic by itself: run without BEGIN and COMMIT (two round trips fewer per agent's call).
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         taken = await TaskRepository(UnitOfWork(session)).take_next(
-            body.agent_id, now, now + timedelta(seconds=_settings(deps).lease_s), earliest_useful_due_by(now))
+            agent, now, now + timedelta(seconds=_settings(deps).lease_s), earliest_useful_due_by(now))
     if taken is None:
         return Response(status_code=204)
     task, phone = taken
@@ -128,14 +177,89 @@ async def next_task(body: AgentRequest, deps: DepsDep) -> Any:
 
 
 @router.post("/tasks/{task_id}/renew", tags=["dispatch"], summary="Extend the agent's hold on a task")
-async def renew(task_id: Annotated[str, id_path("The task's id.")], body: AgentRequest,
-                deps: DepsDep) -> dict[str, Any]:
+async def renew(task_id: Annotated[str, id_path("The task's id.")], deps: DepsDep, user: SignedIn,
+                body: AgentRequest | None = None) -> dict[str, Any]:
+    agent = same_person(user, body.agent_id if body else None, "agent_id")
     now = deps.clock.now()
     until = now + timedelta(seconds=_settings(deps).lease_s)
     async with deps.sessions.begin() as session:
-        if not await TaskRepository(UnitOfWork(session)).renew(task_id, body.agent_id, now, until):
+        if not await TaskRepository(UnitOfWork(session)).renew(task_id, agent, now, until):
             raise HTTPException(409, "the task is not held by this agent (lease expired or taken)")
     return {"task_id": task_id, "lease_until": until}
+
+
+@router.post("/tasks/{task_id}/outcome", tags=["dispatch"], response_model=CommandAnswer,
+             summary="Record the outcome of the call on a task the signed-in agent holds (RecordCallOutcome)",
+             description="Applied at once, as the same command on confirmation.commands would be; only the agent "
+                         "holding a live lease on the task may record its outcome. A refusal is a 409 whose detail "
+                         "is the CommandRejected (reason_code, reason, facts), also published.",
+             responses={404: {"description": "No such task"}, 409: {"description": "Refused (CommandRejected)"}})
+async def record_outcome(task_id: Annotated[str, id_path("The task's id.")], body: OutcomeBody, deps: DepsDep,
+                         user: SignedIn) -> CommandAnswer:
+    agent = same_person(user, body.agent_id, "agent_id")
+    async with deps.sessions() as session:
+        task = await TaskRepository(UnitOfWork(session)).peek(task_id)
+    if task is None:
+        raise HTTPException(404, f"task {task_id} is not known")
+    return await _apply(deps, handle_call_outcome, task.loan_id, lambda: contract.RecordCallOutcome(
+        command_id=_command_id(), task_id=task_id, agent_id=agent, outcome=body.outcome,
+        recording_id=body.recording_id, called_at=body.called_at or deps.clock.now(), note=body.note))
+
+
+def _command_id() -> str:
+    return f"http-{uuid.uuid4().hex}"
+
+
+async def _apply(deps: Deps, handler: staff_commands.Handler, subject: str,
+                 build: Callable[[], Command]) -> CommandAnswer:
+    """A staff command applied at once (shared.staff_commands): 422 when the contract's own bounds refuse it (say,
+    a time too far from the service's clock), 409 with the CommandRejected when the service refuses it."""
+    try:
+        command = build()
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
+    answers = await staff_commands.apply(deps, handler, command, subject=subject)
+    refused = staff_commands.refusal(answers)
+    if refused is not None:
+        raise HTTPException(409, refused)
+    return CommandAnswer(command_id=command.command_id, events=answers)
+
+
+async def _loan_of_paper(deps: Deps, request_id: str, customer_id: str) -> str:
+    async with deps.sessions() as session:
+        found = await PaperRepository(UnitOfWork(session)).of_request(request_id)
+    loan = next((p.loan_id for p in found if p.customer_id == customer_id), None)
+    if loan is None:
+        raise HTTPException(404, f"no paper signature of {customer_id} is known for request {request_id}")
+    return loan
+
+
+PaperKey = Annotated[str, id_path("The request's id.")]
+CustomerKey = Annotated[str, id_path("The signer's customer id.")]
+
+
+@router.post("/paper/requests/{request_id}/{customer_id}/received", tags=["paper"], response_model=CommandAnswer,
+             summary="The paper signature arrived, received by the signed-in clerk (RecordPaperSignature)",
+             responses={404: {"description": "No such paper"}, 409: {"description": "Refused (CommandRejected)"}})
+async def paper_received(request_id: PaperKey, customer_id: CustomerKey, body: PaperReceivedBody, deps: DepsDep,
+                         user: SignedIn) -> CommandAnswer:
+    clerk = same_person(user, body.received_by, "received_by")
+    loan_id = await _loan_of_paper(deps, request_id, customer_id)
+    return await _apply(deps, handle_paper_signature, loan_id, lambda: contract.RecordPaperSignature(
+        command_id=_command_id(), request_id=request_id, customer_id=customer_id, received_by=clerk,
+        received_at=body.received_at or deps.clock.now(), branch_id=body.branch_id))
+
+
+@router.post("/paper/requests/{request_id}/{customer_id}/remote-signing", tags=["paper"],
+             response_model=CommandAnswer, summary="Signed at another branch and sent by courier (RecordRemoteSigning)",
+             responses={404: {"description": "No such paper"}, 409: {"description": "Refused (CommandRejected)"}})
+async def remote_signing(request_id: PaperKey, customer_id: CustomerKey, body: RemoteSigningBody, deps: DepsDep,
+                         _user: SignedIn) -> CommandAnswer:
+    loan_id = await _loan_of_paper(deps, request_id, customer_id)
+    return await _apply(deps, handle_remote_signing, loan_id, lambda: contract.RecordRemoteSigning(
+        command_id=_command_id(), request_id=request_id, customer_id=customer_id,
+        signing_branch_id=body.signing_branch_id, courier=body.courier, tracking_number=body.tracking_number,
+        signed_at=body.signed_at or deps.clock.now()))
 
 
 @router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state, by pages")

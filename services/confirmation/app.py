@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.confirmation.api import router
+from services.confirmation.api import ACCESS, router
 from services.confirmation.handlers import ROUTES, TIMERS
 from services.confirmation.repository import SCHEMA, metadata, prepare
 from services.confirmation.settings import Settings
@@ -24,6 +24,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=ROUTES,
         produces=topics.CONFIRMATION_EVENTS,
         routes=(router,),
+        access=ACCESS,
         timers=TIMERS,
         prepare=prepare,
     )

@@ -14,6 +14,9 @@ class Settings(ServiceSettings):
         "Fallback only, for tasks created before requests carried their confirmation attempts (SPEC §9)."))
     retry_pause_s: float = Field(1800, ge=0, description="Pause before an unanswered task comes back to the queue.")
     lease_s: float = Field(300, gt=0, description="How long an agent holds a task without renewing it.")
+    next_task_rate: str = Field("120/minute", pattern=r"^\d+/(second|minute|hour)$", description=(
+        "Most POST /tasks/next calls per agent (per copy) in a moving window; past it a 429 with Retry-After: each "
+        "answer hands out a co-borrower's phone number."))
     alert_window_h: float = Field(24, ge=0, description="A task still open this close to its deadline is flagged.")
     database_pool_size: int = Field(25, ge=1, description=(
         "Connections each copy keeps open: the agents of a call centre ask for work at once (POST /tasks/next), "

@@ -13,6 +13,8 @@ from shared.runtime import Deps, runtime_deps
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["notifications"])
+_READ = frozenset({"hotline", "supervisor", "auditor"})
+ACCESS = {"get_recipient": _READ, "deliveries": _READ, "deliveries_of_event": _READ}  # endpoint -> roles (shared.auth)
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 CustomerId = Annotated[str, id_path("The customer's id.")]
 BY_CREATION = TypeAdapter(tuple[AwareDatetime, Identifier])  # cursor of the delivery lists

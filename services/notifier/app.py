@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifier.api import router
+from services.notifier.api import ACCESS, router
 from services.notifier.handlers import ROUTES, TIMERS
 from services.notifier.repository import SCHEMA, DeliveryRow, metadata, prepare
 from services.notifier.settings import Settings
@@ -26,6 +26,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=ROUTES,
         produces=topics.NOTIFICATIONS_EVENTS,
         routes=(router,),
+        access=ACCESS,
         timers=TIMERS,
         prepare=prepare,
         # Retention: delivered message bodies are cleared after a while; the delivery log (rows) stays.

@@ -3,23 +3,37 @@
 Reads only, except switching the policy (SPEC §9: a policy change needs no code change and no restart).
 """
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
 from services.requests.domain import OPEN_STATES, State
+from services.requests.handlers import handle_submit_debit_day_change
 from services.requests.policies import PolicyDocument, load_policy, presets
 from services.requests.repository import LoanRepository, PolicyVersionConflict, document_sha256
 from services.requests.service import switch_policy
 from services.requests.views import PolicyViews, RequestViews
+from shared import staff_commands
+from shared.auth import SignedIn, same_person
+from shared.contracts import requests as contract
 from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
+_READ_REQUESTS = frozenset({"hotline", "agent", "paper-clerk", "supervisor", "auditor"})
+_READ_POLICY = frozenset({"policy-admin", "hotline", "supervisor", "auditor"})
+ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
+    "get_loan": _READ_REQUESTS, "requests_of_loan": _READ_REQUESTS, "get_request": _READ_REQUESTS,
+    "list_requests": _READ_REQUESTS,
+    "get_policy": _READ_POLICY, "policy_history": _READ_POLICY, "policy_version": _READ_POLICY,
+    "put_policy": frozenset({"policy-admin"}),
+    "submit_debit_day_change": frozenset({"hotline"}),
+}
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 LoanId = Annotated[str, id_path("The loan's id.")]
 BY_DEADLINE = TypeAdapter(tuple[date, AwareDatetime, Identifier])  # cursor of GET /requests
@@ -97,10 +111,28 @@ class PolicyHistoryPage(BaseModel):
     next_cursor: int | None = Field(description="Pass as `before` for older switches; null at the end.")
 
 
+class OnBehalfDebitDayChange(BaseModel):
+    """A debit-day change the hotline submits for a customer whose identity it verified on a recorded call."""
+
+    applicant_customer_id: Identifier
+    new_debit_day: int = Field(ge=1, le=31, description="Requested day of month; the policy decides the range.")
+    channel: Literal["HOTLINE", "ACCOUNT_MANAGER"] = "HOTLINE"
+    identity_verification: contract.IdentityVerification
+    reason: str | None = Field(None, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
+    staff_id: Identifier | None = Field(
+        None, description="Left out: the staff member is the signed-in user; naming anyone else is a 403.")
+
+
+class SubmissionAnswer(BaseModel):
+    command_id: str
+    events: list[dict[str, Any]] = Field(description="What it caused, in order: RequestSubmitted, … ({type, data}).")
+
+
 class PolicyChange(BaseModel):
     preset: Identifier | None = Field(None, description="Name of a shipped preset, e.g. standard-2019.")
     policy: PolicyDocument | None = Field(None, description="A whole policy document, checked strictly (SPEC §9).")
-    changed_by: Identifier = Field(description="Who switches the policy (audit).")
+    changed_by: Identifier | None = Field(
+        None, description="Left out: the switch is recorded under the signed-in user; naming anyone else is a 403.")
 
 
 def _view(row: dict[str, Any]) -> RequestView:
@@ -190,12 +222,35 @@ async def policy_version(version: Annotated[str, id_path("A policy version name.
     return {k: row[k] for k in ("version", "document", "document_sha256", "first_seen_at", "first_seen_by")}
 
 
+@router.post("/loans/{loan_id}/requests/debit-day-change", tags=["requests"], response_model=SubmissionAnswer,
+             summary="Submit a debit-day change on a customer's behalf, as the signed-in hotline staff member",
+             description="Decided at once by the same rules as SubmitDebitDayChange on requests.commands, with "
+                         "`staff_id` the signed-in user; a refusal is a 409 whose detail is the RequestRejected.",
+             responses={409: {"description": "Refused (RequestRejected with reason_code and facts)"}})
+async def submit_debit_day_change(loan_id: LoanId, body: OnBehalfDebitDayChange, deps: DepsDep,
+                                  user: SignedIn) -> SubmissionAnswer:
+    staff = same_person(user, body.staff_id, "staff_id")
+    try:
+        command = contract.SubmitDebitDayChange(
+            command_id=f"http-{uuid.uuid4().hex}", loan_id=loan_id, applicant_customer_id=body.applicant_customer_id,
+            channel=contract.Channel(body.channel), submitted_at=deps.clock.now(), reason=body.reason,
+            staff_id=staff, identity_verification=body.identity_verification, new_debit_day=body.new_debit_day)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
+    answers = await staff_commands.apply(deps, handle_submit_debit_day_change, command, subject=loan_id)
+    refused = staff_commands.refusal(answers, ("RequestRejected", "CommandRejected"))
+    if refused is not None:
+        raise HTTPException(409, refused)
+    return SubmissionAnswer(command_id=command.command_id, events=answers)
+
+
 @router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)",
             description="422 for a broken document (checked strictly: types and bounds, no unknown field) or an "
                         "unknown preset, 409 for a changed document under a known version name: either way the "
                         "policy in force stays.",
             responses={409: {"description": "The version name already names another document"}})
-async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
+async def put_policy(change: PolicyChange, deps: DepsDep, user: SignedIn) -> PolicyView:
+    by = same_person(user, change.changed_by, "changed_by")
     if (change.preset is None) == (change.policy is None):
         raise HTTPException(422, "give exactly one of 'preset' or 'policy'")
     try:
@@ -206,7 +261,7 @@ async def put_policy(change: PolicyChange, deps: DepsDep) -> PolicyView:
     try:
         async with deps.sessions.begin() as session:
             uow = UnitOfWork(session)
-            await switch_policy(uow, deps.tables, policy, at=now, by=change.changed_by)
+            await switch_policy(uow, deps.tables, policy, at=now, by=by)
             await uow.flush()
     except PolicyVersionConflict as exc:
         raise HTTPException(409, str(exc)) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.requests.api import router
+from services.requests.api import ACCESS, router
 from services.requests.handlers import ROUTES, TIMERS
 from services.requests.policies import load_policy
 from services.requests.repository import SCHEMA, metadata, prepare
@@ -38,6 +38,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         consumers=ROUTES,
         produces=topics.REQUESTS_EVENTS,
         routes=(router,),
+        access=ACCESS,
         timers=TIMERS,
         on_start=seed_policy,
         prepare=prepare,

@@ -15,6 +15,7 @@ from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
 from shared.contracts import loans as L
 from shared.contracts import requests as R
+from tests.support.auth import agent
 from tests.support.kafka import KafkaDriver, Seen, Watch
 from tests.support.pages import every_item
 from tests.support.services import Process, restarted
@@ -28,7 +29,7 @@ Platform = dict[str, Process]
 async def core_banking_publishes(kafka: KafkaDriver, platform: Platform, loan: L.LoanSnapshot) -> None:
     """The loan as core banking publishes it, waited for until requests and notifier have it."""
     await publish_loan(kafka, loan, requests=platform["requests"].url)
-    async with httpx.AsyncClient(base_url=platform["notifier"].url) as notifier:
+    async with platform["notifier"].client() as notifier:
         for b in loan.borrowers:
             await eventually(lambda c=b.customer_id: _ok(notifier, f"/recipients/{c}"), what="recipient known")
 
@@ -65,8 +66,8 @@ async def test_scenario_2_under_standard_2019_day_25_is_refused_and_day_15_gives
 ) -> None:
     loan = a_loan(debit_day=25, next_due_date=DUE_25_FEB)
     await core_banking_publishes(kafka, platform, loan)
-    async with httpx.AsyncClient(base_url=platform["requests"].url) as ops:
-        assert (await ops.put("/policy", json={"preset": "standard-2019", "changed_by": "ops"})).status_code == 200
+    async with platform["requests"].client() as ops:
+        assert (await ops.put("/policy", json={"preset": "standard-2019"})).status_code == 200
         try:
             async with kafka.watch(*EVENTS) as watch:
                 refused = a_debit_day_change(loan, 25)
@@ -76,7 +77,7 @@ async def test_scenario_2_under_standard_2019_day_25_is_refused_and_day_15_gives
                 await kafka.publish(topics.REQUESTS_COMMANDS, a_debit_day_change(loan, 15), subject=loan.loan_id)
                 approved = await first(watch, "RequestApproved", loan_id=loan.loan_id)
         finally:
-            await ops.put("/policy", json={"preset": "epidemic-2020", "changed_by": "ops"})
+            await ops.put("/policy", json={"preset": "epidemic-2020"})
     assert rejection.data["reason_code"] == "DAY_OUT_OF_RANGE" and rejection.data["policy_version"] == "standard-2019"
     assert approved.data["new_due_date"] == "2020-03-15"
 
@@ -86,12 +87,12 @@ async def agent_confirms(platform: Platform, kafka: KafkaDriver, watch: Watch, l
     """The service centre takes the call task (dispatch over HTTP) and records the recorded call's outcome."""
     co = loan.borrowers[1].customer_id
     call = await first(watch, "ConfirmationCallRequested", customer_id=co)
-    async with httpx.AsyncClient(base_url=platform["confirmation"].url) as centre:
+    async with platform["confirmation"].client(agent("a-e2e")) as centre:
         held = await _take_until(centre, call.data["task_id"])
     assert (held["task_id"], held["customer_id"], held["due_by"]) == (
         call.data["task_id"], co, loan.next_due_date.isoformat())
     await kafka.publish(topics.CONFIRMATION_COMMANDS, C.RecordCallOutcome(
-        command_id=ref("cmd"), task_id=call.data["task_id"], agent_id="A-E2E", outcome=outcome,
+        command_id=ref("cmd"), task_id=call.data["task_id"], agent_id="a-e2e", outcome=outcome,
         recording_id=ref("REC"), called_at=ACCOUNT_DAY), subject=loan.loan_id)
     return call
 
@@ -99,7 +100,7 @@ async def agent_confirms(platform: Platform, kafka: KafkaDriver, watch: Watch, l
 async def _take_until(centre: httpx.AsyncClient, task_id: str, tries: int = 200) -> dict[str, Any]:
     """Takes tasks earliest deadline first (other tests' tasks may come before ours) until ours is handed out."""
     for _ in range(tries):
-        response = await centre.post("/tasks/next", json={"agent_id": "A-E2E"})
+        response = await centre.post("/tasks/next")
         assert response.status_code == 200, response.text
         task: dict[str, Any] = response.json()
         if task["task_id"] == task_id:
@@ -147,7 +148,7 @@ async def test_scenario_6_twenty_tickets_two_hundred_customers_nobody_told_booke
     loans = [a_loan() for _ in range(200)]
     await asyncio.gather(*(kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id) for loan in loans))
     plan = a_branch()
-    async with kafka.watch(*EVENTS) as watch, httpx.AsyncClient(base_url=platform["notifier"].url) as notifier:
+    async with kafka.watch(*EVENTS) as watch, platform["notifier"].client() as notifier:
         await kafka.publish(topics.APPOINTMENTS_COMMANDS, plan, subject=plan.branch_id)
         await first(watch, "BranchPlanChanged", command_id=plan.command_id)
         epidemic = A.SetDateOverride(command_id=ref("cmd"), branch_id=plan.branch_id, date=date(2020, 2, 10),
@@ -222,7 +223,7 @@ async def test_scenario_8_a_passbook_customer_out_of_town_is_served_by_the_hotli
 ) -> None:
     loan = a_loan()
     await core_banking_publishes(kafka, platform, loan)
-    async with kafka.watch(*EVENTS) as watch, httpx.AsyncClient(base_url=platform["confirmation"].url) as centre:
+    async with kafka.watch(*EVENTS) as watch, platform["confirmation"].client() as centre:
         await hotline_submits(kafka, loan)
         submitted = await first(watch, "RequestSubmitted", loan_id=loan.loan_id)
         await first(watch, "RequestApproved", loan_id=loan.loan_id)
@@ -239,7 +240,7 @@ async def test_scenario_9_signed_in_another_city_couriered_home_and_received(
 ) -> None:
     loan = a_loan()
     await core_banking_publishes(kafka, platform, loan)
-    async with kafka.watch(*EVENTS) as watch, httpx.AsyncClient(base_url=platform["confirmation"].url) as centre:
+    async with kafka.watch(*EVENTS) as watch, platform["confirmation"].client() as centre:
         await hotline_submits(kafka, loan)
         request_id = (await first(watch, "RequestSubmitted", loan_id=loan.loan_id)).data["request_id"]
         await eventually(lambda: _owes(centre, request_id, "OWED"), what="paper owed")

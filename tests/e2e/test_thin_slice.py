@@ -9,6 +9,7 @@ from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan, primary_of
 from shared import topics
 from shared.contracts import appointments as A
 from shared.contracts import confirmation as C
+from tests.support.auth import agent, staff
 from tests.support.kafka import KafkaDriver
 from tests.support.pages import every_item
 from tests.support.services import Process
@@ -37,8 +38,8 @@ async def test_a_single_borrower_request_is_submitted_approved_and_notified(
     }
     # The chain is traceable: every event carries the command's id as correlation id.
     assert {s.event["correlationid"] for s in [submitted, approved, *sent]} == {command.id}
-    async with httpx.AsyncClient() as client:
-        log = await every_item(client, f"{platform['notifier'].url}/customers/{customer}/deliveries")
+    async with platform["notifier"].client() as client:
+        log = await every_item(client, f"/customers/{customer}/deliveries")
     assert len(log) == 4
 
 
@@ -80,17 +81,17 @@ async def test_scenario_3_across_the_services_a_call_confirms_the_co_borrower_an
     await publish_loan(kafka, loan, requests=platform["requests"].url)
     await eventually(lambda: _known(platform["notifier"].url, customer), what="notifier knows the customer")
     watched = (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.NOTIFICATIONS_EVENTS)
-    async with kafka.watch(*watched) as watch, httpx.AsyncClient(base_url=platform["confirmation"].url) as centre:
+    async with kafka.watch(*watched) as watch, platform["confirmation"].client() as centre:
         await kafka.publish(topics.REQUESTS_COMMANDS, a_debit_day_change(loan, 28), subject=loan.loan_id)
         [call] = await watch.wait_for(lambda s: s.type == "ConfirmationCallRequested" and s.data["customer_id"] == co)
         task = None
         for _ in range(100):  # the agent asks for work until this call comes up (earliest deadline first)
-            task = (await centre.post("/tasks/next", json={"agent_id": "A-SC"})).json()
+            task = (await centre.post("/tasks/next", auth=agent("a-sc"))).json()
             if task["task_id"] == call.data["task_id"]:
                 break
         assert task is not None and task["task_id"] == call.data["task_id"] and task["phone"]
         await kafka.publish(topics.CONFIRMATION_COMMANDS, C.RecordCallOutcome(
-            command_id=ref("cmd"), task_id=task["task_id"], agent_id="A-SC", outcome=C.CallOutcome.CONFIRMED,
+            command_id=ref("cmd"), task_id=task["task_id"], agent_id="a-sc", outcome=C.CallOutcome.CONFIRMED,
             recording_id="REC-E2E", called_at=ACCOUNT_DAY), subject=loan.loan_id)
         [approved] = await watch.wait_for(lambda s: s.type == "RequestApproved" and s.key == loan.loan_id.encode())
         await watch.wait_for(lambda s: s.type == "NotificationSent" and s.key == customer.encode()
@@ -107,5 +108,5 @@ async def test_scenario_3_across_the_services_a_call_confirms_the_co_borrower_an
 
 
 async def _known(url: str, customer_id: str) -> bool:
-    async with httpx.AsyncClient(timeout=2) as client:
+    async with httpx.AsyncClient(timeout=2, auth=staff()) as client:
         return (await client.get(f"{url}/recipients/{customer_id}")).status_code == 200

@@ -17,6 +17,7 @@ from harness.infra import ROOT, Infra
 from services import SERVICES as ALL_SERVICES
 from shared.clock import Clock, FixedClock
 from shared.runtime import ServiceRuntime
+from tests.support.auth import staff
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class Process:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.info.test_port}"
+
+    def client(self, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+        """An HTTP client on the process, signed in as the test user holding every staff role unless `auth` says
+        otherwise."""
+        return httpx.AsyncClient(base_url=self.url, timeout=10, auth=auth or staff())
 
 
 async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = tuple(SERVICES),
@@ -139,8 +145,10 @@ def stop_processes(procs: list[Process]) -> None:
             p.popen.kill()
 
 
-def http(runtime: ServiceRuntime) -> httpx.AsyncClient:
-    """An HTTP client on a running in-process service's API (no socket, same routes and validation)."""
+def http(runtime: ServiceRuntime, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+    """An HTTP client on a running in-process service's API (no socket, same routes and validation), signed in
+    as the test user holding every staff role unless `auth` says otherwise."""
     app = runtime.asgi()
     app.state.runtime = runtime
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
+                             auth=auth or staff())

@@ -10,6 +10,7 @@ from shared import topics
 from shared.contracts.loans import LoanSnapshot
 from shared.runtime import ServiceRuntime
 from shared.unit_of_work import UnitOfWork
+from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
 
 
@@ -31,7 +32,7 @@ async def publish_loan(kafka: KafkaDriver, loan: LoanSnapshot, *, requests: Serv
 
     async def known() -> bool:
         if isinstance(requests, str):
-            async with httpx.AsyncClient(timeout=2) as client:
+            async with httpx.AsyncClient(timeout=2, auth=staff()) as client:
                 return (await client.get(f"{requests}/loans/{loan.loan_id}")).status_code == 200
         assert requests.deps is not None
         async with requests.deps.sessions() as session:

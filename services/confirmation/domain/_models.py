@@ -57,8 +57,9 @@ class Task:
     max_attempts: int | None = None  # from the request (SPEC §9); None on tasks from before requests carried it
     created_at: datetime | None = None  # when it joined the queue (None until stored)
 
-    def held_by_other(self, agent_id: str, now: datetime) -> bool:
-        return self.held_by not in (None, agent_id) and self.lease_until is not None and self.lease_until > now
+    def leased_to(self, agent_id: str, now: datetime) -> bool:
+        """The agent holds a live lease on the task (leases are enforced: nobody else may record its outcome)."""
+        return self.held_by == agent_id and self.lease_until is not None and self.lease_until > now
 
 
 @dataclass(frozen=True)

@@ -110,11 +110,13 @@ def _not_recordable(task: Task | None, call: CallReport, now: datetime, previous
                        f"The deadline ({deadline:%Y-%m-%d %H:%M} Asia/Shanghai) has begun: the call no longer counts.",
                        {"due_by": task.due_by.isoformat(), "deadline": deadline.isoformat(),
                         "decided_at": now.isoformat()})
-    if task.held_by_other(call.agent_id, now):
-        assert task.held_by is not None and task.lease_until is not None
-        return Refusal(RefusalCode.NOT_TASK_HOLDER, "Another agent holds this task.",
-                       {"held_by": task.held_by, "lease_until": task.lease_until.isoformat(),
-                        "agent_id": call.agent_id})
+    if not task.leased_to(call.agent_id, now):
+        someone_else = task.held_by is not None and task.lease_until is not None and task.lease_until > now
+        why = ("Another agent holds this task." if someone_else
+               else "Only the agent holding a live lease on the task (POST /tasks/next) may record its outcome.")
+        lease = task.lease_until.isoformat() if task.lease_until is not None else ""
+        return Refusal(RefusalCode.NOT_TASK_HOLDER, why, {"held_by": task.held_by or "", "lease_until": lease,
+                                                          "agent_id": call.agent_id, "decided_at": now.isoformat()})
     if call.outcome in SETTLING and not call.recording_id:
         return Refusal(RefusalCode.RECORDING_REQUIRED,
                        f"A {call.outcome.lower()} call must name the recording of the call.",

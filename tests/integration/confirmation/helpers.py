@@ -16,6 +16,7 @@ from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
 from shared.unit_of_work import UnitOfWork
+from tests.support.auth import agent as signed_in_agent
 from tests.support.kafka import KafkaDriver, Seen, Watch
 from tests.support.pages import every_item
 from tests.support.wait import eventually
@@ -77,9 +78,10 @@ async def call_requested(watch: Watch, request_id: str, attempt: int = 1) -> See
 
 
 async def take(api: httpx.AsyncClient, agent: str, task_id: str) -> dict[str, Any]:
-    """The agent asks for work until it gets this task (other tests' tasks may come first; they stay held)."""
+    """The agent (signed in as such) asks for work until it gets this task (other tests' tasks may come first; they
+    stay held)."""
     for _ in range(200):
-        response = await api.post("/tasks/next", json={"agent_id": agent})
+        response = await api.post("/tasks/next", auth=signed_in_agent(agent))
         assert response.status_code == 200, response.text
         task = response.json()
         if task["task_id"] == task_id:
@@ -87,7 +89,7 @@ async def take(api: httpx.AsyncClient, agent: str, task_id: str) -> dict[str, An
     raise AssertionError(f"{task_id} never handed out")
 
 
-async def outcome(kafka: KafkaDriver, task_id: str, loan_id: str, result: C.CallOutcome, *, agent: str = "A-1",
+async def outcome(kafka: KafkaDriver, task_id: str, loan_id: str, result: C.CallOutcome, *, agent: str = "a-1",
                   recording: str | None = "REC-1", command_id: str | None = None) -> C.RecordCallOutcome:
     cmd = C.RecordCallOutcome(command_id=command_id or ref("cmd"), task_id=task_id, agent_id=agent, outcome=result,
                               recording_id=recording, called_at=ACCOUNT_DAY)

@@ -29,6 +29,7 @@ from tests.integration.confirmation.helpers import (
     submitted,
     take,
 )
+from tests.support.auth import agent
 from tests.support.kafka import KafkaDriver
 from tests.support.services import http, running
 from tests.support.wait import eventually
@@ -42,12 +43,12 @@ async def test_scenario_3_a_co_borrower_confirmed_by_a_recorded_call_then_the_pa
     async with kafka.watch(EVENTS) as watch:
         request = await submitted(kafka, service, loan)
         requested = await call_requested(watch, request.request_id)
-        task = await take(api, "A-1", requested.data["task_id"])
+        task = await take(api, "a-1", requested.data["task_id"])
         assert task["phone"] == co.phone and task["due_by"] == loan.next_due_date.isoformat()
         await outcome(kafka, task["task_id"], loan.loan_id, C.CallOutcome.CONFIRMED, recording="REC-3")
         [confirmed] = await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed"
                                            and s.data["request_id"] == request.request_id)
-        assert confirmed.data["recording_id"] == "REC-3" and confirmed.data["agent_id"] == "A-1"
+        assert confirmed.data["recording_id"] == "REC-3" and confirmed.data["agent_id"] == "a-1"
         mine = [p for p in await owed(api, loan.branch_id) if p["request_id"] == request.request_id]
         assert [(p["customer_id"], p["reason"], p["state"]) for p in mine] == [
             (co.customer_id, "PHONE_CONFIRMATION", "OWED")]
@@ -66,8 +67,8 @@ async def test_scenario_4_a_declining_co_borrower(service: ServiceRuntime, api: 
     async with kafka.watch(EVENTS) as watch:
         request = await submitted(kafka, service, loan)
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        await take(api, "A-2", task_id)
-        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.DECLINED, agent="A-2")
+        await take(api, "a-2", task_id)
+        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.DECLINED, agent="a-2")
         [declined] = await watch.wait_for(lambda s: s.type == "CoBorrowerDeclined"
                                           and s.data["request_id"] == request.request_id)
     assert declined.data["customer_id"] == loan.borrowers[1].customer_id and declined.data["recording_id"]
@@ -109,9 +110,9 @@ async def test_a_co_borrower_is_unreachable_after_the_attempts_the_request_allow
         request = await submitted(kafka, service, loan, attempts=attempts)
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
         for attempt in range(1, attempts + 1):
-            held = await take(api, "A-3", task_id)
+            held = await take(api, "a-3", task_id)
             assert held["attempts_allowed"] == attempts
-            await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.NO_ANSWER, agent="A-3", recording=None)
+            await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.NO_ANSWER, agent="a-3", recording=None)
             if attempt < attempts:
                 await call_requested(watch, request.request_id, attempt + 1)
         [gone] = await watch.wait_for(lambda s: s.type == "CoBorrowerUnreachable"
@@ -150,8 +151,8 @@ async def test_a_refused_withdrawal_leaves_the_calls_open(service: ServiceRuntim
         envelope = await kafka.publish(topics.REQUESTS_EVENTS, refused, subject=loan.loan_id,
                                        source="postloan/requests")
         await eventually(lambda: _applied(service, envelope.id), what="refusal applied")
-        await take(api, "A-6", task_id)
-        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-6")
+        await take(api, "a-6", task_id)
+        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-6")
         await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["request_id"] == request.request_id)
 
 
@@ -173,11 +174,11 @@ async def test_a_lease_expires_when_the_agent_goes_quiet(migrated: Infra, kafka:
         async with kafka.watch(EVENTS) as watch:
             request = await submitted(kafka, service, loan)
             task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        held = await take(api, "A-quiet", task_id)
-        assert held["held_by"] == "A-quiet"
-        assert (await api.post(f"/tasks/{task_id}/renew", json={"agent_id": "A-other"})).status_code == 409
+        held = await take(api, "a-quiet", task_id)
+        assert held["held_by"] == "a-quiet"
+        assert (await api.post(f"/tasks/{task_id}/renew", auth=agent("a-other"))).status_code == 409
         clock.advance(timedelta(seconds=121))
-        assert (await take(api, "A-next", task_id))["held_by"] == "A-next"
+        assert (await take(api, "a-next", task_id))["held_by"] == "a-next"
 
 
 async def test_agents_racing_on_two_copies_never_get_the_same_task(migrated: Infra, kafka: KafkaDriver) -> None:
@@ -193,6 +194,6 @@ async def test_agents_racing_on_two_copies_never_get_the_same_task(migrated: Inf
                 await call_requested(watch, request.request_id)
         async with http(one) as api_one, http(two) as api_two:
             responses = await asyncio.gather(*(
-                (api_one if i % 2 else api_two).post("/tasks/next", json={"agent_id": f"A-{i}"}) for i in range(20)))
+                (api_one if i % 2 else api_two).post("/tasks/next", auth=agent(f"a-{i}")) for i in range(20)))
     given = [r.json()["task_id"] for r in responses if r.status_code == 200]
     assert len(given) == len(set(given)) and len(given) >= 15

@@ -28,6 +28,7 @@ from tests.integration.confirmation.helpers import (
     submitted,
     take,
 )
+from tests.support.auth import agent
 from tests.support.kafka import KafkaDriver
 from tests.support.wait import eventually
 
@@ -43,9 +44,9 @@ async def test_an_outcome_once_the_deadline_day_began_is_refused_and_changes_not
     async with kafka.watch(EVENTS) as watch:
         request = await submitted(kafka, service, loan)
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        await take(api, "A-late", task_id)
+        await take(api, "a-late", task_id)
         set_clock(clock, DEADLINE)
-        late = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-late")
+        late = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-late")
         refusal = await answer_to(watch, late.command_id)
         await settled(kafka, watch, loan.loan_id)
     assert (refusal.type, refusal.data["reason_code"]) == ("CommandRejected", "DEADLINE_PASSED")
@@ -54,7 +55,7 @@ async def test_an_outcome_once_the_deadline_day_began_is_refused_and_changes_not
     assert (refusal.data["task_id"], refusal.data["request_id"]) == (task_id, request.request_id)
     assert not of_request(watch, "CoBorrowerConfirmed", request.request_id)
     task = await stored_task(service, task_id)
-    assert task is not None and (task.state, task.attempts, task.held_by) == (TaskState.OPEN, 0, "A-late")
+    assert task is not None and (task.state, task.attempts, task.held_by) == (TaskState.OPEN, 0, "a-late")
     assert not [p for p in await owed(api) if p["request_id"] == request.request_id]
 
 
@@ -69,7 +70,7 @@ async def test_a_task_whose_deadline_day_began_is_not_handed_out(
     set_clock(clock, DEADLINE)
     handed = []
     for _ in range(500):  # every task there is to hand out, until the queue answers "nothing to call"
-        response = await api.post("/tasks/next", json={"agent_id": "A-drain"})
+        response = await api.post("/tasks/next", auth=agent("a-drain"))
         if response.status_code == 204:
             break
         assert response.status_code == 200, response.text
@@ -91,8 +92,8 @@ async def test_paper_is_filed_under_the_request_branch_when_the_loan_is_not_yet_
         request = await submitted(kafka, service, loan, channel=R.Channel.HOTLINE, staff_id="S-HL",
                                   snapshot_first=False)  # no LoanSnapshot has reached the service
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        await take(api, "A-branch", task_id)
-        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-branch")
+        await take(api, "a-branch", task_id)
+        await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-branch")
         await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["request_id"] == request.request_id)
     mine = {(p["customer_id"], p["reason"], p["branch_id"]) for p in await owed(api)
             if p["request_id"] == request.request_id}
@@ -145,8 +146,8 @@ async def test_staff_hear_of_a_call_still_open_a_day_before_the_deadline_not_of_
                              and s.data["request_id"] == request.request_id, count=2)
         settled_task, open_task = sorted(s.data["task_id"] for s in of_request(watch, "ConfirmationCallRequested",
                                                                                 request.request_id))
-        await take(api, "A-7", settled_task)
-        await outcome(kafka, settled_task, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-7")
+        await take(api, "a-7", settled_task)
+        await outcome(kafka, settled_task, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-7")
         await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["task_id"] == settled_task)
         assert await alerts_set(service, settled_task, open_task) == {open_task}
         set_clock(clock, datetime(2020, 2, 4, 0, 1, tzinfo=SHANGHAI))  # 24 hours before D0 has just passed

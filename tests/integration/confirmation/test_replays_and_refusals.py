@@ -108,8 +108,8 @@ async def test_a_replayed_outcome_gets_the_same_confirmation(
     async with kafka.watch(EVENTS) as watch:
         request = await submitted(kafka, service, loan)
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        await take(api, "A-5", task_id)
-        good = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-5")
+        await take(api, "a-5", task_id)
+        good = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-5")
         [confirmed] = await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed"
                                            and s.data["request_id"] == request.request_id)
         await replayed(kafka, watch, good, confirmed, loan.loan_id)
@@ -125,19 +125,19 @@ async def test_every_refusal_names_its_facts_and_what_the_command_named(
     async with kafka.watch(EVENTS) as watch:
         request = await submitted(kafka, service, loan, channel=R.Channel.HOTLINE, staff_id="S-HL")
         task_id = (await call_requested(watch, request.request_id)).data["task_id"]
-        held = await take(api, "A-4", task_id)
+        held = await take(api, "a-4", task_id)
         refusals: dict[str, Seen] = {}
         unknown = ref("T-unknown")
         cases: list[tuple[str, str, dict[str, Any]]] = [
             ("UNKNOWN_TASK", unknown, {}),
-            ("NOT_TASK_HOLDER", task_id, {"agent": "A-other"}),
-            ("RECORDING_REQUIRED", task_id, {"recording": None, "agent": "A-4"}),
+            ("NOT_TASK_HOLDER", task_id, {"agent": "a-other"}),
+            ("RECORDING_REQUIRED", task_id, {"recording": None, "agent": "a-4"}),
         ]
         for name, target, kwargs in cases:
             cmd = await outcome(kafka, target, loan.loan_id, C.CallOutcome.CONFIRMED, **kwargs)
             refusals[name] = await answer_to(watch, cmd.command_id)
-        good = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="A-4", recording="REC-4")
-        again = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.DECLINED, agent="A-4")
+        good = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.CONFIRMED, agent="a-4", recording="REC-4")
+        again = await outcome(kafka, task_id, loan.loan_id, C.CallOutcome.DECLINED, agent="a-4")
         refusals["DUPLICATE_OUTCOME"] = await answer_to(watch, again.command_id)
         received_at = ACCOUNT_DAY + timedelta(minutes=3)
         for _ in range(2):
@@ -168,13 +168,13 @@ async def test_every_refusal_names_its_facts_and_what_the_command_named(
     facts = {code: s.data["facts"] for code, s in refusals.items()}
     assert facts["UNKNOWN_TASK"] == {"task_id": unknown}
     not_holder = facts["NOT_TASK_HOLDER"]
-    assert (not_holder["held_by"], not_holder["agent_id"]) == ("A-4", "A-other")
+    assert (not_holder["held_by"], not_holder["agent_id"]) == ("a-4", "a-other")
     assert datetime.fromisoformat(not_holder["lease_until"]) == datetime.fromisoformat(held["lease_until"])
     assert facts["RECORDING_REQUIRED"] == {"outcome": "CONFIRMED"}
     duplicate = facts["DUPLICATE_OUTCOME"]
     assert datetime.fromisoformat(duplicate.pop("earlier_called_at")) == ACCOUNT_DAY
     assert duplicate == {"task_state": "CONFIRMED", "attempts": "1", "earlier_outcome": "CONFIRMED",
-                         "earlier_command_id": good.command_id, "earlier_agent_id": "A-4",
+                         "earlier_command_id": good.command_id, "earlier_agent_id": "a-4",
                          "earlier_recording_id": "REC-4"}
     already = facts["ALREADY_RECEIVED"]
     assert datetime.fromisoformat(already.pop("received_at")) == received_at
@@ -197,7 +197,9 @@ async def test_a_command_counted_before_answers_were_stored_is_never_counted_aga
         assert service.deps is not None
         async with service.deps.sessions.begin() as session:
             await session.execute(AttemptRow.insert().values(
-                command_id=old, task_id=tasks[0], agent_id="A-1", outcome="NO_ANSWER", called_at=ACCOUNT_DAY))
+                command_id=old, task_id=tasks[0], agent_id="a-1", outcome="NO_ANSWER", called_at=ACCOUNT_DAY))
+        for task_id in tasks:  # held by the agent the outcomes name (leases are enforced)
+            await take(api, "a-1", task_id)
         await outcome(kafka, tasks[0], loans[0].loan_id, C.CallOutcome.CONFIRMED, command_id=old)
         await outcome(kafka, tasks[1], loans[1].loan_id, C.CallOutcome.CONFIRMED)
         await watch.wait_for(lambda s: s.type == "CoBorrowerConfirmed" and s.data["task_id"] == tasks[1])

@@ -14,6 +14,7 @@ import uvicorn
 
 from harness.infra import Infra
 from shared.runtime import ServiceRuntime
+from tests.support.auth import staff
 from tests.support.services import SERVICES, running
 from tests.support.wait import eventually
 
@@ -25,8 +26,9 @@ class Served:
     runtime: ServiceRuntime
     url: str
 
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
+    def client(self, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+        """Signed in as the test user holding every staff role unless `auth` says otherwise."""
+        return httpx.AsyncClient(base_url=self.url, timeout=10, auth=auth or staff())
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from schemathesis.engine import Status, events
 
 from harness.infra import ROOT
 from tests.integration.http.conftest import FUZZ_TOTALS, Served
+from tests.support.auth import identity, staff
 from tests.support.services import SERVICES
 
 RESULTS = ROOT / "bench" / "results" / "schemathesis.json"
@@ -26,10 +27,12 @@ MAX_EXAMPLES = int(os.environ.get("POSTLOAN_FUZZ_MAX_EXAMPLES", "25"))
 SEED = int(os.environ.get("POSTLOAN_FUZZ_SEED", "20200203"))  # the account's first day: a run is repeatable
 
 
-def run_schemathesis(url: str) -> dict[str, Any]:
+def run_schemathesis(url: str, token: str) -> dict[str, Any]:
     """Every operation of the service's OpenAPI document, through the examples, coverage and fuzzing phases,
-    checked with `not_a_server_error` only (blocking: run it off the event loop that serves the app)."""
+    checked with `not_a_server_error` only (blocking: run it off the event loop that serves the app), signed in
+    with every staff role so that the generated input reaches the routes' own validation."""
     config = SchemathesisConfig.from_dict({
+        "headers": {"Authorization": f"Bearer {token}"},
         "seed": SEED,
         "cache": {"enabled": False},  # no state between runs (and no .schemathesis/ in the work tree)
         "workers": 1,
@@ -91,7 +94,8 @@ async def test_no_generated_request_gets_a_server_error(name: str, platform: dic
     async with service.client() as client:
         policy = (await client.get("/policy")).json() if name == "requests" else None
         try:
-            totals = await asyncio.to_thread(run_schemathesis, service.url)
+            token = identity().sign_in(staff().username)  # fresh: lives the realm's full token lifespan
+            totals = await asyncio.to_thread(run_schemathesis, service.url, token)
         finally:
             if policy is not None:  # fuzzing may put generated policies in force; later tests expect this one
                 await _restore_policy(client, policy)
@@ -102,5 +106,5 @@ async def test_no_generated_request_gets_a_server_error(name: str, platform: dic
 
 
 async def _restore_policy(client: httpx.AsyncClient, policy: dict[str, Any]) -> None:
-    response = await client.put("/policy", json={"policy": policy["document"], "changed_by": "test-fuzz"})
+    response = await client.put("/policy", json={"policy": policy["document"]})
     assert response.status_code == 200 and response.json()["version"] == policy["version"], response.text

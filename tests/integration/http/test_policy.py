@@ -45,7 +45,7 @@ async def test_a_broken_policy_document_is_a_422_and_the_policy_in_force_stays(
 ) -> None:
     async with platform["requests"].client() as client:
         before = await _state(client)
-        response = await client.put("/policy", json={"policy": {**VALID, **broken}, "changed_by": "ops-strict"})
+        response = await client.put("/policy", json={"policy": {**VALID, **broken}})
         after = await _state(client)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][:2] == ["body", "policy"]  # names the field at fault
@@ -57,7 +57,7 @@ async def test_a_broken_policy_document_is_a_422_and_the_policy_in_force_stays(
 async def test_only_a_shipped_preset_can_be_named(preset: str, platform: dict[str, Served]) -> None:
     async with platform["requests"].client() as client:
         before = await _state(client)
-        response = await client.put("/policy", json={"preset": preset, "changed_by": "ops-strict"})
+        response = await client.put("/policy", json={"preset": preset})
         after = await _state(client)
     assert response.status_code == 422 and after == before, response.text
 
@@ -69,7 +69,7 @@ async def test_a_refused_document_leaves_submissions_decided_under_the_policy_in
     async with service.client() as client:
         in_force = (await client.get("/policy")).json()["version"]
         for broken in ({"co_borrower_loans_online": "false"}, {"cutoff_days_before_due": 999999999}):
-            refused = await client.put("/policy", json={"policy": {**VALID, **broken}, "changed_by": "ops-strict"})
+            refused = await client.put("/policy", json={"policy": {**VALID, **broken}})
             assert refused.status_code == 422
     loan = a_loan()
     await publish_loan(kafka, loan, requests=service.runtime)
@@ -82,12 +82,11 @@ async def test_a_valid_document_is_put_in_force_and_its_version_is_immutable(pla
     async with platform["requests"].client() as client:
         original = (await client.get("/policy")).json()
         try:
-            put = await client.put("/policy", json={"policy": VALID, "changed_by": "ops-strict"})
-            changed = await client.put("/policy", json={"policy": {**VALID, "confirmation_attempts": 4},
-                                                        "changed_by": "ops-strict"})
+            put = await client.put("/policy", json={"policy": VALID})
+            changed = await client.put("/policy", json={"policy": {**VALID, "confirmation_attempts": 4}})
             kept = (await client.get(f"/policy/versions/{VALID['version']}")).json()
         finally:
-            back = await client.put("/policy", json={"policy": original["document"], "changed_by": "ops-strict"})
+            back = await client.put("/policy", json={"policy": original["document"]})
     assert put.status_code == 200 and put.json()["document"] == VALID
     assert changed.status_code == 409 and kept["document"]["confirmation_attempts"] == 3
     assert back.status_code == 200 and back.json()["version"] == original["version"]

@@ -18,6 +18,7 @@ from harness.builders import (
 from shared.contracts import loans as L
 from shared.contracts import requests as R
 from shared.runtime import ServiceRuntime
+from tests.support.auth import STAFF
 from tests.support.kafka import KafkaDriver
 from tests.support.pages import every_item
 from tests.support.requests_driver import EVENTS, answer, co_borrower_says, next_event
@@ -104,12 +105,12 @@ async def test_loans_with_co_borrowers_go_to_the_counter_under_the_old_policy(
 ) -> None:
     loan = a_loan(co_borrowers=1)
     await publish_loan(kafka, loan, requests=service)
-    await api.put("/policy", json={"preset": "standard-2019", "changed_by": "ops-1"})
+    await api.put("/policy", json={"preset": "standard-2019"})
     try:
         async with kafka.watch(EVENTS) as watch:
             refused = await answer(kafka, watch, a_debit_day_change(loan, 12), loan_id=loan.loan_id)
     finally:
-        await api.put("/policy", json={"preset": "epidemic-2020", "changed_by": "ops-1"})
+        await api.put("/policy", json={"preset": "epidemic-2020"})
     assert refused.data["reason_code"] == "CO_BORROWERS_NOT_ALLOWED_ONLINE"
     assert refused.data["policy_version"] == "standard-2019"
 
@@ -130,13 +131,13 @@ async def test_loans_with_co_borrowers_are_served_at_the_counter_under_the_old_p
     """SPEC §2: `co_borrower_loans_online` covers the remote channels; BRANCH stays open under every policy."""
     loan = a_loan(co_borrowers=1)
     await publish_loan(kafka, loan, requests=service)
-    await api.put("/policy", json={"preset": "standard-2019", "changed_by": "ops-1"})
+    await api.put("/policy", json={"preset": "standard-2019"})
     try:
         async with kafka.watch(EVENTS) as watch:
             submitted = await answer(kafka, watch, a_debit_day_change(loan, 12, channel=R.Channel.BRANCH),
                                      loan_id=loan.loan_id)
     finally:
-        await api.put("/policy", json={"preset": "epidemic-2020", "changed_by": "ops-1"})
+        await api.put("/policy", json={"preset": "epidemic-2020"})
     assert submitted.type == "RequestSubmitted" and submitted.data["policy_version"] == "standard-2019"
 
 
@@ -207,16 +208,16 @@ async def test_a_policy_switch_is_kept_in_the_history_and_published(
 ) -> None:
     """SPEC §9: who, when, from what, to what; published as PolicyChanged with the whole document and its hash."""
     async with kafka.watch(EVENTS) as watch:
-        await api.put("/policy", json={"preset": "standard-2019", "changed_by": "ops-history"})
-        await api.put("/policy", json={"preset": "epidemic-2020", "changed_by": "ops-history"})
+        await api.put("/policy", json={"preset": "standard-2019"})
+        await api.put("/policy", json={"preset": "epidemic-2020"})
         [there, back] = await watch.wait_for(lambda s: s.type == "PolicyChanged"
-                                             and s.data["changed_by"] == "ops-history", count=2)
+                                             and s.data["changed_by"] == STAFF, count=2)
     assert (there.key, there.data["version"], there.data["previous_version"]) == (b"policy", "standard-2019",
                                                                                     "epidemic-2020")
     assert back.data["version"] == "epidemic-2020" and back.data["document"]["max_debit_day"] == 28
     history = (await api.get("/policy/history", params={"limit": 2})).json()["switches"]
     assert [(h["from_version"], h["to_version"], h["changed_by"]) for h in history] == [
-        ("standard-2019", "epidemic-2020", "ops-history"), ("epidemic-2020", "standard-2019", "ops-history")]
+        ("standard-2019", "epidemic-2020", STAFF), ("epidemic-2020", "standard-2019", STAFF)]
     assert history[0]["document_sha256"] == back.data["document_sha256"] == (await api.get("/policy")).json()[
         "document_sha256"]
 
@@ -224,7 +225,7 @@ async def test_a_policy_switch_is_kept_in_the_history_and_published(
 async def test_a_version_name_never_means_two_documents(api: httpx.AsyncClient) -> None:
     """SPEC §9: versions are immutable; a changed document under a known name is refused (409)."""
     doc = {"version": "epidemic-2020", "min_debit_day": 1, "max_debit_day": 20, "co_borrower_loans_online": True}
-    refused = await api.put("/policy", json={"policy": doc, "changed_by": "ops"})
+    refused = await api.put("/policy", json={"policy": doc})
     assert refused.status_code == 409 and "already names another document" in refused.json()["detail"]
     current = (await api.get("/policy")).json()
     assert current["version"] == "epidemic-2020" and current["document"]["max_debit_day"] == 28
@@ -234,8 +235,8 @@ async def test_a_version_name_never_means_two_documents(api: httpx.AsyncClient) 
 
 async def test_a_bad_policy_document_is_refused_by_the_admin_endpoint(api: httpx.AsyncClient) -> None:
     bad = {"version": "x", "min_debit_day": 1, "max_debit_day": 31, "co_borrower_loans_online": True}
-    assert (await api.put("/policy", json={"policy": bad, "changed_by": "ops"})).status_code == 422
-    assert (await api.put("/policy", json={"preset": "nope", "changed_by": "ops"})).status_code == 422
+    assert (await api.put("/policy", json={"policy": bad})).status_code == 422
+    assert (await api.put("/policy", json={"preset": "nope"})).status_code == 422
     assert (await api.get("/policy")).json()["version"] == "epidemic-2020"
 
 

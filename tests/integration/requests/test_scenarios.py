@@ -65,14 +65,14 @@ async def test_scenario_2_the_old_policy_refuses_day_25_and_accepts_day_15(
 ) -> None:
     loan = a_loan(debit_day=25, next_due_date=DUE_25_FEB)
     await publish_loan(kafka, loan, requests=service)
-    switched = await api.put("/policy", json={"preset": "standard-2019", "changed_by": "ops-1"})
+    switched = await api.put("/policy", json={"preset": "standard-2019"})
     assert switched.status_code == 200 and switched.json()["version"] == "standard-2019"
     try:
         async with kafka.watch(EVENTS) as watch:
             refused = await answer(kafka, watch, a_debit_day_change(loan, 25), loan_id=loan.loan_id)
             accepted = await answer(kafka, watch, a_debit_day_change(loan, 15), loan_id=loan.loan_id)
     finally:
-        await api.put("/policy", json={"preset": "epidemic-2020", "changed_by": "ops-1"})
+        await api.put("/policy", json={"preset": "epidemic-2020"})
     assert refused.type == "RequestRejected" and refused.data["reason_code"] == "DAY_OUT_OF_RANGE"
     assert refused.data["facts"] == {"allowed": "1..15", "asked": "25", "policy_version": "standard-2019"}
     assert refused.data["policy_version"] == "standard-2019"

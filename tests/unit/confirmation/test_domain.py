@@ -84,7 +84,7 @@ def test_no_outcome_counts_once_the_deadline_day_has_begun() -> None:
     due = date(2020, 2, 4)
     task = replace(TASK, due_by=due)
     just_before = datetime(2020, 2, 3, 23, 59, 59, tzinfo=BANK_TZ)
-    assert isinstance(outcome(task, now=just_before), Finished)
+    assert isinstance(outcome(replace(task, lease_until=just_before + timedelta(minutes=1)), now=just_before), Finished)
     at_deadline = datetime(2020, 2, 3, 16, tzinfo=UTC)  # 2020-02-04 00:00 in Shanghai, still the 3rd in UTC
     for result in ("CONFIRMED", "DECLINED", "NO_ANSWER"):
         late = refused(outcome(task, result=result, now=at_deadline), RefusalCode.DEADLINE_PASSED)
@@ -100,10 +100,20 @@ def test_a_late_outcome_is_refused_even_from_another_agent_or_without_recording(
 
 def test_only_the_holder_records_while_the_lease_runs() -> None:
     other = refused(outcome(agent="A-2"), RefusalCode.NOT_TASK_HOLDER)
+    assert other.reason == "Another agent holds this task."
     assert other.facts == {"held_by": "A-1", "lease_until": (NOW + timedelta(minutes=5)).isoformat(),
-                           "agent_id": "A-2"}
+                           "agent_id": "A-2", "decided_at": NOW.isoformat()}
+    assert isinstance(outcome(agent="A-1"), Finished)
+
+
+@pytest.mark.parametrize("agent", ["A-1", "A-2"])
+def test_leases_are_enforced_an_expired_or_missing_lease_records_nothing(agent: str) -> None:
     expired = replace(TASK, lease_until=NOW - timedelta(seconds=1))
-    assert isinstance(outcome(expired, agent="A-2"), Finished)
+    assert refused(outcome(expired, agent=agent), RefusalCode.NOT_TASK_HOLDER).facts["held_by"] == "A-1"
+    unheld = replace(TASK, held_by=None, lease_until=None)
+    assert refused(outcome(unheld, agent=agent), RefusalCode.NOT_TASK_HOLDER).facts == {
+        "held_by": "", "lease_until": "", "agent_id": agent, "decided_at": NOW.isoformat()}
+    assert refused(outcome(replace(TASK, lease_until=NOW), agent=agent), RefusalCode.NOT_TASK_HOLDER)  # ends at NOW
 
 
 @pytest.mark.parametrize(("task", "code", "facts"), [

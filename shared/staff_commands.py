@@ -1,0 +1,47 @@
+"""Staff actions over HTTP: a contract command made from the signed-in user's request (the person is the token's,
+never the body's) and applied by the service's own Kafka handler in one transaction, exactly as if it had come
+from its commands topic: its events (or its `CommandRejected`) go out through the outbox, and the caller gets them
+as the answer at once."""
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared import outbox
+from shared.contracts import Contract
+from shared.envelope import new_event
+from shared.messaging import MessageContext
+from shared.runtime import Deps
+from shared.unit_of_work import UniqueConflict, UnitOfWork
+
+Handler = Callable[[MessageContext, Any], Awaitable[None]]
+
+
+async def apply(deps: Deps, handler: Handler, command: Contract, *, subject: str) -> list[dict[str, Any]]:
+    """Runs `handler` on `command` (its envelope's source names the HTTP edge of the service) and returns what it
+    emitted, as {"type", "data"} in order."""
+    service = deps.tables.schema
+    for attempt in (1, 2):
+        now = deps.clock.now()
+        event = new_event(command, source=f"postloan/{service}/http", subject=subject, time=now,
+                          event_id=command.command_id)  # type: ignore[attr-defined]
+        try:
+            async with deps.sessions.begin() as session:
+                uow = UnitOfWork(session)
+                ctx = MessageContext.of_message(uow, now, f"postloan/{service}", event, settings=deps.settings)
+                await handler(ctx, command)
+                await outbox.add(session, deps.tables.outbox, ctx.emitted)
+                await uow.flush()
+        except UniqueConflict:
+            # Another writer took a key between the handler's read and the flush (say, a request opened for the
+            # same loan from Kafka): done again, the handler reads it and decides on it, as the consumer's redo does.
+            if attempt == 2:
+                raise
+            continue
+        break
+    return [{"type": e["type"], "data": e["data"]} for e in (json.loads(r.value) for r in ctx.emitted)]
+
+
+def refusal(answers: list[dict[str, Any]], kinds: tuple[str, ...] = ("CommandRejected",)) -> dict[str, Any] | None:
+    """The refusal among the answers (`CommandRejected`, or e.g. `RequestRejected` for a submission), if any."""
+    return next((a["data"] for a in answers if a["type"] in kinds), None)
