@@ -91,9 +91,14 @@ def _native_postgres() -> Iterator[tuple[str, Path]]:
     """The platform's server (its superuser's URL) and the folder of its passwords, where deploy/postgres.sh keeps
     them: the service roles are cluster-wide, so a test run uses the passwords `make up` uses."""
     _launcher("postgres.sh", "start", env={})
+    yield _launcher("postgres.sh", "admin-url", env={}), pg_secrets()
+
+
+def pg_secrets() -> Path:
+    """Where deploy/postgres.sh keeps the platform server's passwords (as it computes it), whatever state folder a
+    launcher of another part is given: the roles are the server's, so everyone signs in with these."""
     state = Path(os.environ.get("POSTLOAN_STATE_DIR") or ROOT / ".local")
-    yield _launcher("postgres.sh", "admin-url", env={}), Path(os.environ.get("PG_SECRETS_DIR") or state / "secrets"
-                                                              / "postgres")
+    return Path(os.environ.get("PG_SECRETS_DIR") or state / "secrets" / "postgres")
 
 
 def _docker_answers() -> bool:

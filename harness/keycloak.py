@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import jwt
 
-from harness.infra import ROOT, _launcher
+from harness.infra import ROOT, _launcher, pg_secrets
 from services import SERVICES
 from shared.keycloak_admin import KeycloakAdmin, secret_file
 
@@ -84,7 +84,8 @@ def provide_identity() -> Iterator[Identity]:
     state = ROOT / ".local" / "test"
     env = {"KEYCLOAK_PORT": str(TEST_KEYCLOAK_PORT), "KEYCLOAK_MGMT_PORT": str(TEST_KEYCLOAK_PORT + 10),
            "KEYCLOAK_DB": f"keycloak_test_{TEST_KEYCLOAK_PORT}", "POSTLOAN_STATE_DIR": str(state),
-           "POSTLOAN_PYTHON": sys.executable, "KEYCLOAK_FRESH": "1"}
+           "POSTLOAN_PYTHON": sys.executable, "KEYCLOAK_FRESH": "1",
+           "PG_SECRETS_DIR": str(pg_secrets())}  # its state folder is the test run's, the database server is not
     _launcher("keycloak.sh", "stop", env=env)
     _launcher("keycloak.sh", "start", env=env)
     try:
