@@ -1,12 +1,10 @@
 """HTTP API of the confirmation service: dispatch (分單) for the call centre, the queue, the paper ledger."""
 
-import uuid
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.confirmation.domain import (
     Paper,
@@ -21,11 +19,11 @@ from services.confirmation.repository import PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
 from shared import staff_commands
 from shared.auth import SignedIn, same_person
-from shared.contracts import Command
 from shared.contracts import confirmation as contract
 from shared.csv_export import csv_text
 from shared.http import MAX_PAGE, Cursor, Identifier, Limit, Page, decode_cursor, id_path, id_query, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.staff_commands import CommandAnswer
 from shared.throttle import throttle
 from shared.unit_of_work import UnitOfWork
 
@@ -57,11 +55,6 @@ class OutcomeBody(BaseModel):
     note: str | None = Field(None, max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
     agent_id: Identifier | None = Field(
         None, description="Left out: the agent is the signed-in user; naming another agent is a 403.")
-
-
-class CommandAnswer(BaseModel):
-    command_id: str
-    events: list[dict[str, Any]] = Field(description="What the command caused, in order ({type, data}).")
 
 
 class PaperReceivedBody(BaseModel):
@@ -201,28 +194,9 @@ async def record_outcome(task_id: Annotated[str, id_path("The task's id.")], bod
         task = await TaskRepository(UnitOfWork(session)).peek(task_id)
     if task is None:
         raise HTTPException(404, f"task {task_id} is not known")
-    return await _apply(deps, handle_call_outcome, task.loan_id, lambda: contract.RecordCallOutcome(
-        command_id=_command_id(), task_id=task_id, agent_id=agent, outcome=body.outcome,
-        recording_id=body.recording_id, called_at=body.called_at or deps.clock.now(), note=body.note))
-
-
-def _command_id() -> str:
-    return f"http-{uuid.uuid4().hex}"
-
-
-async def _apply(deps: Deps, handler: staff_commands.Handler, subject: str,
-                 build: Callable[[], Command]) -> CommandAnswer:
-    """A staff command applied at once (shared.staff_commands): 422 when the contract's own bounds refuse it (say,
-    a time too far from the service's clock), 409 with the CommandRejected when the service refuses it."""
-    try:
-        command = build()
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
-    answers = await staff_commands.apply(deps, handler, command, subject=subject)
-    refused = staff_commands.refusal(answers)
-    if refused is not None:
-        raise HTTPException(409, refused)
-    return CommandAnswer(command_id=command.command_id, events=answers)
+    return await staff_commands.answer(deps, handle_call_outcome, task.loan_id, lambda: contract.RecordCallOutcome(
+        command_id=staff_commands.command_id(), task_id=task_id, agent_id=agent, outcome=body.outcome,
+        recording_id=body.recording_id, called_at=body.called_at or deps.clock.now(), note=body.note), by=user)
 
 
 async def _loan_of_paper(deps: Deps, request_id: str, customer_id: str) -> str:
@@ -245,21 +219,21 @@ async def paper_received(request_id: PaperKey, customer_id: CustomerKey, body: P
                          user: SignedIn) -> CommandAnswer:
     clerk = same_person(user, body.received_by, "received_by")
     loan_id = await _loan_of_paper(deps, request_id, customer_id)
-    return await _apply(deps, handle_paper_signature, loan_id, lambda: contract.RecordPaperSignature(
-        command_id=_command_id(), request_id=request_id, customer_id=customer_id, received_by=clerk,
-        received_at=body.received_at or deps.clock.now(), branch_id=body.branch_id))
+    return await staff_commands.answer(deps, handle_paper_signature, loan_id, lambda: contract.RecordPaperSignature(
+        command_id=staff_commands.command_id(), request_id=request_id, customer_id=customer_id, received_by=clerk,
+        received_at=body.received_at or deps.clock.now(), branch_id=body.branch_id), by=user)
 
 
 @router.post("/paper/requests/{request_id}/{customer_id}/remote-signing", tags=["paper"],
              response_model=CommandAnswer, summary="Signed at another branch and sent by courier (RecordRemoteSigning)",
              responses={404: {"description": "No such paper"}, 409: {"description": "Refused (CommandRejected)"}})
 async def remote_signing(request_id: PaperKey, customer_id: CustomerKey, body: RemoteSigningBody, deps: DepsDep,
-                         _user: SignedIn) -> CommandAnswer:
+                         user: SignedIn) -> CommandAnswer:
     loan_id = await _loan_of_paper(deps, request_id, customer_id)
-    return await _apply(deps, handle_remote_signing, loan_id, lambda: contract.RecordRemoteSigning(
-        command_id=_command_id(), request_id=request_id, customer_id=customer_id,
+    return await staff_commands.answer(deps, handle_remote_signing, loan_id, lambda: contract.RecordRemoteSigning(
+        command_id=staff_commands.command_id(), request_id=request_id, customer_id=customer_id,
         signing_branch_id=body.signing_branch_id, courier=body.courier, tracking_number=body.tracking_number,
-        signed_at=body.signed_at or deps.clock.now()))
+        signed_at=body.signed_at or deps.clock.now()), by=user)
 
 
 @router.get("/tasks", tags=["dispatch"], summary="Open tasks by deadline, with counts per state, by pages")

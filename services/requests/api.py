@@ -3,13 +3,12 @@
 Reads only, except switching the policy (SPEC §9: a policy change needs no code change and no restart).
 """
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.requests.domain import OPEN_STATES, State
 from services.requests.handlers import handle_submit_debit_day_change
@@ -22,6 +21,7 @@ from shared.auth import SignedIn, same_person
 from shared.contracts import requests as contract
 from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
+from shared.staff_commands import CommandAnswer
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
@@ -123,11 +123,6 @@ class OnBehalfDebitDayChange(BaseModel):
         None, description="Left out: the staff member is the signed-in user; naming anyone else is a 403.")
 
 
-class SubmissionAnswer(BaseModel):
-    command_id: str
-    events: list[dict[str, Any]] = Field(description="What it caused, in order: RequestSubmitted, … ({type, data}).")
-
-
 class PolicyChange(BaseModel):
     preset: Identifier | None = Field(None, description="Name of a shipped preset, e.g. standard-2019.")
     policy: PolicyDocument | None = Field(None, description="A whole policy document, checked strictly (SPEC §9).")
@@ -222,26 +217,20 @@ async def policy_version(version: Annotated[str, id_path("A policy version name.
     return {k: row[k] for k in ("version", "document", "document_sha256", "first_seen_at", "first_seen_by")}
 
 
-@router.post("/loans/{loan_id}/requests/debit-day-change", tags=["requests"], response_model=SubmissionAnswer,
+@router.post("/loans/{loan_id}/requests/debit-day-change", tags=["requests"], response_model=CommandAnswer,
              summary="Submit a debit-day change on a customer's behalf, as the signed-in hotline staff member",
              description="Decided at once by the same rules as SubmitDebitDayChange on requests.commands, with "
                          "`staff_id` the signed-in user; a refusal is a 409 whose detail is the RequestRejected.",
              responses={409: {"description": "Refused (RequestRejected with reason_code and facts)"}})
 async def submit_debit_day_change(loan_id: LoanId, body: OnBehalfDebitDayChange, deps: DepsDep,
-                                  user: SignedIn) -> SubmissionAnswer:
+                                  user: SignedIn) -> CommandAnswer:
     staff = same_person(user, body.staff_id, "staff_id")
-    try:
-        command = contract.SubmitDebitDayChange(
-            command_id=f"http-{uuid.uuid4().hex}", loan_id=loan_id, applicant_customer_id=body.applicant_customer_id,
+    return await staff_commands.answer(deps, handle_submit_debit_day_change, loan_id, lambda: (
+        contract.SubmitDebitDayChange(
+            command_id=staff_commands.command_id(), loan_id=loan_id, applicant_customer_id=body.applicant_customer_id,
             channel=contract.Channel(body.channel), submitted_at=deps.clock.now(), reason=body.reason,
-            staff_id=staff, identity_verification=body.identity_verification, new_debit_day=body.new_debit_day)
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
-    answers = await staff_commands.apply(deps, handle_submit_debit_day_change, command, subject=loan_id)
-    refused = staff_commands.refusal(answers, ("RequestRejected", "CommandRejected"))
-    if refused is not None:
-        raise HTTPException(409, refused)
-    return SubmissionAnswer(command_id=command.command_id, events=answers)
+            staff_id=staff, identity_verification=body.identity_verification, new_debit_day=body.new_debit_day)),
+        by=user, refusals=("RequestRejected", "CommandRejected"))
 
 
 @router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)",
