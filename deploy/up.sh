@@ -43,8 +43,8 @@ $(.venv/bin/python -m shared.keycloak_admin show --realm-file deploy/keycloak/po
 Sign in on the command line (device grant; the CLI's HTTP calls then carry the token):
   .venv/bin/postloan login          (as service-centre-1 for \`postloan demo\`: it takes calls and reads the paper owed)
 
-Try it (a sample debit-day change, then every event that follows from it):
-  .venv/bin/postloan try
+Try it, signed in as any of them (a sample debit-day change, then every event that follows from it):
+  .venv/bin/postloan login && .venv/bin/postloan try
 Follow all event topics:
   .venv/bin/postloan tail
 Stop everything:
