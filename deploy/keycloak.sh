@@ -62,7 +62,12 @@ ensure_database() {  # Keycloak's own role and database, created with the admin 
   url=$(admin_url | sed 's#^postgresql+asyncpg://#postgresql://#')
   password=$(secret db-password)
   psql=(psql); command -v psql >/dev/null || psql=("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql")
-  "${psql[@]}" "$url" -v ON_ERROR_STOP=1 -qtA -v role="$db" -v pw="$password" >/dev/null <<'SQL'
+  # The admin's password goes through the environment, not the command line (which `ps` shows to every user).
+  # So does Keycloak's own password (psql 15+ reads it with \getenv).
+  PGPASSWORD=$(sed -nE 's#^[^:]*://[^:@/]*:([^@]*)@.*#\1#p' <<<"$url") KEYCLOAK_DB_PASSWORD="$password" \
+    "${psql[@]}" "$(sed -E 's#^([^:]*://[^:@/]*):[^@]*@#\1@#' <<<"$url")" \
+    -v ON_ERROR_STOP=1 -qtA -v role="$db" >/dev/null <<'SQL'
+\getenv pw KEYCLOAK_DB_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role')
 \gexec
 ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'pw';
