@@ -30,10 +30,8 @@ is_running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 issuer() { echo "http://127.0.0.1:$port/realms/postloan"; }
 
-secret() {  # name: a generated secret kept 0600 under $secrets, made on first use
-  local f="$secrets/$1"
-  if [ ! -s "$f" ]; then (umask 077; "$py" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$f"); fi
-  cat "$f"
+secret() {  # name: a generated secret kept 0600 under $secrets, made on first use (shared/secret_files.py)
+  (cd "$root" && "$py" -m shared.secret_files "$secrets/$1")
 }
 
 fetch_dist() {

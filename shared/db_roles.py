@@ -13,7 +13,6 @@ database) and by docker-compose.yml (its `db-roles` one-shot service), so all th
 import asyncio
 import os
 import re
-import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
+
+from shared.secret_files import secret
 
 ADMIN_ROLE = "postloan"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # schema and role names are ours; quoted as identifiers all the same
@@ -38,21 +39,8 @@ def _ident(name: str) -> str:
 
 
 def password(folder: Path, name: str) -> str:
-    """The role's password from `folder/<name>.password`, generated (URL-safe, 192 bits) when the file is missing."""
-    path = folder / f"{name}.password"
-    if path.exists():  # also in a container's read-only /run/secrets
-        return path.read_text(encoding="utf-8").strip()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    draft = folder / f".{name}.{os.getpid()}.tmp"
-    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-        out.write(secrets.token_hex(24) + "\n")
-    try:  # two processes generating at once: the first complete file wins (a link never shows a half-written one)
-        os.link(draft, path)
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return path.read_text(encoding="utf-8").strip()
+    """The role's password from `folder/<name>.password`, generated when the file is missing."""
+    return secret(folder / f"{name}.password")
 
 
 def with_login(url: str, user: str, secret: str | None, database: str | None = None) -> str:

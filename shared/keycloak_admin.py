@@ -9,7 +9,6 @@ the same calls to make its own users and clients.
 
 import argparse
 import json
-import secrets
 import sys
 import time
 from collections.abc import Generator, Iterable, Mapping
@@ -18,18 +17,14 @@ from typing import Any
 
 import httpx
 
+from shared.secret_files import secret
+
 REALM = "postloan"
 
 
 def secret_file(folder: Path, name: str) -> str:
     """The secret kept in folder/name (0600), generated on first use."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = folder / name
-    if not path.exists() or not path.read_text().strip():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24) + "\n")
-    path.chmod(0o600)
-    return path.read_text().strip()
+    return secret(folder / name)
 
 
 class _AdminToken(httpx.Auth):
