@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
+from shared.secret_files import state_dir
+
 CLIENT = "postloan-cli"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def issuer() -> str:
@@ -20,7 +21,7 @@ def issuer() -> str:
 
 
 def token_file() -> Path:
-    return Path(os.environ.get("POSTLOAN_STATE_DIR", ROOT / ".local")) / "cli" / "token.json"
+    return state_dir() / "cli" / "token.json"
 
 
 class NotSignedIn(Exception):

@@ -21,6 +21,7 @@ from services import SERVICES
 from shared import db_roles
 from shared.kafka_security import KafkaAccess, ca_file, local_access, password_file
 from shared.principals import ADMIN, service
+from shared.secret_files import state_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settable so that two test runs on one machine (say, two checkouts) use brokers of their own.
@@ -97,8 +98,7 @@ def _native_postgres() -> Iterator[tuple[str, Path]]:
 def pg_secrets() -> Path:
     """Where deploy/postgres.sh keeps the platform server's passwords (as it computes it), whatever state folder a
     launcher of another part is given: the roles are the server's, so everyone signs in with these."""
-    state = Path(os.environ.get("POSTLOAN_STATE_DIR") or ROOT / ".local")
-    return Path(os.environ.get("PG_SECRETS_DIR") or state / "secrets" / "postgres")
+    return Path(os.environ.get("PG_SECRETS_DIR") or state_dir() / "secrets" / "postgres")
 
 
 def _docker_answers() -> bool:

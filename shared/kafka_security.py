@@ -15,14 +15,10 @@ from typing import Any, Literal
 from faststream.security import BaseSecurity, SASLScram512
 from pydantic import SecretStr
 
+from shared.secret_files import state_dir
+
 Protocol = Literal["SASL_SSL", "PLAINTEXT"]
 MECHANISM = "SCRAM-SHA-512"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def state_dir() -> Path:
-    """The scripts' state folder (`POSTLOAN_STATE_DIR`, default `<project>/.local`)."""
-    return Path(os.environ.get("POSTLOAN_STATE_DIR") or ROOT / ".local")
 
 
 def password_file(principal: str, state: Path | None = None) -> Path:
