@@ -6,6 +6,7 @@ credential per principal listed here. Pure data: no I/O, no rules of any service
 """
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 from shared import topics
@@ -76,8 +77,10 @@ def writer_of(topic: str) -> Principal:
     return found[0]
 
 
+@cache
 def sources(topic: str) -> tuple[str, ...]:
-    """The CloudEvent sources accepted on `topic`: its writers'."""
+    """The CloudEvent sources accepted on `topic`: its writers' (worked out once per topic: every record consumed
+    is checked against them)."""
     return tuple(p.source for p in writers(topic) if p.source is not None)
 
 
