@@ -79,6 +79,20 @@ def undo_inbox_by_source_0005(schema: str) -> None:
 
 def never_wedged_0006(schema: str) -> None:
     """Revision 0006: `outbox_parked`; timers retried then parked; the inbox indexed for retention."""
+    parked_outbox_0006(schema)
+    op.add_column("timers", sa.Column("attempts", sa.Integer, nullable=False, server_default="0"), schema=schema)
+    op.add_column("timers", sa.Column("last_error", sa.Text), schema=schema)
+    op.add_column("timers", sa.Column("parked_at", sa.DateTime(timezone=True)), schema=schema)
+    # Parked timers are never claimed: the claim's index leaves them out, and a small one counts them.
+    op.drop_index("timers_due", "timers", schema=schema)
+    op.create_index("timers_due", "timers", ["due_at"], schema=schema, postgresql_where=sa.text("parked_at IS NULL"))
+    op.create_index("timers_parked", "timers", ["parked_at"], schema=schema,
+                    postgresql_where=sa.text("parked_at IS NOT NULL"))
+
+
+def parked_outbox_0006(schema: str) -> None:
+    """Revision 0006's messaging part (a service without timers has only this): `outbox_parked`, and the inbox
+    indexed for retention."""
     op.create_table(
         "outbox_parked",
         sa.Column("id", sa.BigInteger, primary_key=True),
@@ -92,14 +106,6 @@ def never_wedged_0006(schema: str) -> None:
         schema=schema,
     )
     op.create_index("inbox_processed_at", "inbox", ["processed_at"], schema=schema)
-    op.add_column("timers", sa.Column("attempts", sa.Integer, nullable=False, server_default="0"), schema=schema)
-    op.add_column("timers", sa.Column("last_error", sa.Text), schema=schema)
-    op.add_column("timers", sa.Column("parked_at", sa.DateTime(timezone=True)), schema=schema)
-    # Parked timers are never claimed: the claim's index leaves them out, and a small one counts them.
-    op.drop_index("timers_due", "timers", schema=schema)
-    op.create_index("timers_due", "timers", ["due_at"], schema=schema, postgresql_where=sa.text("parked_at IS NULL"))
-    op.create_index("timers_parked", "timers", ["parked_at"], schema=schema,
-                    postgresql_where=sa.text("parked_at IS NOT NULL"))
 
 
 def undo_never_wedged_0006(schema: str) -> None:

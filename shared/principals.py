@@ -24,11 +24,12 @@ class Principal:
     group: str | None = None  # the consumer-group prefix it may join (PREFIXED, so copies and tests' groups work)
 
 
-def _service(name: str, produces: str, consumes: tuple[str, ...]) -> Principal:
-    """A postloan service: writes its own events and the dead letters of what it consumes, reads what it consumes,
-    joins its own groups."""
-    return Principal(f"postloan-{name}", f"postloan/{name}", writes=(produces, *map(topics.dlq, consumes)),
-                     reads=consumes, group=f"postloan.{name}")
+def _service(name: str, produces: str | None, consumes: tuple[str, ...], also_reads: tuple[str, ...] = ()) -> Principal:
+    """A postloan service: writes its own events (if any) and the dead letters of what it consumes, reads what it
+    consumes, joins its own groups."""
+    own = () if produces is None else (produces,)
+    return Principal(f"postloan-{name}", f"postloan/{name}", writes=(*own, *map(topics.dlq, consumes)),
+                     reads=(*consumes, *also_reads), group=f"postloan.{name}")
 
 
 EVENTS: Final = (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.APPOINTMENTS_EVENTS,
@@ -43,6 +44,10 @@ APPOINTMENTS = _service("appointments", topics.APPOINTMENTS_EVENTS, (topics.APPO
 NOTIFIER = _service("notifier", topics.NOTIFICATIONS_EVENTS,
                     (topics.LOANS_SNAPSHOTS, topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS,
                      topics.APPOINTMENTS_EVENTS))
+# The staff console: a reader of every event stream (its read models); it writes nothing of its own (staff actions
+# go through the owning services' HTTP APIs) and reads the dead-letter topics' offsets only, to count them.
+CONSOLE = _service("console", None, (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.APPOINTMENTS_EVENTS),
+                   also_reads=DEAD_LETTERS)
 CORE_BANKING = Principal("core-banking", "core-banking", writes=(topics.LOANS_SNAPSHOTS,))
 CHANNELS = Principal("channels", "channels", writes=(topics.REQUESTS_COMMANDS, topics.APPOINTMENTS_COMMANDS))
 # CONTRACT: requests.commands is written by "channels, staff tools" (a hotline submission), confirmation.commands
@@ -54,8 +59,8 @@ OPS = Principal("ops", reads=DEAD_LETTERS, group="ops")
 
 ADMIN: Final = "admin"  # super user: creates topics and ACLs (the scripts); no service runs as it
 BROKER: Final = "broker"  # super user: the broker itself (inter-broker and controller listeners)
-PRINCIPALS: Final = (REQUESTS, CONFIRMATION, APPOINTMENTS, NOTIFIER, CORE_BANKING, CHANNELS, CALL_CENTRE, OPERATORS,
-                     DASHBOARDS, OPS)
+PRINCIPALS: Final = (REQUESTS, CONFIRMATION, APPOINTMENTS, NOTIFIER, CONSOLE, CORE_BANKING, CHANNELS, CALL_CENTRE,
+                     OPERATORS, DASHBOARDS, OPS)
 BY_NAME: Final = {p.name: p for p in PRINCIPALS}
 ALL_NAMES: Final = (ADMIN, BROKER, *BY_NAME)  # every SCRAM credential the scripts create
 

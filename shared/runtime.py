@@ -73,7 +73,7 @@ class ServiceSpec:
     metadata: MetaData  # the service's tables; inbox and outbox are added to it
     migrations: Path
     consumers: Routes  # topic -> contract class (or CloudEvent type) -> handler
-    produces: str  # the topic the service writes (documented in its AsyncAPI)
+    produces: str | None  # the topic the service writes (documented in its AsyncAPI); None: a reader only (no relay)
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     access: Access = dataclasses.field(default_factory=dict)  # route name -> roles allowed (shared.auth)
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
@@ -81,6 +81,9 @@ class ServiceSpec:
     prepare: Prepare | None = None  # a batch's preload into its unit of work (shared.unit_of_work.Prepare)
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
     prune: PruneHook | None = None  # the service's own retention, run with the outbox and inbox pruning
+    # More of the HTTP face that is not a bearer-token API (the console's pages, signed in by their own session);
+    # whatever it adds must guard itself.
+    extend_app: Callable[[FastAPI, "ServiceRuntime"], None] | None = None
 
 
 async def runtime_deps(request: Request) -> Deps:
@@ -170,10 +173,12 @@ class ServiceRuntime:
         self.broker = KafkaBroker(self.kafka.bootstrap, security=self.kafka.faststream_security(),
                                   allow_auto_create_topics=False, logger=logging.getLogger("postloan.faststream"))
         self._subscribe()
-        self.broker.publisher(
-            spec.produces, title=f"{spec.name} -> {spec.produces}", schema=envelope_union(TOPIC_TYPES[spec.produces]),
-            description=f"CloudEvents written by {spec.name} through its outbox relay; key = subject.",
-        )
+        if spec.produces is not None:
+            self.broker.publisher(
+                spec.produces, title=f"{spec.name} -> {spec.produces}",
+                schema=envelope_union(TOPIC_TYPES[spec.produces]),
+                description=f"CloudEvents written by {spec.name} through its outbox relay; key = subject.",
+            )
 
     async def start(self) -> None:
         s = self.settings
@@ -188,7 +193,9 @@ class ServiceRuntime:
             sessions=sessions, tables=self.tables, clock=self.clock,
             prepare=self.spec.prepare, settings=s,
         )
-        if s.relay_process:
+        if self.spec.produces is None:
+            pass  # a reader only: nothing is ever written to its outbox
+        elif s.relay_process:
             self._relay_task = asyncio.create_task(self._relay_child(url), name=f"{self.spec.name}-relay")
         else:
             self.relay = OutboxRelay(
@@ -301,7 +308,8 @@ class ServiceRuntime:
         its oldest unsent row (database clock) against `ready_max_outbox_age_s`, parked outbox rows and timers."""
         checks = {
             "consuming": self._joined.joined.is_set(),
-            "relay_running": self._relay_task is not None and not self._relay_task.done(),
+            "relay_running": self.spec.produces is None
+            or (self._relay_task is not None and not self._relay_task.done()),
             "timers_running": self.spec.timers is None
             or (self._timer_task is not None and not self._timer_task.done()),
             "workers_running": all(not t.done() for t in self._worker_tasks),
@@ -368,6 +376,9 @@ class ServiceRuntime:
         for router in self.spec.routes:
             app.include_router(router, responses={**http.GUARD_RESPONSES, **AUTH_RESPONSES},
                                dependencies=[Depends(authorized)])
+
+        if self.spec.extend_app is not None:
+            self.spec.extend_app(app, self)
 
         @app.get("/health", tags=["operations"], summary="Process up; broker and database reachable")
         async def health(response: Response) -> dict[str, Any]:

@@ -173,7 +173,7 @@ async def test_an_unreachable_provider_keeps_the_known_keys_and_refuses_unknown_
         await check.principal(Key("k2").sign())
 
 
-@pytest.mark.parametrize("service", list(SERVICES))
+@pytest.mark.parametrize("service", [s for s in SERVICES if (ROOT / "services" / s / "api.py").exists()])
 def test_every_route_of_every_service_has_roles(service: str) -> None:
     api = __import__(f"services.{service}.api", fromlist=["ACCESS", "router"])
     assert unlisted(api.router.routes, api.ACCESS) == []
