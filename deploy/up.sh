@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole platform on this machine: Kafka, PostgreSQL, topics, the four services (each migrates its own
-# schema at start), demo loans; prints where to look; Ctrl-C stops everything. `--detach` returns instead.
+# Runs the whole platform on this machine: Kafka, PostgreSQL, Keycloak, topics, the five services (the staff
+# console too; each migrates its own schema at start), demo loans; prints where to look; Ctrl-C stops
+# everything. `--detach` returns instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -26,6 +27,7 @@ first_port=$(.venv/bin/python -m services | awk 'NR==1 {print $2}')
 cat <<MSG
 
 postloan is up (${took} s).
+  console    http://127.0.0.1:${CONSOLE_HTTP_PORT:-8005}/   the staff console: sign in as a demo user below (each page needs its role)
   services   ${services}
   health     http://127.0.0.1:${first_port}/health   (and /ready, /docs for OpenAPI, /docs/asyncapi.json; same paths on each port)
   logs       $root/.local/logs/<service>.log
