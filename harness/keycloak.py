@@ -79,8 +79,9 @@ class Identity:
 
 
 @contextlib.contextmanager
-def provide_identity() -> Iterator[Identity]:
-    """Keycloak for the run (started, realm re-created, test clients added), stopped at the end."""
+def provide_identity(console_urls: Iterable[str] = ()) -> Iterator[Identity]:
+    """Keycloak for the run (started, realm re-created, test clients added), stopped at the end; the staff
+    console's sign-in may come back to `console_urls` (the run's consoles) instead of the realm file's."""
     state = ROOT / ".local" / "test"
     env = {"KEYCLOAK_PORT": str(TEST_KEYCLOAK_PORT), "KEYCLOAK_MGMT_PORT": str(TEST_KEYCLOAK_PORT + 10),
            "KEYCLOAK_DB": f"keycloak_test_{TEST_KEYCLOAK_PORT}", "POSTLOAN_STATE_DIR": str(state),
@@ -95,6 +96,8 @@ def provide_identity() -> Iterator[Identity]:
         admin.ensure_client(_test_client(TEST_CLIENT, SERVICES))
         admin.ensure_client(_test_client(NOTIFIER_ONLY, ["notifier"]))
         admin.ensure_client(_test_client(SHORT_LIVED, SERVICES, **{"access.token.lifespan": str(SHORT_LIFESPAN_S)}))
+        if console_urls:
+            admin.ensure_client({"clientId": "postloan-console", "redirectUris": [f"{u}/*" for u in console_urls]})
         yield Identity(url, admin, admin_password)
     finally:
         _launcher("keycloak.sh", "stop", env=env)

@@ -11,6 +11,7 @@ from harness.infra import Infra, provide
 from harness.keycloak import provide_identity
 from tests.support import auth
 from tests.support.kafka import KafkaDriver
+from tests.support.services import SERVICES
 
 _versions: dict[str, str] = {}
 AUTH_LEEWAY_S = 1  # the services' clock-skew allowance on tokens in the run (an expired token is refused sooner)
@@ -24,7 +25,8 @@ async def infra() -> AsyncIterator[Infra]:
     async with provide() as found:
         await ensure_topics(found.kafka_as())
         _versions.update(kafka=found.kafka_version, postgres=found.postgres_version, how=found.how)
-        with provide_identity() as identity, _environment(POSTLOAN_AUTH_ISSUER=identity.issuer,
+        consoles = [f"http://127.0.0.1:{SERVICES['console'].test_port}"]  # the end-to-end run's console
+        with provide_identity(consoles) as identity, _environment(POSTLOAN_AUTH_ISSUER=identity.issuer,
                                                           POSTLOAN_AUTH_LEEWAY_S=str(AUTH_LEEWAY_S)):
             auth.use(identity)  # services started in the run trust it (in-process and as processes)
             yield found
