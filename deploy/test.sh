@@ -11,5 +11,5 @@ export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
 deploy/lint.sh
 .venv/bin/pytest tests/unit -q "$@"
-.venv/bin/pytest tests/integration tests/e2e -q "$@"
+.venv/bin/pytest tests/integration tests/e2e tests/browser -q "$@"
 echo "tests: $(( $(date +%s) - start )) s"
