@@ -6,12 +6,14 @@ database by the `infra` fixture of tests/conftest.py). A failing browser test le
 on in .local/test/screens/failed-<test>.png.
 """
 
+import contextlib
 import re
 import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 
 from harness.infra import Infra
@@ -44,5 +46,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     driver = getattr(item, "funcargs", {}).get("browser")
     if report.when == "call" and report.failed and driver is not None:
-        screenshot(driver, "failed-" + re.sub(r"[^\w.-]+", "_", item.name))
+        with contextlib.suppress(WebDriverException):  # a browser that died with the test leaves no picture
+            screenshot(driver, "failed-" + re.sub(r"[^\w.-]+", "_", item.name))
     return report

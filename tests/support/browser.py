@@ -119,6 +119,7 @@ def wait_text(driver: WebDriver, css: str, text: str, timeout: float = TIMEOUT_S
 
 
 def wait_url(driver: WebDriver, predicate: Callable[[str], bool], what: str, timeout: float = TIMEOUT_S) -> str:
+    """The browser's address once predicate accepts it (a redirect's end, say)."""
     return wait_for(driver, lambda d: d.current_url if predicate(d.current_url) else None, what, timeout)
 
 
