@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: lint and types (deploy/lint.sh), unit tests, then integration and end-to-end tests against a real Kafka broker and
-# PostgreSQL server that the test session provisions itself (harness/infra.py). Extra args go to pytest.
+# PostgreSQL server that the test session provisions itself (harness/infra.py), and the browser tests in headless
+# Chromium (deploy/browser.sh installs Debian's). Extra args go to pytest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deploy/bootstrap.sh
+deploy/browser.sh
 export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
 deploy/lint.sh
 .venv/bin/pytest tests/unit -q "$@"
-.venv/bin/pytest tests/integration tests/e2e -q "$@"
+.venv/bin/pytest tests/integration tests/e2e tests/browser -q "$@"
 echo "tests: $(( $(date +%s) - start )) s"
