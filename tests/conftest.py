@@ -11,7 +11,7 @@ from harness.infra import Infra, provide
 from harness.keycloak import provide_identity
 from tests.support import auth
 from tests.support.kafka import KafkaDriver
-from tests.support.services import SERVICES
+from tests.support.services import SERVICES, Process, start_processes, stop_processes
 
 _versions: dict[str, str] = {}
 AUTH_LEEWAY_S = 1  # the services' clock-skew allowance on tokens in the run (an expired token is refused sooner)
@@ -32,6 +32,16 @@ async def infra() -> AsyncIterator[Infra]:
             yield found
 
 
+@pytest.fixture(scope="session")
+async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Process]]:
+    """The five services as separate processes, once for the whole session (end-to-end and browser tests)."""
+    platform = {p.info.name: p for p in await start_processes(infra, tmp_path_factory.mktemp("logs"))}
+    try:
+        yield platform
+    finally:
+        stop_processes(list(platform.values()))  # the processes running now: a test may have restarted one
+
+
 @contextlib.contextmanager
 def _environment(**values: str) -> Iterator[None]:
     before = {k: os.environ.get(k) for k in values}
@@ -50,7 +60,6 @@ def _environment(**values: str) -> Iterator[None]:
 async def migrated(infra: Infra) -> Infra:
     """Every service's schema at head in the run's database, migrated as the service's own role (as it runs)."""
     from shared.db import migrate
-    from tests.support.services import SERVICES
 
     for svc in SERVICES.values():
         await migrate(svc.migrations, infra.service_database_url(svc.name), svc.schema)
