@@ -31,6 +31,13 @@ class Seen:
     key: bytes | None
     headers: dict[str, str]
     value: bytes
+    timestamp_ms: int = 0  # the record's timestamp (CreateTime: when the producer sent it)
+
+    @classmethod
+    def of(cls, r: Any) -> "Seen":
+        """A consumed record, its header values made text whatever they hold."""
+        return cls(r.topic, r.partition, r.offset, r.key,
+                   {k: (v or b"").decode("utf-8", "replace") for k, v in r.headers}, r.value or b"", r.timestamp)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -72,11 +79,7 @@ class Watch:
         while True:
             batch = await self._consumer.getmany(timeout_ms=100)
             for records in batch.values():
-                self.seen.extend(
-                    Seen(r.topic, r.partition, r.offset, r.key,
-                         {k: (v or b"").decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
-                    for r in records
-                )
+                self.seen.extend(map(Seen.of, records))
 
     async def wait_for(self, match: Callable[[Seen], bool], count: int = 1, timeout: float = 20.0) -> list[Seen]:
         """The first `count` records that `match`; fails after `timeout` seconds with what was seen."""
@@ -200,9 +203,7 @@ async def read_all(access: KafkaAccess, names: tuple[str, ...]) -> list[Seen]:
         seen: list[Seen] = []
         while await _behind(consumer, ends):
             for tp, records in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
-                seen.extend(Seen(r.topic, r.partition, r.offset, r.key,
-                                 {k: (v or b"").decode("utf-8", "replace") for k, v in r.headers}, r.value or b"")
-                            for r in records if r.offset < ends[tp])
+                seen.extend(Seen.of(r) for r in records if r.offset < ends[tp])
         return seen
     finally:
         await consumer.stop()
