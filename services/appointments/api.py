@@ -1,19 +1,20 @@
 """HTTP API of the appointments service: free places per slot, so channels can show them; and the branch staff's
 actions (plans, date overrides, check-in at the counter) as the signed-in operator."""
 
-from datetime import date, time, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.appointments import domain
 from services.appointments.handlers import handle_check_in, handle_set_branch_plan, handle_set_date_override
-from services.appointments.repository import BranchRepository, CapacityRepository
+from services.appointments.repository import BookingRepository, BranchRepository, CapacityRepository
 from shared import staff_commands
 from shared.auth import SignedIn
 from shared.contracts import appointments as contract
-from shared.http import Identifier, id_path
+from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
 from shared.staff_commands import CommandAnswer
 from shared.unit_of_work import UnitOfWork
@@ -24,6 +25,9 @@ ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every rout
     "set_plan": frozenset({"branch-operator", "supervisor"}),
     "set_override": frozenset({"branch-operator", "supervisor"}),
     "check_in": frozenset({"branch-operator"}),
+    "branches": frozenset({"branch-operator", "supervisor", "hotline", "auditor"}),
+    "branch_plan": frozenset({"branch-operator", "supervisor", "auditor"}),
+    "bookings_of_day": frozenset({"branch-operator", "supervisor", "auditor"}),
 }
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 MAX_RANGE_DAYS = 31
@@ -111,10 +115,95 @@ class OverrideBody(BaseModel):
     daily_cap: int | None = Field(default=None, ge=0)
 
 
+class BranchView(BaseModel):
+    branch_id: str
+    name: str
+    address: str
+    timezone: str
+
+
+class OverrideView(OverrideBody):
+    date: date
+
+
+class PlanView(PlanBody):
+    """The plan as the branch desk edits it (the body of PUT /branches/{id}/plan), and the date overrides."""
+
+    branch_id: str
+    today: date = Field(description="The service's today at the branch (its timezone): overrides from it on.")
+    overrides: list[OverrideView] = Field(description="Every date override from `today` on, by date.")
+
+
+class BookingView(BaseModel):
+    """An active booking as the branch desk lists it: no booking code (it opens the check-in) and no note."""
+
+    booking_id: str
+    customer_id: str
+    start_time: contract.ClockTime
+    end_time: contract.ClockTime
+    service_type: str
+    state: str
+    ticket_number: str | None
+    created_at: datetime
+
+
+BY_SLOT = TypeAdapter(tuple[time, AwareDatetime, Identifier])  # cursor of GET /branches/{id}/bookings
+
+
+def _windows(windows: Sequence[domain.Window]) -> list[contract.Window]:
+    return [contract.Window(start=w.start, end=w.end, capacity_per_slot=w.capacity_per_slot) for w in windows]
+
+
 class CheckInBody(BaseModel):
     booking_code: Identifier = Field(description="The code on the customer's booking.")
     customer_id: Identifier | None = Field(None, description="Who stands at the counter, when the operator knows: "
                                                                "the booking must then be theirs.")
+
+
+@router.get("/branches", tags=["branch staff"], summary="Every branch: id, name, address and timezone")
+async def branches(deps: DepsDep) -> list[BranchView]:
+    async with deps.sessions() as session:
+        plans = await BranchRepository(UnitOfWork(session)).every_plan()
+    return [BranchView(branch_id=p.branch_id, name=p.name, address=p.address, timezone=p.timezone) for p in plans]
+
+
+@router.get("/branches/{branch_id}/plan", tags=["branch staff"], responses={404: {"description": "No such branch"}},
+            summary="The branch's weekly plan, slot length, daily cap, booking window and date overrides from today")
+async def branch_plan(branch_id: BranchId, deps: DepsDep) -> PlanView:
+    async with deps.sessions() as session:
+        branches = BranchRepository(UnitOfWork(session))
+        plan = await branches.plan(branch_id)
+        if plan is None:
+            raise HTTPException(404, f"branch {branch_id} is not known")
+        today = domain.local_today(deps.clock.now(), plan.timezone)
+        overrides = await branches.overrides(branch_id, today, date.max)
+    return PlanView(
+        branch_id=plan.branch_id, name=plan.name, address=plan.address, timezone=plan.timezone,
+        slot_minutes=plan.slot_minutes, daily_cap=plan.daily_cap, booking_window_days=plan.booking_window_days,
+        weekly={contract.Weekday(d): _windows(ws) for d, ws in plan.weekly.items()}, today=today,
+        overrides=[OverrideView(date=on, closed=o.closed, daily_cap=o.daily_cap,
+                                windows=_windows(o.windows) if o.windows is not None else None)
+                   for on, o in sorted(overrides.items())])
+
+
+@router.get("/branches/{branch_id}/bookings", tags=["branch staff"], responses={404: {"description": "No such branch"}},
+            summary="A day's active bookings by slot, in the order they were made (then by id), by pages",
+            description="What a plan change left over capacity (BranchPlanChanged names the slots and days) is the "
+                        "last bookings of those slots.")
+async def bookings_of_day(
+    branch_id: BranchId, deps: DepsDep, on: Annotated[date, Query(alias="date", description="The day (ISO date).")],
+    limit: Limit = 100, cursor: Cursor = None,
+) -> Page[BookingView]:
+    after = decode_cursor(cursor, BY_SLOT)
+    async with deps.sessions() as session:
+        uow = UnitOfWork(session)
+        if await BranchRepository(uow).plan(branch_id) is None:
+            raise HTTPException(404, f"branch {branch_id} is not known")
+        found = await BookingRepository(uow).active_on(branch_id, on, limit=limit + 1, after=after)
+    items = [BookingView(**{k: getattr(b, k) for k in BookingView.model_fields if k != "state"}, state=b.state.value)
+             for b in found[:limit]]
+    return Page[BookingView](items=items, next_cursor=next_cursor(
+        found, limit, lambda b: (b.start_time, b.created_at, b.booking_id)))
 
 
 @router.put("/branches/{branch_id}/plan", tags=["branch staff"], response_model=CommandAnswer, responses=REFUSED,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -186,6 +187,10 @@ class BranchRepository:
     async def plan(self, branch_id: str) -> Plan | None:
         return (await self.plans([branch_id]))[branch_id]
 
+    async def every_plan(self) -> list[Plan]:
+        """Every branch's plan, by branch id (a bank has branches by the hundred, not by the million)."""
+        return [_plan(r) for r in await self._uow.execute(select(BranchRow).order_by(BranchRow.c.branch_id))]
+
     async def save_plan(self, plan: Plan, at: datetime, *, only_if_absent: bool = False) -> None:
         values = {"branch_id": plan.branch_id, "name": plan.name, "address": plan.address,
                   "timezone": plan.timezone, "slot_minutes": plan.slot_minutes, "daily_cap": plan.daily_cap,
@@ -318,6 +323,18 @@ class BookingRepository:
                                          BookingRow.c.booking_code == code).with_for_update()
         row = (await self._uow.execute(query)).first()
         return _booking(row) if row is not None else None
+
+    async def active_on(self, branch_id: str, on: date, *, limit: int,
+                        after: tuple[time, datetime, str] | None = None) -> list[Booking]:
+        """The day's active bookings by slot, then in the order they were made (the last ones of a slot are those a
+        cut left over its capacity; by id among those made at one instant), from just after the key `after`
+        (start_time, created_at, booking_id)."""
+        key = (BookingRow.c.start_time, BookingRow.c.created_at, BookingRow.c.booking_id)
+        query = select(BookingRow).where(BookingRow.c.branch_id == branch_id, BookingRow.c.date == on,
+                                         BookingRow.c.state.in_([s.value for s in ACTIVE_STATES]))
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        return [_booking(r) for r in (await self._uow.execute(query.order_by(*key).limit(limit))).all()]
 
 
 class CapacityRepository:

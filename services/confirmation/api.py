@@ -1,12 +1,15 @@
 """HTTP API of the confirmation service: dispatch (分單) for the call centre, the queue, the paper ledger."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.confirmation.domain import (
+    BANK_TZ,
+    CallRecord,
     Paper,
     Task,
     attempts_allowed,
@@ -15,7 +18,7 @@ from services.confirmation.domain import (
     paper_age_days,
 )
 from services.confirmation.handlers import handle_call_outcome, handle_paper_signature, handle_remote_signing
-from services.confirmation.repository import PaperRepository, TaskRepository
+from services.confirmation.repository import AttemptRepository, Held, PaperRepository, TaskRepository
 from services.confirmation.settings import Settings
 from shared import staff_commands
 from shared.auth import SignedIn, same_person
@@ -31,6 +34,7 @@ router = APIRouter()
 _PAPER = frozenset({"paper-clerk", "branch-operator", "supervisor", "auditor"})
 ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every route must be listed
     "next_task": frozenset({"agent"}), "renew": frozenset({"agent"}), "record_outcome": frozenset({"agent"}),
+    "my_tasks": frozenset({"agent"}), "held_task": frozenset({"agent"}),
     "queue": frozenset({"agent", "supervisor", "auditor"}),
     "owed": _PAPER, "owed_csv": _PAPER, "paper_of_request": _PAPER,
     "paper_received": frozenset({"paper-clerk", "branch-operator"}),
@@ -85,8 +89,37 @@ class TaskView(BaseModel):
     deadline_near: bool
 
 
+class CallView(BaseModel):
+    """A call recorded on a task: its outcome, when and by whom."""
+
+    outcome: str
+    called_at: datetime
+    agent_id: str
+    recording_id: str | None
+
+
 class AssignedTask(TaskView):
+    """A task the signed-in agent holds, with whom to call: shown to that agent only."""
+
     phone: str | None = Field(description="The number to call on the recorded line.")
+    name: str | None = Field(description="The co-borrower to ask for (null until a loan snapshot names them).")
+    previous_attempts: list[CallView] = Field(description="The calls recorded on this task so far, oldest first.")
+
+
+class RecordedCall(CallView):
+    """A call the agent recorded, without whom it was to (they may no longer hold its task)."""
+
+    task_id: str
+    request_id: str
+    loan_id: str
+    customer_id: str
+    task_state: str = Field(description="Where the task stands now (OPEN while calls may follow).")
+
+
+class MyTasks(BaseModel):
+    day: date = Field(description="The service's day (Asia/Shanghai) of `recorded_today`.")
+    held: list[AssignedTask] = Field(description="The tasks the agent holds a live lease on now, by deadline.")
+    recorded_today: list[RecordedCall] = Field(description="The outcomes the agent recorded this day, in order.")
 
 
 class QueueView(BaseModel):
@@ -141,6 +174,20 @@ def _view(task: Task, deps: Deps, cls: type[TaskView] = TaskView, **extra: Any) 
                **extra)
 
 
+def _call(call: CallRecord) -> dict[str, Any]:
+    return {"outcome": call.outcome, "called_at": call.called_at, "agent_id": call.agent_id,
+            "recording_id": call.recording_id}
+
+
+async def _assigned(session: AsyncSession, deps: Deps, held: list[Held]) -> list[AssignedTask]:
+    """The held tasks as their agent sees them: whom to call and the calls made so far (read only where there
+    were any: a task taken for the first time costs no second query)."""
+    called = [h.task.task_id for h in held if h.task.attempts > 0]
+    calls = await AttemptRepository(UnitOfWork(session)).of_tasks(called) if called else {}
+    return [_view(h.task, deps, AssignedTask, phone=h.phone, name=h.name,
+                  previous_attempts=[CallView(**_call(c)) for c in calls.get(h.task.task_id, [])]) for h in held]
+
+
 def _paper_fields(paper: Paper, model: type[BaseModel]) -> dict[str, Any]:
     return {k: getattr(paper, k) for k in model.model_fields if hasattr(paper, k)}
 
@@ -163,10 +210,42 @@ async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = N
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         taken = await TaskRepository(UnitOfWork(session)).take_next(
             agent, now, now + timedelta(seconds=_settings(deps).lease_s), earliest_useful_due_by(now))
-    if taken is None:
-        return Response(status_code=204)
-    task, phone = taken
-    return _view(task, deps, AssignedTask, phone=phone)
+        if taken is None:
+            return Response(status_code=204)
+        [assigned] = await _assigned(session, deps, [taken])
+    return assigned
+
+
+@router.get("/tasks/mine", tags=["dispatch"],
+            summary="The tasks the signed-in agent holds now, and the outcomes they recorded today",
+            description="Whom to call is given only on the tasks held now; a recorded call names its task, request "
+                        "and co-borrower's id, never their number or name.")
+async def my_tasks(deps: DepsDep, user: SignedIn) -> MyTasks:
+    now = deps.clock.now()
+    day = now.astimezone(BANK_TZ).date()
+    start = datetime.combine(day, time(), BANK_TZ)
+    async with deps.sessions() as session:
+        uow = UnitOfWork(session)
+        held = await _assigned(session, deps, await TaskRepository(uow).held_by(user.username, now))
+        calls = await AttemptRepository(uow).by_agent(user.username, start, start + timedelta(days=1))
+    recorded = [RecordedCall(**_call(call), task_id=task.task_id, request_id=task.request_id, loan_id=task.loan_id,
+                             customer_id=task.customer_id, task_state=task.state.value) for task, call in calls]
+    return MyTasks(day=day, held=held, recorded_today=recorded)
+
+
+@router.get("/tasks/{task_id}", tags=["dispatch"], response_model=AssignedTask,
+            summary="A task the signed-in agent holds, as POST /tasks/next gave it (after a page reload, say)",
+            responses={403: {"description": "Not held by this agent now"}, 404: {"description": "No such task"}})
+async def held_task(task_id: Annotated[str, id_path("The task's id.")], deps: DepsDep, user: SignedIn) -> Any:
+    async with deps.sessions() as session:
+        uow = UnitOfWork(session)
+        held = await TaskRepository(uow).held_by(user.username, deps.clock.now(), task_id)
+        if not held:
+            if await TaskRepository(uow).peek(task_id) is None:
+                raise HTTPException(404, f"task {task_id} is not known")
+            raise HTTPException(403, "you do not hold this task now (its lease ran out, or another agent holds it)")
+        [assigned] = await _assigned(session, deps, held)
+    return assigned
 
 
 @router.post("/tasks/{task_id}/renew", tags=["dispatch"], summary="Extend the agent's hold on a task")

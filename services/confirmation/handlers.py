@@ -24,7 +24,7 @@ from shared.timers import TimerHandler
 
 
 async def handle_loan_snapshot(ctx: MessageContext, msg: loans.LoanSnapshot) -> None:
-    contacts = tuple(Contact(b.customer_id, b.phone, msg.as_of) for b in msg.borrowers)
+    contacts = tuple(Contact(b.customer_id, b.phone, msg.as_of, b.name) for b in msg.borrowers)
     await ConfirmationService(ctx).loan_snapshot(LoanSnapshot(Loan(msg.loan_id, msg.branch_id, msg.as_of), contacts))
 
 

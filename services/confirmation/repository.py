@@ -10,6 +10,7 @@ import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -68,6 +69,7 @@ ContactRow = Table(
     Column("customer_id", Text, primary_key=True),
     Column("phone", Text, nullable=False),  # the number the agent calls; never logged
     Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("name", Text),  # whom the agent asks for; never logged (NULL on rows from before 0008)
 )
 LoanRow = Table(
     "loans", metadata,
@@ -106,6 +108,7 @@ TaskRow = Table(
     # Next-task (0007): the open tasks nobody holds, by deadline; the held ones by lease end (expired ones first).
     Index("tasks_free", "due_by", "created_at", postgresql_where=text("state = 'OPEN' AND lease_until IS NULL")),
     Index("tasks_leased", "lease_until", postgresql_where=text("state = 'OPEN' AND lease_until IS NOT NULL")),
+    Index("tasks_held", "held_by", postgresql_where=text("state = 'OPEN' AND lease_until IS NOT NULL")),  # 0008
 )
 AttemptRow = Table(
     "attempts", metadata,
@@ -119,6 +122,7 @@ AttemptRow = Table(
     Column("recording_id", Text),
     Column("called_at", DateTime(timezone=True), nullable=False),
     Column("note", Text),
+    Index("attempts_by_agent", "agent_id", "called_at"),  # an agent's calls of a day (0008)
 )
 PaperRow = Table(
     "paper", metadata,
@@ -157,6 +161,10 @@ def _task(row: Any) -> Task:
                 row.attempts, row.held_by, row.lease_until, row.available_at, row.max_attempts, row.created_at)
 
 
+def _call(row: Any) -> CallRecord:
+    return CallRecord(row.command_id, row.agent_id, row.outcome, row.recording_id, row.called_at)
+
+
 def _paper(row: Any) -> Paper:
     return Paper(row.request_id, row.customer_id, row.loan_id, row.branch_id, PaperState(row.state), row.reason,
                  row.owed_since, row.received_at, row.received_by, row.received_branch_id, row.signing_branch_id,
@@ -168,12 +176,31 @@ def _request(row: Any) -> Request:
                    row.branch_id, row.confirmation_attempts)
 
 
+# Whom to call on a task: its co-borrower's number and name (one subquery each, to go with a task row).
+_CALLEE = tuple(select(ContactRow.c[k]).where(ContactRow.c.customer_id == TaskRow.c.customer_id).scalar_subquery()
+                .label(k) for k in ("phone", "name"))
+
+
+@dataclass(frozen=True)
+class Held:
+    """A task an agent holds and whom to call on it (personal data: for that agent only, never logged); None
+    where no loan snapshot gave a number or a name yet."""
+
+    task: Task
+    phone: str | None
+    name: str | None
+
+
+def _held(row: Any) -> Held:
+    return Held(_task(row), row.phone, row.name)
+
+
 def _take_next() -> Any:
     """POST /tasks/next in one statement, built once. Two candidates, each from its own index and locked with SKIP
     LOCKED (two agents at the same moment never get the same task): the first task nobody holds (`tasks_free`,
     which a task leaves when taken) and the first whose lease ended (`tasks_leased`, read from the oldest lease
-    end up to now); the earlier of the two is taken. Neither search passes over the tasks held now. The number to
-    call comes back with it."""
+    end up to now); the earlier of the two is taken. Neither search passes over the tasks held now. Whom to call
+    comes back with it."""
     now = bindparam("now", type_=DateTime(timezone=True))
 
     def first(condition: Any) -> Any:
@@ -186,11 +213,10 @@ def _take_next() -> Any:
     lapsed = first(TaskRow.c.lease_until.is_not(None) & (TaskRow.c.lease_until < now)).cte("lapsed")
     both = union_all(select(free), select(lapsed)).subquery("candidates")
     chosen = select(both.c.task_id).order_by(both.c.due_by, both.c.created_at).limit(1).scalar_subquery()
-    phone = select(ContactRow.c.phone).where(ContactRow.c.customer_id == TaskRow.c.customer_id).scalar_subquery()
     return (update(TaskRow).where(TaskRow.c.task_id == chosen)
             .values(held_by=bindparam("agent_id", type_=Text),
                     lease_until=bindparam("lease_until", type_=DateTime(timezone=True)), updated_at=now)
-            .returning(TaskRow, phone.label("phone")))
+            .returning(TaskRow, *_CALLEE))
 
 
 _TAKE_NEXT = _take_next()
@@ -253,15 +279,25 @@ class TaskRepository:
 
     # --- dispatch (the HTTP API) -------------------------------------------------------------------------------
 
-    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime,
-                        due_from: date) -> tuple[Task, str | None] | None:
+    async def take_next(self, agent_id: str, now: datetime, lease_until: datetime, due_from: date) -> Held | None:
         """The open task with the earliest deadline, due on `due_from` or later, that nobody holds (or whose lease
-        ran out), now held by `agent_id` (SPEC §4), with the number to call (None if no snapshot gave one).
-        One statement, atomic by itself: it needs no transaction around it."""
+        ran out), now held by `agent_id` (SPEC §4), with whom to call. One statement, atomic by itself: it needs
+        no transaction around it."""
         result = await self._uow.execute(_TAKE_NEXT, {"agent_id": agent_id, "now": now, "lease_until": lease_until,
                                                       "due_from": due_from})
         row = result.first()
-        return (_task(row), row.phone) if row is not None else None
+        return _held(row) if row is not None else None
+
+    async def held_by(self, agent_id: str, now: datetime, task_id: str | None = None) -> list[Held]:
+        """The tasks `agent_id` holds a live lease on now (only `task_id`, if given), by deadline, with whom to
+        call on each."""
+        query = select(TaskRow, *_CALLEE).where(
+            TaskRow.c.held_by == agent_id, TaskRow.c.state == TaskState.OPEN.value,
+            TaskRow.c.lease_until.is_not(None), TaskRow.c.lease_until > now)
+        if task_id is not None:
+            query = query.where(TaskRow.c.task_id == task_id)
+        query = query.order_by(TaskRow.c.due_by, TaskRow.c.created_at, TaskRow.c.task_id)
+        return [_held(r) for r in (await self._uow.execute(query)).all()]
 
     async def renew(self, task_id: str, agent_id: str, now: datetime, lease_until: datetime) -> bool:
         result = await self._uow.execute(
@@ -298,8 +334,7 @@ class AttemptRepository:
     async def _fetch_last(self, task_ids: list[str]) -> dict[str, CallRecord]:
         query = (select(AttemptRow).where(among(AttemptRow.c.task_id, task_ids)).ext(distinct_on(AttemptRow.c.task_id))
                  .order_by(AttemptRow.c.task_id, AttemptRow.c.id.desc()))
-        return {r.task_id: CallRecord(r.command_id, r.agent_id, r.outcome, r.recording_id, r.called_at)
-                for r in (await self._uow.execute(query)).all()}
+        return {r.task_id: _call(r) for r in (await self._uow.execute(query)).all()}
 
     async def assume_new(self, command_ids: Iterable[str]) -> None:
         """Takes these commands as never counted, without a read (see `prepare`): the unique key on `command_id`
@@ -314,6 +349,25 @@ class AttemptRepository:
 
     async def last_of(self, task_id: str) -> CallRecord | None:
         return await self._uow.load_one(self.LAST, task_id, self._fetch_last)
+
+    async def of_tasks(self, task_ids: Sequence[str]) -> dict[str, list[CallRecord]]:
+        """Every call recorded on these tasks, oldest first (what an agent sees before calling again)."""
+        query = select(AttemptRow).where(among(AttemptRow.c.task_id, task_ids)).order_by(AttemptRow.c.id)
+        found: dict[str, list[CallRecord]] = {t: [] for t in task_ids}
+        for r in (await self._uow.execute(query)).all():
+            found[r.task_id].append(_call(r))
+        return found
+
+    async def by_agent(self, agent_id: str, start: datetime, end: datetime) -> list[tuple[Task, CallRecord]]:
+        """Every call `agent_id` recorded with `start <= called_at < end`, in that order, with its task as it
+        stands now (a call is recorded only on a known task)."""
+        query = (select(TaskRow, AttemptRow.c.command_id, AttemptRow.c.agent_id, AttemptRow.c.outcome,
+                        AttemptRow.c.recording_id, AttemptRow.c.called_at)
+                 .join(TaskRow, TaskRow.c.task_id == AttemptRow.c.task_id)
+                 .where(AttemptRow.c.agent_id == agent_id, AttemptRow.c.called_at >= start,
+                        AttemptRow.c.called_at < end)
+                 .order_by(AttemptRow.c.called_at, AttemptRow.c.id))
+        return [(_task(r), _call(r)) for r in (await self._uow.execute(query)).all()]
 
     def add(self, call: CallReport) -> None:
         self._uow.add(AttemptRow, {
@@ -406,13 +460,14 @@ class ContactRepository(_Projection[Contact]):
     SPACE, TABLE, KEY = "contact", ContactRow, "customer_id"
 
     def _of(self, row: Any) -> Contact:
-        return Contact(row.customer_id, row.phone, row.as_of)
+        return Contact(row.customer_id, row.phone, row.as_of, row.name)
 
     async def get(self, customer_id: str) -> Contact | None:
         return await self._get(customer_id)
 
     async def put(self, contact: Contact) -> None:
-        await self._put(contact.customer_id, contact, {"phone": contact.phone, "as_of": contact.as_of})
+        await self._put(contact.customer_id, contact, {"phone": contact.phone, "as_of": contact.as_of,
+                                                       "name": contact.name})
 
 
 class PaperRepository:

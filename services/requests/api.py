@@ -11,17 +11,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from services.requests.domain import OPEN_STATES, State
-from services.requests.handlers import handle_submit_debit_day_change
+from services.requests.handlers import handle_submit_debit_day_change, handle_submit_early_repayment
 from services.requests.policies import PolicyDocument, load_policy, presets
 from services.requests.repository import LoanRepository, PolicyVersionConflict, document_sha256
 from services.requests.service import switch_policy
 from services.requests.views import PolicyViews, RequestViews
 from shared import staff_commands
-from shared.auth import SignedIn, same_person
+from shared.auth import Principal, SignedIn, same_person
 from shared.contracts import requests as contract
 from shared.http import Cursor, Identifier, Limit, Page, decode_cursor, id_path, next_cursor
 from shared.runtime import Deps, runtime_deps
-from shared.staff_commands import CommandAnswer
+from shared.staff_commands import CommandAnswer, Handler
 from shared.unit_of_work import UnitOfWork
 
 router = APIRouter()
@@ -32,7 +32,7 @@ ACCESS = {  # endpoint -> the roles allowed to call it (shared.auth); every rout
     "list_requests": _READ_REQUESTS,
     "get_policy": _READ_POLICY, "policy_history": _READ_POLICY, "policy_version": _READ_POLICY,
     "put_policy": frozenset({"policy-admin"}),
-    "submit_debit_day_change": frozenset({"hotline"}),
+    "submit_debit_day_change": frozenset({"hotline"}), "submit_early_repayment": frozenset({"hotline"}),
 }
 DepsDep = Annotated[Deps, Depends(runtime_deps)]
 LoanId = Annotated[str, id_path("The loan's id.")]
@@ -47,6 +47,7 @@ class LoanView(BaseModel):
     debit_day: int
     next_due_date: date
     outstanding_principal: Decimal
+    primary_customer_id: str = Field(description="Who may apply (the hotline submits as them, once verified).")
     co_borrowers: int
     as_of: datetime
 
@@ -111,16 +112,34 @@ class PolicyHistoryPage(BaseModel):
     next_cursor: int | None = Field(description="Pass as `before` for older switches; null at the end.")
 
 
-class OnBehalfDebitDayChange(BaseModel):
-    """A debit-day change the hotline submits for a customer whose identity it verified on a recorded call."""
+class OnBehalf(BaseModel):
+    """What every submission the hotline makes for a customer whose identity it verified carries."""
 
     applicant_customer_id: Identifier
-    new_debit_day: int = Field(ge=1, le=31, description="Requested day of month; the policy decides the range.")
     channel: Literal["HOTLINE", "ACCOUNT_MANAGER"] = "HOTLINE"
     identity_verification: contract.IdentityVerification
     reason: str | None = Field(None, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
     staff_id: Identifier | None = Field(
         None, description="Left out: the staff member is the signed-in user; naming anyone else is a 403.")
+
+    def terms(self) -> dict[str, Any]:
+        """The request's own terms: the fields a subclass adds."""
+        return self.model_dump(exclude=set(OnBehalf.model_fields))
+
+
+class OnBehalfDebitDayChange(OnBehalf):
+    """A debit-day change the hotline submits for a customer whose identity it verified on a recorded call."""
+
+    new_debit_day: int = Field(ge=1, le=31, description="Requested day of month; the policy decides the range.")
+
+
+class OnBehalfEarlyRepayment(OnBehalf):
+    """An early repayment the hotline submits for a customer whose identity it verified."""
+
+    repayment_type: contract.RepaymentType
+    amount: str | None = Field(None, pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$",
+                               description="Required for PARTIAL: yuan as a decimal string, e.g. \"5230.15\".")
+    requested_date: date = Field(description="The business day to repay on; the policy decides how far ahead.")
 
 
 class PolicyChange(BaseModel):
@@ -142,7 +161,8 @@ async def get_loan(loan_id: LoanId, deps: DepsDep) -> LoanView:
         raise HTTPException(404, f"loan {loan_id} is not known")
     return LoanView(loan_id=loan.loan_id, status=loan.status, branch_id=loan.branch_id, debit_day=loan.debit_day,
                     next_due_date=loan.next_due_date, outstanding_principal=loan.outstanding_principal,
-                    co_borrowers=len(loan.co_borrower_ids), as_of=loan.as_of)
+                    primary_customer_id=loan.primary_customer_id, co_borrowers=len(loan.co_borrower_ids),
+                    as_of=loan.as_of)
 
 
 @router.get("/loans/{loan_id}/requests", tags=["requests"], summary="Every request of a loan, oldest first, by pages")
@@ -217,20 +237,38 @@ async def policy_version(version: Annotated[str, id_path("A policy version name.
     return {k: row[k] for k in ("version", "document", "document_sha256", "first_seen_at", "first_seen_by")}
 
 
-@router.post("/loans/{loan_id}/requests/debit-day-change", tags=["requests"], response_model=CommandAnswer,
-             summary="Submit a debit-day change on a customer's behalf, as the signed-in hotline staff member",
-             description="Decided at once by the same rules as SubmitDebitDayChange on requests.commands, with "
-                         "`staff_id` the signed-in user; a refusal is a 409 whose detail is the RequestRejected.",
-             responses={409: {"description": "Refused (RequestRejected with reason_code and facts)"}})
+def _on_behalf(kind: str, command: str) -> dict[str, Any]:
+    """The route's documentation: both submissions on a customer's behalf answer alike."""
+    return {"tags": ["requests"], "response_model": CommandAnswer,
+            "summary": f"Submit {kind} on a customer's behalf, as the signed-in hotline staff member",
+            "description": f"Decided at once by the same rules as {command} on requests.commands, with `staff_id` "
+                           "the signed-in user; a refusal is a 409 whose detail is the RequestRejected.",
+            "responses": {409: {"description": "Refused (RequestRejected with reason_code and facts)"}}}
+
+
+async def _submit_on_behalf(deps: Deps, user: Principal, loan_id: str, body: OnBehalf, handler: Handler,
+                            command: type[contract.SubmitDebitDayChange | contract.SubmitEarlyRepayment]
+                            ) -> CommandAnswer:
+    staff = same_person(user, body.staff_id, "staff_id")
+    return await staff_commands.answer(deps, handler, loan_id, lambda: command(
+        command_id=staff_commands.command_id(), loan_id=loan_id, applicant_customer_id=body.applicant_customer_id,
+        channel=contract.Channel(body.channel), submitted_at=deps.clock.now(), reason=body.reason, staff_id=staff,
+        identity_verification=body.identity_verification, **body.terms()),
+        by=user, refusals=("RequestRejected", "CommandRejected"))
+
+
+@router.post("/loans/{loan_id}/requests/debit-day-change", **_on_behalf("a debit-day change", "SubmitDebitDayChange"))
 async def submit_debit_day_change(loan_id: LoanId, body: OnBehalfDebitDayChange, deps: DepsDep,
                                   user: SignedIn) -> CommandAnswer:
-    staff = same_person(user, body.staff_id, "staff_id")
-    return await staff_commands.answer(deps, handle_submit_debit_day_change, loan_id, lambda: (
-        contract.SubmitDebitDayChange(
-            command_id=staff_commands.command_id(), loan_id=loan_id, applicant_customer_id=body.applicant_customer_id,
-            channel=contract.Channel(body.channel), submitted_at=deps.clock.now(), reason=body.reason,
-            staff_id=staff, identity_verification=body.identity_verification, new_debit_day=body.new_debit_day)),
-        by=user, refusals=("RequestRejected", "CommandRejected"))
+    return await _submit_on_behalf(deps, user, loan_id, body, handle_submit_debit_day_change,
+                                   contract.SubmitDebitDayChange)
+
+
+@router.post("/loans/{loan_id}/requests/early-repayment", **_on_behalf("an early repayment", "SubmitEarlyRepayment"))
+async def submit_early_repayment(loan_id: LoanId, body: OnBehalfEarlyRepayment, deps: DepsDep,
+                                 user: SignedIn) -> CommandAnswer:
+    return await _submit_on_behalf(deps, user, loan_id, body, handle_submit_early_repayment,
+                                   contract.SubmitEarlyRepayment)
 
 
 @router.put("/policy", tags=["policy"], summary="Switch the policy in force (every copy, from its next message)",

@@ -118,11 +118,12 @@ class Loan:
 
 @dataclass(frozen=True)
 class Contact:
-    """The number an agent calls for a customer."""
+    """The number an agent calls for a customer, and whom they ask for (personal data: never logged)."""
 
     customer_id: str
     phone: str
     as_of: datetime
+    name: str | None = None  # None on contacts stored before the desk showed names (until the next snapshot)
 
 
 # --- what arrives: the wire messages, as the rules need them ----------------------------------------------------
