@@ -81,8 +81,9 @@ class DeadLetterCounter:
 async def count(consumer: AIOKafkaConsumer, names: tuple[str, ...]) -> dict[str, int]:
     """Records each topic holds now (end minus beginning offsets over its partitions); a topic the broker does not
     show is left out."""
-    await consumer.topics()  # refreshes the metadata the partition lists come from
-    partitions = {name: [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+    # The consumer subscribes to nothing, so its own metadata knows no topic: ask the cluster (as tests/support does).
+    cluster = await consumer._client.fetch_all_metadata()
+    partitions = {name: [TopicPartition(name, p) for p in sorted(cluster.partitions_for_topic(name) or ())]
                   for name in names}
     every = [tp for tps in partitions.values() for tp in tps]
     if not every:

@@ -109,8 +109,12 @@ async def handle_policy_changed(ctx: MessageContext, msg: req.PolicyChanged) -> 
 
 # --- confirmation.events ------------------------------------------------------------------------------------------
 
-OPEN, SETTLED = 1, 2  # ranks of a call task's states: open, then confirmed / declined / unreachable / closed
-OWED, IN_TRANSIT, RECEIVED = 1, 2, 3  # ranks of paper's states (cancelled ranks with received: both are final)
+# Ranks of a call task's states: open, closed (the console's inference from the request's end), settled (the
+# confirmation service's outcome, which beats the inference whichever arrives first).
+OPEN, CLOSED, SETTLED = 1, 2, 3
+# Ranks of paper's states: owed, cancelled (inferred from the request's end, and only from owed), in transit,
+# received (what the confirmation service recorded beats the inference).
+OWED, CANCELLED, IN_TRANSIT, RECEIVED = 1, 2, 3, 4
 
 
 async def handle_call_requested(ctx: MessageContext, msg: conf.ConfirmationCallRequested) -> None:
@@ -184,7 +188,7 @@ async def _drop_if_ended(ctx: MessageContext, request_id: str) -> None:
     """A request withdrawn, rejected or expired drops its open calls and owed paper (as services/confirmation
     does), also when the call or the debt arrives after the end."""
     ended = RequestView.c.state.in_(ENDING)
-    for table, state, to, rank in ((TaskView, "OPEN", "CLOSED", SETTLED), (PaperView, "OWED", "CANCELLED", RECEIVED)):
+    for table, state, to, rank in ((TaskView, "OPEN", "CLOSED", CLOSED), (PaperView, "OWED", "CANCELLED", CANCELLED)):
         await _run(ctx, update(table).where(
             table.c.request_id == request_id, table.c.state == state,
             RequestView.c.request_id == request_id, ended).values(state=to, rank=rank))
