@@ -1,4 +1,4 @@
-"""The four services as separate processes, once for the whole end-to-end session."""
+"""The five services as separate processes, once for the whole end-to-end session."""
 
 from collections.abc import AsyncIterator
 
