@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, cast, func, literal, select, tuple_
+from sqlalchemy import and_, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -122,10 +122,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return datetime.combine(day, time(0), BANK_TZ), datetime.combine(day + timedelta(days=1), time(0), BANK_TZ)
 
 
-def _bank_date(column: ColumnElement[Any]) -> ColumnElement[date]:
-    return cast(func.timezone(BANK_TZ.key, column), Date)
-
-
 async def _rows(db: Db, query: Select[Any]) -> list[Any]:
     return list((await db.execute(query)).all())
 
@@ -172,8 +168,13 @@ def _open_task(row: Any, tomorrow: date) -> OpenTask:
 async def paper_by_age(db: Db, now: datetime) -> list[PaperAge]:
     """Paper signatures still owed (owed or in transit), by branch and age bucket (bank days since owed)."""
     p = PaperView.c
-    age = literal(bank_day(now), Date) - _bank_date(p.owed_since)
-    bucket = case((age <= 7, AGE_BUCKETS[0]), (age <= 30, AGE_BUCKETS[1]), else_=AGE_BUCKETS[2])
+    today = bank_day(now)
+    # Compared as instants (the bank midnights 7 and 30 days back), not as a per-row time-zone conversion: the
+    # outstanding rows are then read straight off their index. A debt whose owed event has not arrived yet (its
+    # documents are already in transit) counts as new.
+    within_7, within_30 = day_bounds(today - timedelta(days=7))[0], day_bounds(today - timedelta(days=30))[0]
+    bucket = case((p.owed_since.is_(None), AGE_BUCKETS[0]), (p.owed_since >= within_7, AGE_BUCKETS[0]),
+                  (p.owed_since >= within_30, AGE_BUCKETS[1]), else_=AGE_BUCKETS[2])
     rows = await _rows(db, select(p.branch_id, bucket, func.count()).where(p.state.in_(OUTSTANDING_PAPER))
                        .group_by(p.branch_id, bucket).order_by(p.branch_id, bucket))
     return [PaperAge(branch, b, n) for branch, b, n in rows]
