@@ -73,7 +73,7 @@ class ServiceSpec:
     metadata: MetaData  # the service's tables; inbox and outbox are added to it
     migrations: Path
     consumers: Routes  # topic -> contract class (or CloudEvent type) -> handler
-    produces: str | None  # the topic the service writes (documented in its AsyncAPI); None: a reader only (no relay)
+    produces: str | None  # the topic the service writes (documented in its AsyncAPI); None: dead letters only
     routes: Sequence[APIRouter] = ()  # handlers reach the runtime through `runtime_deps`
     access: Access = dataclasses.field(default_factory=dict)  # route name -> roles allowed (shared.auth)
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
@@ -193,9 +193,8 @@ class ServiceRuntime:
             sessions=sessions, tables=self.tables, clock=self.clock,
             prepare=self.spec.prepare, settings=s,
         )
-        if self.spec.produces is None:
-            pass  # a reader only: nothing is ever written to its outbox
-        elif s.relay_process:
+        # A reader only (produces=None) still has a relay: the dead letters of what it consumes leave by its outbox.
+        if s.relay_process:
             self._relay_task = asyncio.create_task(self._relay_child(url), name=f"{self.spec.name}-relay")
         else:
             self.relay = OutboxRelay(
@@ -308,8 +307,7 @@ class ServiceRuntime:
         its oldest unsent row (database clock) against `ready_max_outbox_age_s`, parked outbox rows and timers."""
         checks = {
             "consuming": self._joined.joined.is_set(),
-            "relay_running": self.spec.produces is None
-            or (self._relay_task is not None and not self._relay_task.done()),
+            "relay_running": self._relay_task is not None and not self._relay_task.done(),
             "timers_running": self.spec.timers is None
             or (self._timer_task is not None and not self._timer_task.done()),
             "workers_running": all(not t.done() for t in self._worker_tasks),

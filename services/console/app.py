@@ -1,19 +1,33 @@
 """Composition root of the console: `python -m services.console`, or
 `uvicorn --factory services.console.app:create_app`."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.console import web
+from services.console.deadletters import DeadLetterCounter
 from services.console.handlers import ROUTES
+from services.console.live import Hub, Listener, expose
 from services.console.readmodel import SCHEMA, metadata
 from services.console.settings import Settings
-from shared.runtime import ServiceRuntime, ServiceSpec, serve
+from shared.runtime import Deps, ServiceRuntime, ServiceSpec, Worker, serve
 from shared.settings import settings_or_exit
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
+    hub = Hub()  # this copy's live changes; the pages reach it with services.console.live.hub_of(app)
+
+    def workers(deps: Deps) -> Sequence[Worker]:
+        return [Listener(settings.database_url.get_secret_value(), hub),
+                DeadLetterCounter(settings.kafka_access(SCHEMA), deps.engine, deps.clock,
+                                  interval_s=settings.dead_letter_poll_s)]
+
+    def extend_app(app: FastAPI, runtime: ServiceRuntime) -> None:
+        expose(app, hub)
+        web.mount(app, runtime, settings)
+
     spec = ServiceSpec(
         name=SCHEMA,
         version="0.1.0",
@@ -23,7 +37,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         migrations=Path(__file__).parent / "migrations",
         consumers=ROUTES,
         produces=None,  # it decides nothing: actions go to the owning services' HTTP APIs as the signed-in person
-        extend_app=lambda app, runtime: web.mount(app, runtime, settings),
+        workers=workers,
+        extend_app=extend_app,
     )
     return ServiceRuntime(spec, settings)
 

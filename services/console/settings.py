@@ -26,6 +26,8 @@ class Settings(ServiceSettings):
     requests_url: str = Field("http://127.0.0.1:8001", description="The requests service's HTTP API.")
     confirmation_url: str = Field("http://127.0.0.1:8002", description="The confirmation service's HTTP API.")
     appointments_url: str = Field("http://127.0.0.1:8003", description="The appointments service's HTTP API.")
+    dead_letter_poll_s: float = Field(5.0, gt=0, description="How often the dead-letter topics are counted "
+                                      "(end minus beginning offsets) for the dashboard.")
     api_timeout_s: float = Field(10.0, gt=0, description="Timeout of one call to an owning service.")
 
     def realm_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The four services as the tests start them: in-process runtimes, or separate processes for end-to-end runs."""
+"""The five services as the tests start them: in-process runtimes, or separate processes for end-to-end runs."""
 
 import asyncio
 import contextlib
@@ -36,6 +36,16 @@ SERVICES = {
 }
 
 
+def _console_urls(name: str) -> dict[str, str]:
+    """The console calls the owning services' HTTP APIs: in a test run, at their test ports (and it is itself at
+    its own). Settings of the console only; none for the others."""
+    if name != "console":
+        return {}
+    urls = {f"{owner}_url": f"http://127.0.0.1:{SERVICES[owner].test_port}"
+            for owner in ("requests", "confirmation", "appointments")}
+    return {**urls, "public_url": f"http://127.0.0.1:{SERVICES[name].test_port}"}
+
+
 def _builder(name: str) -> tuple[Any, Any]:
     module = __import__(f"services.{name}.app", fromlist=["build_runtime"])
     settings = __import__(f"services.{name}.settings", fromlist=["Settings"])
@@ -51,7 +61,8 @@ async def running(name: str, infra: Infra, *, clock: Clock | None = None,
     """
     build, settings_cls = _builder(name)
     settings = settings_cls(**{**infra.kafka_settings(name), "database_url": infra.service_database_url(name),
-                               "migrate_on_start": False, "timer_interval_s": 0.2, **overrides})
+                               "migrate_on_start": False, "timer_interval_s": 0.2, **_console_urls(name),
+                               **overrides})
     runtime: ServiceRuntime = build(settings)
     runtime.clock = clock or FixedClock(ACCOUNT_DAY)
     await runtime.start()
@@ -95,6 +106,7 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(),  # the processes replay the account's dates
             "POSTLOAN_DEMO_MODE": "true",  # which a service accepts only as a demo
             f"{info.env_prefix}HTTP_PORT": str(info.test_port),
+            **{f"{info.env_prefix}{k.upper()}": v for k, v in _console_urls(name).items()},
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),
         }

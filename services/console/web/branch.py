@@ -4,7 +4,7 @@ priority ticket. The appointments service decides; this page asks it, and lists 
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -109,7 +109,7 @@ async def _change(request: Request, staff: Any, path: Callable[[FormData], str],
     over = changed.get("over_capacity", [])
     async with console_of(request).db() as db:
         left_over = await queries.bookings_in_slots(
-            db, branch_id, [(date.fromisoformat(s["date"]), s["start_time"][:5]) for s in over])
+            db, branch_id, [(date.fromisoformat(s["date"]), time.fromisoformat(s["start_time"])) for s in over])
     return await _page(request, staff, branch_id, changed=changed, left_over=left_over)
 
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sse_starlette.sse import EventSourceResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console.live import changes_of
+from services.console.live import hub_of
 from services.console.settings import Settings
 from services.console.web import agent, branch, hotline, i18n, paper, policy, supervisor
 from services.console.web.apis import OwningServices, Unavailable
@@ -54,14 +54,15 @@ async def home(request: Request, staff: PageStaff) -> HTMLResponse:
 
 @router.get("/live")
 async def live(request: Request, staff: PageStaff) -> EventSourceResponse:
-    """Server-sent events: `change` with the area that changed (the pages fetch themselves again)."""
-    changes = changes_of(request.app)
+    """Server-sent events: `change` with each area that changed (a page showing it fetches itself again)."""
+    subscription = hub_of(request.app).subscribe()
 
     async def stream() -> AsyncIterator[dict[str, str]]:
-        async with changes.subscribe() as areas:
+        with subscription as changes:
             yield {"event": "ready", "data": "all"}
-            async for area in areas:
-                yield {"event": "change", "data": area}
+            async for areas in changes:
+                for area in areas:
+                    yield {"event": "change", "data": str(area)}
 
     return EventSourceResponse(stream(), ping=15, headers={"cache-control": "no-store"})
 

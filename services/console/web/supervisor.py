@@ -1,6 +1,8 @@
 """Supervisor dashboard (supervisor), live from the event streams without reloading: the read models' figures
 (services.console.queries), re-rendered when /live says an area changed."""
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -17,4 +19,9 @@ async def supervisor_dashboard(request: Request, staff: PageStaff) -> HTMLRespon
     console = console_of(request)
     async with console.db() as db:
         board = await queries.dashboard(db, console.now())
-    return render(request, "supervisor.html", staff, board=board, chart=charts.approvals_per_hour)
+    paper: dict[str | None, dict[str, int]] = {}
+    for age in board.paper_owed:
+        paper.setdefault(age.branch_id, {})[age.bucket] = age.count
+    return render(request, "supervisor.html", staff, board=board, chart=charts.approvals_per_hour,
+                  paper_by_branch=sorted(paper.items(), key=lambda kv: kv[0] or ""),
+                  near_until=board.day + timedelta(days=1))
