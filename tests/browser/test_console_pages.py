@@ -182,8 +182,10 @@ async def test_each_desk_opens_for_its_role_with_labelled_fields_and_no_script_e
         loan = a_loan(co_borrowers=1)
         await publish_loan(kafka, loan, requests=platform["requests"].url)
         path += loan.loan_id
-    signed_in(browser, identity, platform, path, role)
+    signed_in(browser, identity, platform, path, role)  # back on the page asked for, its query kept
     wait_text(browser, "h1", heading)
+    if role == "hotline":
+        assert loan.loan_id[-4:] in wait_visible(browser, "#loan-masked").text
     unlabelled = browser.execute_script(
         "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
         ".filter(f => !f.labels || f.labels.length === 0).map(f => f.name)")

@@ -10,12 +10,12 @@ from pygal.style import Style
 
 STYLE = Style(background="white", plot_background="white", foreground="#1d2530", foreground_strong="#1d2530",
               foreground_subtle="#d5dbe3", colors=("#0b5cad",), font_family="system-ui, sans-serif",
-              label_font_size=11, major_label_font_size=11, value_font_size=10, title_font_size=13)
+              label_font_size=12, major_label_font_size=12, value_font_size=11, title_font_size=13)
 
 
 def approvals_per_hour(counts: Sequence[int], title: str) -> Markup:
     """A bar per hour of the day (0..23, the bank's time zone)."""
-    chart = pygal.Bar(style=STYLE, width=720, height=240, show_legend=False, title=title, js=[],
+    chart = pygal.Bar(style=STYLE, width=480, height=220, show_legend=False, js=[],
                       disable_xml_declaration=True, print_values=False, margin=8, show_y_guides=True,
                       explicit_size=False, x_label_rotation=0, show_minor_x_labels=False)
     chart.x_labels = [f"{h:02d}" for h in range(24)]
@@ -23,5 +23,5 @@ def approvals_per_hour(counts: Sequence[int], title: str) -> Markup:
     chart.add(title, list(counts))
     # Its tooltips' configuration script would only be refused by the pages' Content-Security-Policy: left out.
     svg = re.sub(r"<script.*?</script>", "", chart.render(is_unicode=True), flags=re.S)
-    # pygal's SVG carries the title; role and label make it an image with a name for screen readers.
+    # The panel's heading names the chart; role and label make the SVG an image with that name for screen readers.
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{Markup.escape(title)}" ', 1))
