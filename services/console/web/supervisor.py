@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from services.console import queries
 from services.console.web import charts
+from services.console.web.auth import Staff
 from services.console.web.pages import PageStaff, console_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -19,6 +20,11 @@ async def supervisor_dashboard(request: Request, staff: PageStaff) -> HTMLRespon
     console = console_of(request)
     async with console.db() as db:
         board = await queries.dashboard(db, console.now())
+    return page(request, staff, board)
+
+
+def page(request: Request, staff: Staff, board: queries.Dashboard) -> HTMLResponse:
+    """The dashboard's page for its figures (bench/console_dashboard.py times it with the queries)."""
     paper: dict[str | None, dict[str, int]] = {}
     for age in board.paper_owed:
         paper.setdefault(age.branch_id, {})[age.bucket] = age.count
