@@ -191,7 +191,7 @@ async def _drop_if_ended(ctx: MessageContext, request_id: str) -> None:
     for table, state, to, rank in ((TaskView, "OPEN", "CLOSED", CLOSED), (PaperView, "OWED", "CANCELLED", CANCELLED)):
         await _run(ctx, update(table).where(
             table.c.request_id == request_id, table.c.state == state,
-            RequestView.c.request_id == request_id, ended).values(state=to, rank=rank))
+            RequestView.c.request_id == table.c.request_id, ended).values(state=to, rank=rank))
 
 
 # --- appointments.events ------------------------------------------------------------------------------------------
