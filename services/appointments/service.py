@@ -104,7 +104,9 @@ class AppointmentService:
             self._refuse(problem, plan.branch_id)
             return
         await self.branches.save_plan(plan, self.ctx.now)
-        await self._plan_changed(cmd.command_id, plan, domain.local_today(self.ctx.now, plan.timezone), None)
+        today = domain.local_today(self.ctx.now, plan.timezone)
+        last_bookable = domain.booking_window(plan, self.ctx.now)[1]
+        await self._plan_changed(cmd.command_id, plan, today, None, (today, last_bookable))
 
     async def set_override(self, cmd: domain.SetDateOverride) -> None:
         plan = await self.branches.plan(cmd.branch_id)
@@ -116,21 +118,25 @@ class AppointmentService:
             self._refuse(problem, cmd.branch_id)
             return
         await self.branches.save_override(cmd.branch_id, cmd.date, cmd.override)
-        await self._plan_changed(cmd.command_id, plan, cmd.date, cmd.date)
+        await self._plan_changed(cmd.command_id, plan, cmd.date, cmd.date, (cmd.date, cmd.date))
 
-    async def _plan_changed(self, command_id: str, plan: Plan, first: date, last: date | None) -> None:
+    async def _plan_changed(self, command_id: str, plan: Plan, first: date, last: date | None,
+                            covered: tuple[date, date]) -> None:
         """SPEC §6: a change cancels no booking; slots and days it leaves holding more than they now may, from
-        `first` (to `last`), are reported."""
+        `first` (to `last`), are reported, with the cap in force on each day it `covered` (first, last)."""
         by_slot = await self.capacity.booked_by_slot(plan.branch_id, first, last)
         by_day = await self.capacity.booked_by_day(plan.branch_id, first, last)
-        dates = sorted(by_slot.keys() | by_day.keys())
-        overrides = await self.branches.overrides(plan.branch_id, dates[0], dates[-1]) if dates else {}
+        dates = sorted(by_slot.keys() | by_day.keys() | set(covered))
+        overrides = await self.branches.overrides(plan.branch_id, dates[0], dates[-1])
         over_slots, over_days = domain.overflow(plan, overrides, by_slot, by_day)
         slots = [contract.OverCapacitySlot(date=on, start_time=start, booked=booked, capacity=capacity)
                  for on, start, booked, capacity in over_slots]
         days = [contract.OverDailyCap(date=on, booked=booked, daily_cap=cap) for on, booked, cap in over_days]
+        caps = [contract.DayCap(date=on, daily_cap=cap, closed=closed)
+                for on, cap, closed in domain.day_caps(plan, overrides, *covered)]
         self._emit(contract.BranchPlanChanged(branch_id=plan.branch_id, command_id=command_id,
-                                              changed_at=self.ctx.now, over_capacity=slots, over_daily_cap=days),
+                                              changed_at=self.ctx.now, over_capacity=slots, over_daily_cap=days,
+                                              daily_caps=caps),
                    plan.branch_id)
         if slots or days:
             log.warning("plan_leaves_bookings_over_capacity", branch_id=plan.branch_id, slots=len(slots),

@@ -1,7 +1,7 @@
 """Kafka handlers of the console: each event is merged into the read models (services.console.readmodel) and
 its area announced (services.console.live). No rules here: the owning services decided; the console records."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text, update
@@ -226,18 +226,26 @@ async def _booking(ctx: MessageContext, booking_id: str, state: str, rank: int, 
 
 
 async def handle_branch_plan_changed(ctx: MessageContext, msg: appt.BranchPlanChanged) -> None:
-    """The newest change of a branch's plan: the slots and days it left over capacity, and the daily caps it names
-    (the event carries the cap only of the days it reports over it)."""
+    """The newest change of a branch's plan: the slots and days it left over capacity, and the daily cap of each
+    day it names, newest `changed_at` first per day (one statement for all of them)."""
     at = _when(ctx, msg.changed_at)
     await _run(ctx, newest(BranchView, {
         "branch_id": msg.branch_id, "changed_at": at,
         "over_capacity": [s.model_dump(mode="json") for s in msg.over_capacity],
         "over_daily_cap": [d.model_dump(mode="json") for d in msg.over_daily_cap]}, "changed_at", ["branch_id"]))
-    for day in msg.over_daily_cap:
-        await _run(ctx, newest(BranchDayCap, {"branch_id": msg.branch_id, "date": day.date,
-                                              "daily_cap": day.daily_cap, "changed_at": at},
+    if caps := day_caps(msg):
+        await _run(ctx, newest(BranchDayCap, [{"branch_id": msg.branch_id, "date": on, "daily_cap": cap,
+                                               "closed": closed, "changed_at": at}
+                                              for on, (cap, closed) in sorted(caps.items())],
                                "changed_at", ["branch_id", "date"]))
     await announce(ctx.uow, Area.APPOINTMENTS)
+
+
+def day_caps(msg: appt.BranchPlanChanged) -> dict[date, tuple[int, bool]]:
+    """(cap, closed) per day the event names: `daily_caps`, and for a record written before it the days
+    `over_daily_cap` reports (a day capped at 0 takes no booking: closed). Distinct days, for one statement."""
+    caps = {d.date: (d.daily_cap, d.daily_cap == 0) for d in msg.over_daily_cap}
+    return caps | {d.date: (d.daily_cap, d.closed) for d in msg.daily_caps}
 
 
 ROUTES: Routes = {

@@ -6,7 +6,7 @@ column the event does not know keeps its value, a state moves only forward (each
 rank wins, an equal one keeps the first), and a column may keep the earliest or the latest of two values.
 """
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from sqlalchemy import Table, case, func
@@ -43,9 +43,12 @@ def _merged(table: Table, stmt: Insert, name: str, rule: Rule) -> ColumnElement[
     return func.coalesce(new, old)
 
 
-def newest(table: Table, row: Mapping[str, Any], at: str, keys: Collection[str]) -> Insert:
-    """`INSERT row`, or replace the stored row when `row[at]` is not older: a late, older event changes nothing."""
-    stmt = insert(table).values(dict(row))
+def newest(table: Table, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], at: str,
+           keys: Collection[str]) -> Insert:
+    """`INSERT rows` (one, or several with the same columns and distinct keys), each replacing the stored row when
+    its `at` is not older: a late, older event changes nothing."""
+    values = [dict(rows)] if isinstance(rows, Mapping) else [dict(row) for row in rows]
+    stmt = insert(table).values(values)
     return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: stmt.excluded[name] for name in row if name not in keys},
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in values[0] if name not in keys},
         where=func.coalesce(stmt.excluded[at] >= table.c[at], True))

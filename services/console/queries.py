@@ -75,7 +75,8 @@ class BranchDay:
     branch_id: str
     date: date
     booked: int
-    daily_cap: int | None  # known only for days a plan change reported over their cap (BranchPlanChanged)
+    daily_cap: int | None  # None: no plan change named this day's cap (BranchPlanChanged.daily_caps)
+    closed: bool = False  # the branch takes no booking that day (its cap is 0)
 
 
 @dataclass(frozen=True)
@@ -182,15 +183,20 @@ async def paper_by_age(db: Db, now: datetime) -> list[PaperAge]:
 
 async def bookings_vs_cap(db: Db, now: datetime, days: int = BOOKING_DAYS) -> list[BranchDay]:
     """Bookings holding a place (booked, checked in, no-show: all but cancelled) per branch per day for the
-    `days` (7) bank days from today, with the day's cap when known."""
+    `days` (7) bank days from today, with the day's cap when known; a day with a known cap and no booking is
+    listed too (0 of its cap)."""
     b, c = BookingView.c, BranchDayCap.c
     first = bank_day(now)
+    last = first + timedelta(days=days)
     counted = (select(b.branch_id, b.date, func.count().label("booked"))
-               .where(b.state != "CANCELLED", b.date >= first, b.date < first + timedelta(days=days))
+               .where(b.state != "CANCELLED", b.date >= first, b.date < last)
                .group_by(b.branch_id, b.date).subquery())
-    rows = await _rows(db, select(counted.c.branch_id, counted.c.date, counted.c.booked, c.daily_cap)
-                       .outerjoin(BranchDayCap, and_(c.branch_id == counted.c.branch_id, c.date == counted.c.date))
-                       .order_by(counted.c.branch_id, counted.c.date))
+    caps = select(c.branch_id, c.date, c.daily_cap, c.closed).where(c.date >= first, c.date < last).subquery()
+    branch, day = func.coalesce(counted.c.branch_id, caps.c.branch_id), func.coalesce(counted.c.date, caps.c.date)
+    joined = counted.join(caps, and_(caps.c.branch_id == counted.c.branch_id, caps.c.date == counted.c.date),
+                          full=True)
+    rows = await _rows(db, select(branch, day, func.coalesce(counted.c.booked, 0), caps.c.daily_cap,
+                                  func.coalesce(caps.c.closed, False)).select_from(joined).order_by(branch, day))
     return [BranchDay(*row) for row in rows]
 
 

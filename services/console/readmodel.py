@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -112,6 +113,7 @@ BranchDayCap = Table(
     Column("date", Date, primary_key=True),
     Column("daily_cap", Integer, nullable=False),
     Column("changed_at", DateTime(timezone=True)),
+    Column("closed", Boolean, nullable=False, server_default=false()),  # 0003: no booking that day, cap 0
 )
 
 PolicyVersion = Table(

@@ -156,12 +156,22 @@ class OverDailyCap(Contract):
     daily_cap: int
 
 
+class DayCap(Contract):
+    date: Day
+    daily_cap: int = Field(ge=0)
+    closed: bool = Field(description="Closed that day (an override closes it, or no window that weekday): cap 0.")
+
+
 class BranchPlanChanged(Contract):
     branch_id: str
     over_capacity: list[OverCapacitySlot]
     over_daily_cap: list[OverDailyCap]
     command_id: str | None = None
     changed_at: Timestamp | None = None
+    daily_caps: list[DayCap] = Field(
+        default_factory=list, description="The cap in force after the change on each day it covers: a plan, every "
+        "day from the branch's today to the end of its booking window; an override, its date. Optional: records "
+        "written before it was added carry none.")
 
 
 COMMAND_TYPES = (BookSlot, CancelBooking, CheckIn, SetBranchPlan, SetDateOverride)

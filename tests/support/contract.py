@@ -89,6 +89,7 @@ OPTIONAL = {
     "RecordCallOutcome": ["recording_id", "note"],
     "BookSlot": ["request_id", "note"],
     "SetDateOverride": ["closed", "windows", "daily_cap"],
+    "BranchPlanChanged": ["daily_caps"],
 }
 
 MAX_VALUE = 64 * 1024  # bytes of one record value

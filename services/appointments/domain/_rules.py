@@ -228,6 +228,17 @@ def overflow(
     return slots, days
 
 
+def day_caps(plan: Plan, overrides: Mapping[date, Override], first: date, last: date) -> list[tuple[date, int, bool]]:
+    """The cap in force on each day from `first` to `last` (both included) as (date, cap, closed): a closed day
+    (closed by an override, no window that weekday, or a cap of 0) allows none."""
+    result = []
+    for n in range((last - first).days + 1):
+        on = first + timedelta(days=n)
+        day = day_of(plan, overrides.get(on), on)
+        result.append((on, 0 if day.closed else day.daily_cap, day.closed))
+    return result
+
+
 def is_no_show(booking: Booking | None) -> bool:
     """SPEC §6 (expected): a booking still only booked when its slot ends is a no-show; one checked in or cancelled
     meanwhile is left as it is."""

@@ -18,7 +18,7 @@ from shared.contracts import appointments as A
 from shared.db import alembic_config
 from shared.runtime import ServiceRuntime
 from tests.integration.appointments.steps import EVENTS, MONDAY, a_plan, answer, booking, branch, set_clock, shanghai
-from tests.support.kafka import KafkaDriver
+from tests.support.kafka import KafkaDriver, Seen
 from tests.support.services import SERVICES
 
 # The service's clock stands on Monday 3 February 2020, 09:30 in Shanghai (the account's first day).
@@ -83,6 +83,33 @@ async def test_cutting_the_daily_cap_below_a_days_bookings_is_reported_and_every
     days = (await api.get(f"/branches/{plan.branch_id}/availability",
                           params={"from": "2020-02-10", "to": "2020-02-11"})).json()["days"]
     assert [(d["booked"], d["daily_cap"], d["free"]) for d in days] == [(3, 2, 0), (2, 2, 0)]
+
+
+def _caps(changed: Seen) -> list[tuple[str, int, bool]]:
+    return [(d["date"], d["daily_cap"], d["closed"]) for d in changed.data["daily_caps"]]
+
+
+async def test_a_plan_change_names_the_cap_of_each_day_of_the_window_and_an_override_of_its_date(
+    service: ServiceRuntime, api: httpx.AsyncClient, kafka: KafkaDriver
+) -> None:
+    async with kafka.watch(EVENTS) as watch:
+        # Today is Monday 3 February in Shanghai; a window of 5 days runs to Saturday the 8th (no window then).
+        plan = a_plan(daily_cap=6, booking_window_days=5)
+        planned = await answer(kafka, watch, plan)
+        closed = await answer(kafka, watch, A.SetDateOverride(command_id=ref("cmd"), branch_id=plan.branch_id,
+                                                              date=date(2020, 2, 5), closed=True))
+        eased = await answer(kafka, watch, A.SetDateOverride(command_id=ref("cmd"), branch_id=plan.branch_id,
+                                                             date=date(2020, 2, 6), daily_cap=9))
+        # 09:30 in Shanghai is Sunday 2 February, 17:30, in Los Angeles: its window starts on its own today.
+        abroad = await answer(kafka, watch, a_plan(timezone="America/Los_Angeles", booking_window_days=1))
+    weekdays = [(f"2020-02-0{d}", 6, False) for d in range(3, 8)]
+    assert (planned.type, _caps(planned)) == ("BranchPlanChanged", [*weekdays, ("2020-02-08", 0, True)])
+    assert _caps(closed) == [("2020-02-05", 0, True)]
+    assert _caps(eased) == [("2020-02-06", 9, False)]
+    assert _caps(abroad) == [("2020-02-02", 0, True), ("2020-02-03", 20, False)]
+    days = (await api.get(f"/branches/{plan.branch_id}/availability",
+                          params={"from": "2020-02-05", "to": "2020-02-06"})).json()["days"]
+    assert [d["daily_cap"] for d in days] == [0, 9]  # what the event says is what the service enforces
 
 
 @pytest.fixture

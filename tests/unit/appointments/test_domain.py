@@ -21,6 +21,7 @@ from services.appointments.domain import (
     cancel_problem,
     capacity_problem,
     checkin_problem,
+    day_caps,
     day_full,
     day_of,
     over_capacity,
@@ -204,6 +205,18 @@ def test_a_plan_change_reports_every_booked_date_it_leaves_over_capacity() -> No
     slots, days = overflow(cut, overrides, booked_by_slot, booked_by_day)
     assert slots == [(MONDAY, time(9), 2, 1)]
     assert days == [(MONDAY, 3, 2)]  # the 17th has its own cap of 5; the 24th holds 1 of 2
+
+
+def test_the_cap_of_each_day_a_change_covers_follows_the_plan_and_its_overrides() -> None:
+    sunday, tuesday, next_monday = MONDAY - timedelta(days=1), MONDAY + timedelta(days=1), MONDAY + timedelta(days=7)
+    overrides = {MONDAY: Override(False, None, 5), tuesday: Override(False, (Window(time(9), time(10), 1),), None),
+                 next_monday: Override(True, None, None)}
+    caps = day_caps(PLAN, overrides, sunday, next_monday)
+    assert caps[:3] == [(sunday, 0, True), (MONDAY, 5, False), (tuesday, 20, False)]  # no window on Sunday
+    assert caps[3:8] == [(MONDAY + timedelta(days=n), 0, True) for n in range(2, 7)]  # Wednesday to Sunday
+    assert caps[8:] == [(next_monday, 0, True)]  # closed by its override
+    assert day_caps(replace(PLAN, daily_cap=0), {}, MONDAY, MONDAY) == [(MONDAY, 0, True)]  # a cap of 0 takes none
+    assert day_caps(PLAN, overrides, tuesday, tuesday) == [(tuesday, 20, False)]  # an override's single day
 
 
 def test_plans_with_unknown_zones_or_empty_windows_are_refused_with_what_is_wrong() -> None:

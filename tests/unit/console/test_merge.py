@@ -1,11 +1,17 @@
 """The order-tolerant upsert's SQL: states move only to a higher rank, unknown columns keep their values."""
 
+from datetime import UTC, date, datetime
+
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ClauseElement
 
 from services.console.deadletters import changed
-from services.console.merge import merge
-from services.console.readmodel import PaperView, RequestView
+from services.console.handlers import day_caps
+from services.console.merge import merge, newest
+from services.console.readmodel import BranchDayCap, PaperView, RequestView
+from shared.contracts import appointments as A
+
+AT = datetime(2020, 2, 3, 1, tzinfo=UTC)
 
 
 def _sql(statement: ClauseElement) -> str:
@@ -36,3 +42,22 @@ def test_a_column_can_keep_the_earliest_or_the_first_value() -> None:
 
 def test_only_changed_dead_letter_counts_are_stored() -> None:
     assert changed({"a.dlq": 3, "b.dlq": 0, "c.dlq": 1}, {"a.dlq": 3, "c.dlq": 0}) == {"b.dlq": 0, "c.dlq": 1}
+
+
+def test_several_rows_replace_theirs_only_when_not_older_in_one_statement() -> None:
+    rows = [{"branch_id": "B", "date": day, "daily_cap": 5, "closed": False, "changed_at": AT}
+            for day in (date(2020, 2, 3), date(2020, 2, 4))]
+    sql = _sql(newest(BranchDayCap, rows, "changed_at", ["branch_id", "date"]))
+    assert "ON CONFLICT (branch_id, date) DO UPDATE SET daily_cap = excluded.daily_cap" in sql
+    assert "WHERE coalesce(excluded.changed_at >= console.branch_day_caps.changed_at, " in sql
+    assert "%(date_m1)s" in sql  # both rows in the one INSERT
+
+
+def test_a_plan_change_names_each_day_once_and_daily_caps_beats_the_older_overflow_report() -> None:
+    monday, tuesday, wednesday = date(2020, 2, 10), date(2020, 2, 11), date(2020, 2, 12)
+    older = A.BranchPlanChanged(branch_id="B", over_capacity=[], over_daily_cap=[
+        A.OverDailyCap(date=monday, booked=3, daily_cap=2), A.OverDailyCap(date=tuesday, booked=1, daily_cap=0)])
+    assert day_caps(older) == {monday: (2, False), tuesday: (0, True)}  # a record written before daily_caps
+    newer = older.model_copy(update={"daily_caps": [A.DayCap(date=d, daily_cap=c, closed=c == 0)
+                                                    for d, c in ((monday, 2), (tuesday, 0), (wednesday, 9))]})
+    assert day_caps(newer) == {monday: (2, False), tuesday: (0, True), wednesday: (9, False)}

@@ -77,6 +77,17 @@ def test_producers_may_add_fields_that_consumers_ignore() -> None:
     assert R.WithdrawRequest.model_validate({**golden, "added_later": 1}) == R.WithdrawRequest.model_validate(golden)
 
 
+def test_a_plan_change_written_before_daily_caps_still_validates() -> None:
+    golden = json.loads((DATA / "BranchPlanChanged.json").read_text(encoding="utf-8"))
+    del golden["daily_caps"]
+    assert A.BranchPlanChanged.model_validate(golden).daily_caps == []
+
+
+def test_a_day_cap_is_never_negative() -> None:
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        A.DayCap.model_validate({"date": "2020-02-10", "daily_cap": -1, "closed": False})
+
+
 def test_a_debit_day_change_submission_must_carry_both_days_and_both_dates() -> None:
     golden = json.loads((DATA / "RequestSubmitted.json").read_text(encoding="utf-8"))
     with pytest.raises(ValidationError, match="debit-day change carries"):
