@@ -124,3 +124,15 @@ async def test_the_language_switch_changes_the_page_s_words(
         assert switched.url.endswith("/hotline") and word in switched.text
         home = await hotline.get("/language/xx", next="https://evil.example/")
         assert home.url == f"{platform['console'].url}/" and word in home.text  # off-site goes home; xx is ignored
+
+
+async def test_signing_out_ends_the_session_here_and_at_the_realm(platform: dict[str, Process]) -> None:
+    async with signed_in(platform, "paper-clerk") as clerk:
+        page = await clerk.get("/paper")
+        forged = await clerk.post("/logout", {}, csrf="forged")
+        assert forged.status == 403 and (await clerk.get("/paper")).status == 200  # still signed in
+        out = await clerk.post("/logout", {}, csrf=page.csrf)
+        assert out.url.endswith("/signed-out"), out.url  # back from the realm's sign-out
+        assert "postloan_console" not in {c.name for c in clerk.client.cookies.jar}
+        again = await clerk.get("/paper")
+        assert 'name="username"' in again.html  # the realm asks for the password again: its session ended too

@@ -2,6 +2,7 @@
 each route in the one role table (a page missing from it stops the service at start, as a service's API does)."""
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -92,8 +93,8 @@ async def auth_callback(request: Request) -> Response:
 
 @router.post("/logout")
 async def sign_out(request: Request, staff: Annotated[Staff, Depends(signed_in)]) -> Response:
-    form = await request.form()
-    if form.get("csrf") != staff.csrf:
+    given = (await request.form()).get("csrf")
+    if not isinstance(given, str) or not secrets.compare_digest(given, staff.csrf):
         raise BadForm
     console = console_of(request)
     id_token = await console.sessions.close(request.cookies.get(COOKIE))
