@@ -27,11 +27,13 @@ _SEPARATORS = r"[\s\-.()+]"  # what people put between the digits of a phone or 
 # addresses and runs of digits (7 or more, separators ignored, an ID number's trailing X included) are masked.
 _DATE = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)"  # a phone written 1380-01-38000 is no date
 _ISO_TIME = _DATE + r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+# An id ends where a word does, and is no id when it is the start of an e-mail address's local part ("a-a@0.cn").
+_ID_END = r"(?![0-9A-Za-z])(?![A-Za-z0-9._%+-]*@)"
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _TEXT = re.compile(
-    rf"(?P<keep>(?<![0-9A-Za-z])(?:[A-Za-z]{{1,8}}-)?{_UUID}(?![0-9A-Za-z])"  # ids: a UUID, or B-<uuid>
-    rf"|(?<![0-9A-Za-z])[A-Za-z]{{1,8}}-(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]+(?![0-9A-Za-z])"  # L-3f0a9c2e1b
-    r"|(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])[0-9a-f]{32,}(?![0-9A-Za-z])"  # hashes (sha256)
+    rf"(?P<keep>(?<![0-9A-Za-z])(?:[A-Za-z]{{1,8}}-)?{_UUID}{_ID_END}"  # ids: a UUID, or B-<uuid>
+    rf"|(?<![0-9A-Za-z])[A-Za-z]{{1,8}}-(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]+{_ID_END}"  # L-3f0a9c2e1b
+    rf"|(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])[0-9a-f]{{32,}}{_ID_END}"  # hashes (sha256)
     rf"|{_ISO_TIME})"
     r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
     # A run of digits may not run on into a date: "retry 3 2020-02-03" keeps its date.
