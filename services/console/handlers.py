@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text, update
 
 from services.console.live import Area, announce
-from services.console.merge import merge, newest
+from services.console.merge import Rule, merge, newest
 from services.console.readmodel import (
     BookingView,
     BranchDayCap,
@@ -28,6 +28,8 @@ from shared.messaging import MessageContext, Routes
 STAFF_CHANNELS = frozenset({"HOTLINE", "ACCOUNT_MANAGER"})
 ENDING = ("REJECTED", "WITHDRAWN", "EXPIRED")  # a request ended so: its open calls and owed paper are dropped
 SUBMITTED, APPROVED, ENDED = 1, 2, 3  # ranks of a request's states: a state only moves to a higher rank
+# A request keeps its earliest submission time and the policy it was first decided under.
+REQUEST_RULES: dict[str, Rule] = {"submitted_at": "least", "policy_version": "first"}
 
 
 def _when(ctx: MessageContext, *candidates: datetime | None) -> datetime:
@@ -52,7 +54,7 @@ async def handle_request_submitted(ctx: MessageContext, msg: req.RequestSubmitte
         "request_id": msg.request_id, "loan_id": msg.loan_id, "branch_id": msg.branch_id,
         "request_type": msg.request_type.value, "channel": msg.channel.value, "state": "SUBMITTED",
         "rank": SUBMITTED, "staff_submitted": staff, "submitted_at": at, "deadline": msg.deadline,
-        "policy_version": msg.policy_version}, rules={"submitted_at": "least", "policy_version": "first"}))
+        "policy_version": msg.policy_version}, rules=REQUEST_RULES))
     areas = [Area.REQUESTS]
     if staff:
         await _owe_paper(ctx, msg.request_id, msg.applicant_customer_id, msg.loan_id, "STAFF_SUBMISSION", at)
@@ -90,7 +92,7 @@ async def handle_request_expired(ctx: MessageContext, msg: req.RequestExpired) -
 
 async def _request_moved(ctx: MessageContext, request_id: str, state: str, rank: int, **values: Any) -> None:
     row = {"request_id": request_id, "state": state, "rank": rank, **{k: v for k, v in values.items() if v is not None}}
-    await _run(ctx, merge(RequestView, row, rules={"submitted_at": "least", "policy_version": "first"}))
+    await _run(ctx, merge(RequestView, row, rules=REQUEST_RULES))
     areas = [Area.REQUESTS]
     if state in ENDING:
         await _drop_if_ended(ctx, request_id)

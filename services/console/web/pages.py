@@ -90,12 +90,16 @@ async def page_staff(request: Request, staff: Annotated[Staff, Depends(signed_in
     return staff
 
 
-async def form_staff(request: Request, staff: Annotated[Staff, Depends(page_staff)]) -> Staff:
-    """As `page_staff`, for a POST: the form must carry the session's token (no cross-site form can know it)."""
-    form = await request.form()
-    given = form.get("csrf")
+async def check_form_token(request: Request, staff: Staff) -> None:
+    """A POST's form must carry the session's token (no cross-site form can know it), or BadForm."""
+    given = (await request.form()).get("csrf")
     if not isinstance(given, str) or not secrets.compare_digest(given, staff.csrf):
         raise BadForm
+
+
+async def form_staff(request: Request, staff: Annotated[Staff, Depends(page_staff)]) -> Staff:
+    """As `page_staff`, for a POST: the form carries the session's token."""
+    await check_form_token(request, staff)
     return staff
 
 
@@ -152,13 +156,14 @@ def render(request: Request, template: str, staff: Staff | None, *, status: int 
              if staff is not None and staff.roles & console.roles.get(name, frozenset())]
     body = console.environments[language].get_template(template).render(
         request=request, staff=staff, language=language, html_lang=i18n.html_lang(language),
-        languages=i18n.LANGUAGES, pages=pages, path=_here(request), now=console.now(),
+        languages=i18n.LANGUAGES, pages=pages, path=here(request), now=console.now(),
         outcome_words=words.OUTCOMES, state_words=words.STATES,
         reason_words=lambda refused: words.reason(refused.reason_code, refused.reason, language), **context)
     return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
 
-def _here(request: Request) -> str:
+def here(request: Request) -> str:
+    """The request's path with its query: where to come back to."""
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{request.url.path}{query}"
 

@@ -2,7 +2,6 @@
 each route in the one role table (a page missing from it stops the service at start, as a service's API does)."""
 
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -28,13 +27,15 @@ from services.console.web.pages import (
     Forbidden,
     PageStaff,
     SignInNeeded,
+    check_form_token,
     console_of,
     environments,
+    here,
     render,
     safe_next,
     signed_in,
 )
-from shared.auth import Unauthenticated
+from shared.auth import STAFF_ROLES, Unauthenticated
 from shared.runtime import ServiceRuntime
 from shared.secret_files import secret
 
@@ -42,9 +43,7 @@ log = structlog.get_logger("postloan.console.web")
 router = APIRouter(include_in_schema=False)
 DESKS = (agent, paper, hotline, branch, supervisor, policy)
 OPEN = frozenset({"sign_in", "auth_callback", "signed_out", "language"})  # reachable before signing in
-ANY_STAFF = frozenset({"agent", "hotline", "paper-clerk", "branch-operator", "supervisor", "policy-admin",
-                       "auditor"})
-ROLES = {"home": ANY_STAFF, "sign_out": ANY_STAFF, "live": ANY_STAFF,
+ROLES = {"home": STAFF_ROLES, "sign_out": STAFF_ROLES, "live": STAFF_ROLES,
          **{name: roles for desk in DESKS for name, roles in desk.ROLES.items()}}
 
 
@@ -93,9 +92,7 @@ async def auth_callback(request: Request) -> Response:
 
 @router.post("/logout")
 async def sign_out(request: Request, staff: Annotated[Staff, Depends(signed_in)]) -> Response:
-    given = (await request.form()).get("csrf")
-    if not isinstance(given, str) or not secrets.compare_digest(given, staff.csrf):
-        raise BadForm
+    await check_form_token(request, staff)
     console = console_of(request)
     id_token = await console.sessions.close(request.cookies.get(COOKIE))
     params = {"client_id": console.settings.oidc_client_id,
@@ -128,8 +125,7 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInNeeded)
     async def to_sign_in(request: Request, _exc: SignInNeeded) -> Response:
         # After signing in, back to the page (a POST's form is gone: back to the page it was on, the desk's root).
-        here = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
-        target = here if request.method == "GET" else "/" + request.url.path.strip("/").split("/")[0]
+        target = here(request) if request.method == "GET" else "/" + request.url.path.strip("/").split("/")[0]
         if request.url.path == "/live":  # an event stream cannot follow a redirect to a login form
             return Response(status_code=401)
         return RedirectResponse(f"/login?{urlencode({'next': safe_next(target)})}", status_code=303)
