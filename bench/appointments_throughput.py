@@ -21,7 +21,7 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.requests_throughput import envelopes, produce
 from bench.support import service_process
@@ -29,6 +29,7 @@ from harness.infra import ROOT, provide
 from shared import topics
 from shared.contracts import appointments as A
 from shared.db import migrate
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess
 
 PORT = 18103
@@ -39,9 +40,7 @@ async def answers(bootstrap: KafkaAccess, want: set[str], timeout: float) -> dic
     consumer = AIOKafkaConsumer(**bootstrap.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    cluster = await consumer._client.fetch_all_metadata()
-    parts = [TopicPartition(topics.APPOINTMENTS_EVENTS, p)
-             for p in cluster.partitions_for_topic(topics.APPOINTMENTS_EVENTS)]
+    parts = await partitions_of(consumer, [topics.APPOINTMENTS_EVENTS])
     consumer.assign(parts)
     for tp, offset in (await consumer.end_offsets(parts)).items():
         consumer.seek(tp, offset)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.support import service_process
@@ -31,6 +31,7 @@ from harness.infra import ROOT, Infra, provide
 from shared import principals, topics
 from shared.db import migrate
 from shared.envelope import encode, new_event
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess
 
 PORT = 18101
@@ -69,8 +70,7 @@ async def collect(bootstrap: KafkaAccess, topic: str, want: set[bytes], kind: by
     consumer = AIOKafkaConsumer(**bootstrap.client_kwargs(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    cluster = await consumer._client.fetch_all_metadata()
-    parts = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+    parts = await partitions_of(consumer, [topic])
     consumer.assign(parts)
     for tp, offset in (await consumer.end_offsets(parts)).items():
         consumer.seek(tp, offset)

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from shared import principals
 from shared.contracts import Contract
 from shared.envelope import CloudEvent, new_event
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess, local_access
 from shared.outbox import OutgoingRecord, kafka_headers
 
@@ -57,17 +58,12 @@ async def _publish_as(access: KafkaAccess, messages: list[tuple[str, CloudEvent[
         await producer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    cluster = await consumer._client.fetch_all_metadata()
-    return [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
-
-
 async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
     topics = list(topics)
     consumer = AIOKafkaConsumer(**reader(bootstrap, topics).client_kwargs())
     await consumer.start()
     try:
-        return await consumer.end_offsets(await _partitions(consumer, topics))  # type: ignore[no-any-return]
+        return await consumer.end_offsets(await partitions_of(consumer, topics))  # type: ignore[no-any-return]
     finally:
         await consumer.stop()
 
@@ -80,7 +76,7 @@ async def follow(bootstrap: str, start: dict[TopicPartition, int] | None, topics
     await consumer.start()
     try:
         if start is None:
-            parts = await _partitions(consumer, topics)
+            parts = await partitions_of(consumer, topics)
             consumer.assign(parts)
             if from_beginning:
                 await consumer.seek_to_beginning(*parts)

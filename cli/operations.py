@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.progress import track
 from rich.table import Table
 
+from cli import status as service_status
 from cli.app import Bootstrap, app, console, fail, url_of
 from cli.kafka_io import envelope, publish, reader
 from cli.tokens import SignedIn
@@ -23,6 +24,7 @@ from shared import principals, topics
 from shared.contracts import TOPIC_TYPES, Contract
 from shared.contracts import appointments as appt
 from shared.contracts import loans as loan_contract
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import local_access
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,8 +173,7 @@ async def _dead_letters(bootstrap: str, names: list[str]) -> list[Any]:
     consumer = AIOKafkaConsumer(**reader(bootstrap, names).client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
-        cluster = await consumer._client.fetch_all_metadata()
-        parts = [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
+        parts = await partitions_of(consumer, names)
         if not parts:
             return []
         consumer.assign(parts)
@@ -259,6 +260,8 @@ def down() -> None:
 
 @app.command("status")
 def status() -> None:
-    """Health of each part of the local stack."""
+    """Health of each part of the local stack, then each service's lag, outbox, timers and dead letters from its
+    /metrics (a stopped service's lag as the console measures it)."""
     for script in ("kafka.sh", "postgres.sh", "keycloak.sh", "services.sh"):
         _deploy(script, "status")
+    console.print(service_status.table(asyncio.run(service_status.collect())))

@@ -32,6 +32,7 @@ class Operation(IntEnum):  # Kafka's AclOperation codes (READ and WRITE imply DE
     ANY = 1
     READ = 3
     WRITE = 4
+    DESCRIBE = 8
 
 
 ALLOW = 3  # AclPermissionType.ALLOW
@@ -58,6 +59,9 @@ def acls_of(principal: Principal) -> set[Acl]:
     found |= {Acl(user, Resource.TOPIC, t, Pattern.LITERAL, Operation.READ) for t in principal.reads}
     if principal.group is not None:
         found.add(Acl(user, Resource.GROUP, principal.group, Pattern.PREFIXED, Operation.READ))
+    found |= {Acl(user, Resource.TOPIC, t, Pattern.LITERAL, Operation.DESCRIBE) for t in principal.describes}
+    if principal.describes_groups is not None:
+        found.add(Acl(user, Resource.GROUP, principal.describes_groups, Pattern.PREFIXED, Operation.DESCRIBE))
     return found
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -23,6 +24,13 @@ DEFAULT_PARTITIONS = 6
 # default size, so any record the broker accepted on a contract topic fits in its dead-letter twin.
 DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 65536
 DLQ_RETENTION_DAYS = 30  # dead letters are kept a month for inspection and replay (`postloan dlq`)
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of `names` the broker shows, for a consumer that subscribes to nothing (its own metadata knows
+    no topic, so the cluster's is asked); a topic the broker does not show has none."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
 
 
 def topic_configs(name: str, *, dlq_retention_days: int = DLQ_RETENTION_DAYS) -> dict[str, str]:

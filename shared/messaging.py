@@ -29,6 +29,7 @@ from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
+from shared.metrics import Decision, Outcome, ServiceMetrics, decision_of, record_timestamp_ms
 from shared.outbox import OutgoingRecord
 from shared.refusal import Refusal
 from shared.unit_of_work import Prepare, UniqueConflict, UnitOfWork
@@ -64,6 +65,7 @@ class MessageContext:
     causationid: str | None
     message: CloudEvent[Any] | None = None
     emitted: list[OutgoingRecord] = field(default_factory=list)
+    decided: list[Decision] = field(default_factory=list)  # how each event emitted is counted (shared.metrics)
     settings: Any = None  # the service's own settings (each service reads its Settings type from here)
     unit: InitVar["UnitOfWork | None"] = None
     uow: UnitOfWork = field(init=False)
@@ -109,6 +111,7 @@ class MessageContext:
             raise ValueError(f"{event.type} would be {len(record.value)} bytes, more than the contract's "
                              f"{MAX_VALUE_BYTES}")
         self.emitted.append(record)
+        self.decided.append(decision_of(data))
         return event
 
 
@@ -141,8 +144,10 @@ class BatchConsumer:
         clock: Clock,
         prepare: Prepare | None = None,
         settings: Any = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.service = service
+        self._metrics = metrics
         self._prepare = prepare
         self.handlers = {topic: {route_type(key): handler for key, handler in by_type.items()}
                          for topic, by_type in handlers.items()}
@@ -188,6 +193,7 @@ class BatchConsumer:
                 decoded.append((record, event))
             else:  # a writer the contract does not name for this topic: applied by nobody, kept for inspection
                 dead.append((record, ErrorKind.FORBIDDEN_SOURCE, _forbidden(record.topic)))
+        tally = _Tally()
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping),
             wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
@@ -197,16 +203,18 @@ class BatchConsumer:
         ):
             with attempt:
                 try:
-                    await self._apply(decoded, dead, isolate=False)
+                    tally = await self._apply(decoded, dead, isolate=False)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     # Rare path: redo the batch with a savepoint per message so only the culprit is dead-lettered.
                     log.warning("batch_redone_message_by_message", error=type(exc).__name__)
-                    await self._apply(decoded, dead, isolate=True)
+                    tally = await self._apply(decoded, dead, isolate=True)
+        seconds = time.perf_counter() - started
+        if self._metrics is not None:
+            tally.report(self._metrics, seconds)
         log.info("batch_applied", records=len(records), dead_lettered=len(dead),
-                 types=dict(Counter(event.type for _, event in decoded)),
-                 ms=round((time.perf_counter() - started) * 1000, 1))
+                 types=dict(Counter(event.type for _, event in decoded)), ms=round(seconds * 1000, 1))
 
     def _retrying(self, state: Any) -> None:
         self.transient_retries += 1
@@ -214,19 +222,22 @@ class BatchConsumer:
                     error=repr(state.outcome and state.outcome.exception())[:300])
 
     async def _apply(self, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
-                     dead: Sequence[tuple[Record, ErrorKind, str]], *, isolate: bool) -> None:
+                     dead: Sequence[tuple[Record, ErrorKind, str]], *, isolate: bool) -> "_Tally":
+        """One attempt at the batch; returns what it did, for the metrics (reported only once it has committed)."""
+        tally = _Tally()
         async with self._sessions.begin() as session:
-            out = await self._dead_letters(session, dead)
+            out = await self._dead_letters(session, dead, tally)
             answers = _Answers(self._commands)
             if isolate:
-                out += await self._apply_each(session, decoded, answers)
+                out += await self._apply_each(session, decoded, answers, tally)
             else:
-                out += await self._apply_batch(session, decoded, answers)
+                out += await self._apply_batch(session, decoded, answers, tally)
             await outbox.add(session, self._tables.outbox, out)
         self.applied += len(decoded)
+        return tally
 
     async def _apply_batch(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
-                           answers: "_Answers") -> list[OutgoingRecord]:
+                           answers: "_Answers", tally: "_Tally") -> list[OutgoingRecord]:
         """The fast path: one inbox claim, one unit of work (preloaded by the service's `prepare`) shared by every
         handler, one flush of the buffered rows, one write of the answers."""
         claimed = await self._claim(session, [(record.topic, event.source, event.id) for record, event in decoded])
@@ -234,10 +245,13 @@ class BatchConsumer:
         for record, event in decoded:
             if (event.source, event.id) not in claimed:
                 log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                tally.outcome(record, event, "duplicate")
                 continue
             claimed.discard((event.source, event.id))  # a second copy inside the same batch is a duplicate too
             if (handler := self.handlers[record.topic].get(event.type)) is not None:
                 todo.append((record, event, handler))
+            else:
+                tally.outcome(record, event, "ignored")
         await answers.load(session, [event for _, event, _ in todo])
         uow = UnitOfWork(session)
         fresh = [(r.topic, e) for r, e, _ in todo if not answers.replays(e)]
@@ -247,17 +261,19 @@ class BatchConsumer:
         for record, event, handler in todo:
             if (previous := answers.previous(event)) is not None:
                 log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
+                tally.outcome(record, event, "replayed")
                 out.extend(previous)
                 continue
-            emitted = await self._handle(uow, handler, record, event)
-            out.extend(emitted)
-            answers.remember(event, emitted)
+            ctx = await self._handle(uow, handler, record, event)
+            tally.applied(record, event, ctx)
+            out.extend(ctx.emitted)
+            answers.remember(event, ctx.emitted)
         await uow.flush()
         await answers.store(session)
         return out
 
     async def _apply_each(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
-                          answers: "_Answers") -> list[OutgoingRecord]:
+                          answers: "_Answers", tally: "_Tally") -> list[OutgoingRecord]:
         """The isolated path: each message's claim, handler and answer in a savepoint (and a unit of work) of its
         own. A message whose rows meet a unique key held by a concurrent writer is redone once: it then reads the
         other writer's row and decides on it."""
@@ -266,57 +282,66 @@ class BatchConsumer:
         for record, event in decoded:
             for attempt in (1, 2):
                 try:
-                    out += await self._apply_one(session, record, event, answers)
+                    out += await self._apply_one(session, record, event, answers, tally)
                 except UniqueConflict as exc:
                     if attempt == 1:
                         log.info("message_redone_after_conflict", error=str(exc)[:300], **_coords(record))
                         continue
-                    out += await self._failed(session, record, exc)
+                    out += await self._failed(session, record, exc, event, tally)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    out += await self._failed(session, record, exc)
+                    out += await self._failed(session, record, exc, event, tally)
                 break
         return out
 
     async def _apply_one(self, session: AsyncSession, record: Record, event: CloudEvent[Any],
-                         answers: "_Answers") -> list[OutgoingRecord]:
+                         answers: "_Answers", tally: "_Tally") -> list[OutgoingRecord]:
         handler = self.handlers[record.topic].get(event.type)
         try:
             async with session.begin_nested():
                 if not await self._claim(session, [(record.topic, event.source, event.id)]):
                     log.info("duplicate_skipped", event_id=event.id, **_coords(record))
+                    tally.outcome(record, event, "duplicate")
                     return []
                 if (previous := answers.previous(event)) is not None:
+                    tally.outcome(record, event, "replayed")
                     return previous
+                if handler is None:
+                    tally.outcome(record, event, "ignored")
+                    return []
                 uow = UnitOfWork(session)
-                emitted = await self._handle(uow, handler, record, event) if handler else []
+                ctx = await self._handle(uow, handler, record, event)
                 await uow.flush()
-                if not await answers.store_one(session, event, emitted):
+                if not await answers.store_one(session, event, ctx.emitted):
                     raise _AnsweredMeanwhile
-                return emitted
+                tally.applied(record, event, ctx)
+                return ctx.emitted
         except _AnsweredMeanwhile:
             # Another copy answered the same command (under another envelope id) while we decided: theirs stands.
             log.info("command_replayed", command_id=event.data.command_id)
+            tally.outcome(record, event, "replayed")
             return await answers.fetch(session, event.data.command_id)
 
-    async def _failed(self, session: AsyncSession, record: Record, exc: Exception) -> list[OutgoingRecord]:
+    async def _failed(self, session: AsyncSession, record: Record, exc: Exception, event: CloudEvent[Any],
+                      tally: "_Tally") -> list[OutgoingRecord]:
         log.error("handler_failed_dead_lettered", error=repr(exc)[:300], exc_info=exc, **_coords(record))
-        return await self._dead_letters(session, [(record, ErrorKind.PROCESSING_FAILED, repr(exc))])
+        return await self._dead_letters(session, [(record, ErrorKind.PROCESSING_FAILED, repr(exc))], tally,
+                                        event.type)
 
     async def _handle(self, uow: UnitOfWork, handler: Handler, record: Record,
-                      event: CloudEvent[Any]) -> list[OutgoingRecord]:
-        """Runs one handler; returns what it emitted."""
+                      event: CloudEvent[Any]) -> MessageContext:
+        """Runs one handler; returns its context (what it emitted and decided)."""
         ctx = MessageContext.of_message(uow, self._clock.now(), self._source, event, self._settings)
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
         ):
             await handler(ctx, event.data)
-        return ctx.emitted
+        return ctx
 
-    async def _dead_letters(self, session: AsyncSession,
-                            dead: Sequence[tuple[Record, ErrorKind, str]]) -> list[OutgoingRecord]:
+    async def _dead_letters(self, session: AsyncSession, dead: Sequence[tuple[Record, ErrorKind, str]],
+                            tally: "_Tally", type_: str = "") -> list[OutgoingRecord]:
         """Dead-letter copies of `dead`, each recorded in the inbox by its coordinates: a record redelivered
         (the offsets had not been committed) is not dead-lettered a second time. A dead letter put back on its
         topic (`postloan dlq replay`) has new coordinates and is processed afresh."""
@@ -328,6 +353,9 @@ class BatchConsumer:
             if (DEAD_LETTER_SOURCE, _coordinates(record)) in fresh:
                 log.warning("message_dead_lettered", kind=str(kind), error=detail[:300], **_coords(record))
                 out.append(dead_letter(record, kind, detail))
+                tally.dead_lettered(record.topic, type_, kind)
+            else:
+                tally.counts[(record.topic, type_, "duplicate")] += 1
         return out
 
     async def _claim(self, session: AsyncSession, ids: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
@@ -362,6 +390,39 @@ DEAD_LETTER_SOURCE = "dead-letter"  # the inbox's source for records dead-letter
 
 def _coordinates(record: Record) -> str:
     return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+class _Tally:
+    """What one attempt at a batch did, for the metrics: added to them only once that attempt has committed (a
+    batch redone after a failure is counted once). An undecodable record's type is "" (never the stranger's
+    text); a decoded record's type is one of its topic's contract types."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[Outcome] = Counter()
+        self.dead: Counter[tuple[str, str]] = Counter()
+        self.decided: list[Decision] = []
+        self.commands: list[tuple[str, int]] = []
+
+    def outcome(self, record: Record, event: CloudEvent[Any], outcome: str) -> None:
+        self.counts[(record.topic, event.type, outcome)] += 1
+
+    def applied(self, record: Record, event: CloudEvent[Any], ctx: MessageContext) -> None:
+        self.counts[(record.topic, event.type, "applied")] += 1
+        self.decided += ctx.decided
+        if isinstance(event.data, Command) and (at_ms := record_timestamp_ms(record)) is not None:
+            self.commands.append((event.type, at_ms))
+
+    def dead_lettered(self, topic: str, type_: str, kind: ErrorKind) -> None:
+        self.counts[(topic, type_, "dead_lettered")] += 1
+        self.dead[(topic, str(kind))] += 1
+
+    def report(self, metrics: ServiceMetrics, seconds: float) -> None:
+        metrics.count_consumed(self.counts)
+        for (topic, kind), n in self.dead.items():
+            metrics.dead_letters.labels(topic, kind).inc(n)
+        metrics.count_decided(self.decided)
+        metrics.observe_commands(self.commands)
+        metrics.batch_duration.observe(seconds)
 
 
 class _AnsweredMeanwhile(Exception):

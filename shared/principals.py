@@ -5,6 +5,7 @@ topic only the CloudEvent `source` values of the topic's writers (`accepts`); th
 credential per principal listed here. Pure data: no I/O, no rules of any service.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -22,6 +23,10 @@ class Principal:
     writes: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
     group: str | None = None  # the consumer-group prefix it may join (PREFIXED, so copies and tests' groups work)
+    # Offsets it may look at without reading a record: topics' end offsets and the committed offsets of the groups
+    # under this prefix (the consumer lag of other services).
+    describes: tuple[str, ...] = ()
+    describes_groups: str | None = None
 
 
 def _service(name: str, produces: str | None, consumes: tuple[str, ...], also_reads: tuple[str, ...] = ()) -> Principal:
@@ -45,9 +50,12 @@ NOTIFIER = _service("notifier", topics.NOTIFICATIONS_EVENTS,
                     (topics.LOANS_SNAPSHOTS, topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS,
                      topics.APPOINTMENTS_EVENTS))
 # The staff console: a reader of every event stream (its read models); it writes nothing of its own (staff actions
-# go through the owning services' HTTP APIs) and reads the dead-letter topics' offsets only, to count them.
-CONSOLE = _service("console", None, (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.APPOINTMENTS_EVENTS),
-                   also_reads=DEAD_LETTERS)
+# go through the owning services' HTTP APIs) and reads the dead-letter topics' offsets only, to count them. It also
+# measures every service's consumer lag (shared.lag), so it may describe every topic and every postloan group.
+CONSOLE = dataclasses.replace(
+    _service("console", None, (topics.REQUESTS_EVENTS, topics.CONFIRMATION_EVENTS, topics.APPOINTMENTS_EVENTS),
+             also_reads=DEAD_LETTERS),
+    describes=topics.ALL, describes_groups="postloan.")
 CORE_BANKING = Principal("core-banking", "core-banking", writes=(topics.LOANS_SNAPSHOTS,))
 CHANNELS = Principal("channels", "channels", writes=(topics.REQUESTS_COMMANDS, topics.APPOINTMENTS_COMMANDS))
 # CONTRACT: requests.commands is written by "channels, staff tools" (a hotline submission), confirmation.commands

@@ -36,6 +36,7 @@ from shared import outbox
 from shared.db import is_transient, notify_channel, outbox_parked_table
 from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from shared.kafka_security import KafkaAccess
+from shared.metrics import ServiceMetrics
 
 log = structlog.get_logger("postloan.relay")
 
@@ -82,7 +83,9 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         parked: Table | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._engine = engine
         self._table = table
         self._parked = parked if parked is not None else outbox_parked_table(table.metadata)
@@ -316,6 +319,9 @@ class OutboxRelay:
         await conn.commit()
         self.published += len(sent)
         self.parked += len(moved)
+        if self._metrics is not None:
+            self._metrics.relay_published.inc(len(sent))
+            self._metrics.relay_parked.inc(len(moved))
         topics = {r.id: r.topic for r in rows}
         for row_id in moved:
             log.error("outbox_row_parked", topic=topics[row_id], id=row_id, error_kind=parked[row_id].kind,

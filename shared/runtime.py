@@ -30,13 +30,15 @@ from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
+from shared.lag import LagMonitor, every_service_group
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, Routes, Tables, route_type
+from shared.metrics import CONTENT_TYPE, HttpMetrics, ServiceMetrics
 from shared.outbox import backlog
 from shared.relay import OutboxRelay
 from shared.retention import PruneHook, Pruner
 from shared.settings import ServiceSettings
-from shared.timers import TimerHandler, TimerRunner, parked_count, timer_table
+from shared.timers import TimerHandler, TimerRunner, due_count, parked_count, timer_table
 from shared.unit_of_work import Prepare
 
 log = structlog.get_logger("postloan.runtime")
@@ -55,6 +57,7 @@ class Deps:
     sessions: async_sessionmaker[AsyncSession]
     tables: Tables
     clock: Clock
+    metrics: ServiceMetrics | None = None  # the copy's Prometheus metrics (shared.metrics)
 
 
 class Worker(Protocol):
@@ -84,6 +87,8 @@ class ServiceSpec:
     # More of the HTTP face that is not a bearer-token API (the console's pages, signed in by their own session);
     # whatever it adds must guard itself.
     extend_app: Callable[[FastAPI, "ServiceRuntime"], None] | None = None
+    # Measure the consumer lag of every postloan service's group, not only its own (the console: shared.lag).
+    monitors_every_group: bool = False
 
 
 async def runtime_deps(request: Request) -> Deps:
@@ -149,6 +154,7 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.clock = clock or clock_from(**settings.clock_args())
+        self.metrics = ServiceMetrics(spec.name, spec.version)
         inbox, outbox = messaging_tables(spec.metadata)
         self.tables = Tables(inbox=inbox, outbox=outbox, schema=spec.name, commands=command_table(spec.metadata))
         self.engine: AsyncEngine | None = None
@@ -187,11 +193,12 @@ class ServiceRuntime:
             await migrate(self.spec.migrations, url, self.spec.name)
         self.engine = create_engine(url, pool_size=s.database_pool_size)
         sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.deps = Deps(settings=s, engine=self.engine, sessions=sessions, tables=self.tables, clock=self.clock)
+        self.deps = Deps(settings=s, engine=self.engine, sessions=sessions, tables=self.tables, clock=self.clock,
+                         metrics=self.metrics)
         self.consumer = BatchConsumer(
             service=self.spec.name, handlers=self.spec.consumers,
             sessions=sessions, tables=self.tables, clock=self.clock,
-            prepare=self.spec.prepare, settings=s,
+            prepare=self.spec.prepare, settings=s, metrics=self.metrics,
         )
         # A reader only (produces=None) still has a relay: the dead letters of what it consumes leave by its outbox.
         if s.relay_process:
@@ -200,7 +207,7 @@ class ServiceRuntime:
             self.relay = OutboxRelay(
                 engine=self.engine, table=self.tables.outbox, schema=self.spec.name, kafka=self.kafka,
                 batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
-                parked=outbox_parked_table(self.spec.metadata),
+                parked=outbox_parked_table(self.spec.metadata), metrics=self.metrics,
             )
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
         if self.spec.on_start is not None:
@@ -210,6 +217,7 @@ class ServiceRuntime:
                 service=self.spec.name, sessions=sessions, table=timer_table(self.spec.metadata), tables=self.tables,
                 handlers=self.spec.timers, clock=self.clock, interval=s.timer_interval_s,
                 max_attempts=s.timer_max_attempts, retry_base_s=s.timer_retry_base_s, settings=s,
+                metrics=self.metrics,
             )
             self._timer_task = asyncio.create_task(self.timers.run(), name=f"{self.spec.name}-timers")
         pruner = Pruner(
@@ -217,10 +225,16 @@ class ServiceRuntime:
             outbox_sent_days=s.retention_outbox_sent_days, inbox_days=s.retention_inbox_days,
             interval_s=s.retention_interval_s, chunk=s.retention_chunk_rows, hook=self.spec.prune,
         )
-        self.workers = [*self.spec.workers(self.deps), pruner]  # stopped with the service's own workers
+        self.lag = LagMonitor(kafka=self.kafka, groups=self._lag_groups(), metrics=self.metrics,
+                              interval_s=s.lag_interval_s)
+        self.workers = [*self.spec.workers(self.deps), pruner, self.lag]  # stopped with the service's own workers
         self._worker_tasks = [asyncio.create_task(w.run(), name=f"{self.spec.name}-worker") for w in self.workers]
         await self.broker.start()
         log.info("service_started", service=self.spec.name, settings=s.describe())
+
+    def _lag_groups(self) -> dict[str, tuple[str, ...]]:
+        groups = every_service_group() if self.spec.monitors_every_group else {}
+        return {**groups, self.settings.consumer_group(self.spec.name): tuple(self.spec.consumers)}
 
     async def _relay_child(self, database_url: str) -> None:
         """Runs the relay as a child process (shared.relay_process) for as long as the service runs; a child that
@@ -314,7 +328,7 @@ class ServiceRuntime:
             "outbox_keeping_up": False,
         }
         figures: dict[str, Any] = {"outbox_backlog": None, "outbox_oldest_unsent_s": None, "outbox_parked": None,
-                                   "timers_parked": None,
+                                   "timers_parked": None, "timers_due": None,
                                    "ready_max_outbox_age_s": self.settings.ready_max_outbox_age_s}
         if self.engine is None:
             return checks, figures
@@ -322,14 +336,29 @@ class ServiceRuntime:
             async with asyncio.timeout(2.0), self.engine.connect() as conn:
                 waiting = await backlog(conn, self.tables.outbox, outbox_parked_table(self.spec.metadata))
                 timers = 0 if self.spec.timers is None else await parked_count(conn, timer_table(self.spec.metadata))
+                due = 0 if self.spec.timers is None else await due_count(conn, timer_table(self.spec.metadata),
+                                                                          self.clock.now())
         except Exception as exc:  # unknown is not ready
             log.warning("readiness_unknown", error=repr(exc)[:300])
             return checks, figures
         age = waiting.oldest_unsent_s
         checks["outbox_keeping_up"] = age is None or age <= self.settings.ready_max_outbox_age_s
         figures.update(outbox_backlog=waiting.unsent, outbox_oldest_unsent_s=None if age is None else round(age, 3),
-                       outbox_parked=waiting.parked, timers_parked=timers)
+                       outbox_parked=waiting.parked, timers_parked=timers, timers_due=due)
         return checks, figures
+
+    async def refresh_metrics(self) -> None:
+        """The gauges read at scrape time: the /ready checks and figures (one round trip to the database)."""
+        checks, figures = await self.ready()
+        m = self.metrics
+        m.ready.set(1 if all(checks.values()) else 0)
+        if figures["outbox_backlog"] is not None:  # the database answered (otherwise the last figures stand)
+            m.outbox_unsent.set(figures["outbox_backlog"])
+            m.outbox_oldest_age.set(figures["outbox_oldest_unsent_s"] or 0)  # None: nothing waits
+            m.outbox_parked.set(figures["outbox_parked"])
+            m.timers_parked.set(figures["timers_parked"])
+            m.timers_due.set(figures["timers_due"])
+        m.relay_leader.set(1 if self.relay is not None and self.relay.active else 0)
 
     async def health(self) -> dict[str, bool]:
         checks = {"broker": False, "database": False}
@@ -391,6 +420,15 @@ class ServiceRuntime:
             response.status_code = 200 if all(checks.values()) else 503
             # The service's own clock (fixed or shifted in demos): what its decisions are judged on (SPEC §10).
             return {"service": self.spec.name, **checks, **figures, "now": self.clock.now().isoformat()}
+
+        @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this copy (docs/observability.md)",
+                 response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+        async def metrics() -> Response:
+            await self.refresh_metrics()
+            return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
+
+        # Outermost: every request is counted, those the guard refuses included.
+        app.add_middleware(HttpMetrics, metrics=self.metrics)
 
         @app.get("/docs/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
         async def asyncapi() -> Any:

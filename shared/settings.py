@@ -89,6 +89,9 @@ class ServiceSettings(BaseSettings):
     ready_max_outbox_age_s: float = Field(
         60.0, gt=0, description="/ready answers 503 while the oldest unsent outbox row is older than this."
     )
+    lag_interval_s: float = Field(
+        5.0, gt=0, description="How often the consumer lag (postloan_consumer_lag) is measured from the broker."
+    )
     retention_interval_s: float = Field(3600.0, gt=0, description="How often old rows are pruned.")
     retention_outbox_sent_days: float = Field(
         7.0, gt=0, description="Outbox rows are deleted this long after they were sent (unsent rows never are)."

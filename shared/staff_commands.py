@@ -47,6 +47,8 @@ async def apply(deps: Deps, handler: Handler, command: Contract, *, subject: str
                 raise
             continue
         break
+    if deps.metrics is not None:
+        deps.metrics.count_decided(ctx.decided)
     return [{"type": e["type"], "data": e["data"]} for e in (json.loads(r.value) for r in ctx.emitted)]
 
 

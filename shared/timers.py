@@ -39,6 +39,7 @@ from shared import outbox
 from shared.clock import Clock
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
+from shared.metrics import Decision, ServiceMetrics
 from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.timers")
@@ -85,6 +86,12 @@ async def parked_count(session: AsyncSession | AsyncConnection, table: Table) ->
     return int(await session.scalar(select(func.count()).select_from(table).where(table.c.parked_at.is_not(None))) or 0)
 
 
+async def due_count(session: AsyncSession | AsyncConnection, table: Table, now: datetime) -> int:
+    """Timers due by `now` and not parked: what the next rounds will fire (a growing figure means they lag)."""
+    return int(await session.scalar(select(func.count()).select_from(table)
+                                    .where(table.c.due_at <= now, table.c.parked_at.is_(None))) or 0)
+
+
 async def cancel(uow: UnitOfWork, table: Table, kind: str, key: str) -> None:
     await uow.execute(delete(table).where(table.c.kind == kind, table.c.key == key))
 
@@ -95,8 +102,10 @@ RETRY_CAP_S = 3600.0  # the longest wait between two attempts of a failing timer
 class TimerRunner:
     def __init__(self, *, service: str, sessions: async_sessionmaker[AsyncSession], table: Table, tables: Tables,
                  handlers: Mapping[str, TimerHandler], clock: Clock, interval: float = 1.0, batch: int = 100,
-                 max_attempts: int = 5, retry_base_s: float = 30.0, settings: Any = None) -> None:
+                 max_attempts: int = 5, retry_base_s: float = 30.0, settings: Any = None,
+                 metrics: ServiceMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._service = service
         self._sessions = sessions
         self._table = table
@@ -134,6 +143,7 @@ class TimerRunner:
         now = self._clock.now()
         t = self._table
         fired = failed = parked = 0
+        decided: list[Decision] = []
         async with self._sessions.begin() as session:
             rows = (await session.execute(
                 select(t).where(t.c.due_at <= now, t.c.parked_at.is_(None)).order_by(t.c.due_at).limit(self._batch)
@@ -157,10 +167,15 @@ class TimerRunner:
                     continue
                 fired += 1
                 out.extend(ctx.emitted)
+                decided += ctx.decided
             await outbox.add(session, self._tables.outbox, out)
         self.fired += fired
         self.failed += failed
         self.parked += parked
+        if self._metrics is not None:
+            self._metrics.timers_fired.inc(fired)
+            self._metrics.timers_failed.inc(failed)
+            self._metrics.count_decided(decided)
         return len(rows)
 
     async def _fire(self, ctx: MessageContext, row: Any) -> None:

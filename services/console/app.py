@@ -22,7 +22,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
     def workers(deps: Deps) -> Sequence[Worker]:
         return [Listener(settings.database_url.get_secret_value(), hub),
                 DeadLetterCounter(settings.kafka_access(SCHEMA), deps.engine, deps.clock,
-                                  interval_s=settings.dead_letter_poll_s)]
+                                  interval_s=settings.dead_letter_poll_s, metrics=deps.metrics)]
 
     def extend_app(app: FastAPI, runtime: ServiceRuntime) -> None:
         expose(app, hub)
@@ -39,6 +39,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         produces=None,  # it decides nothing: actions go to the owning services' HTTP APIs as the signed-in person
         workers=workers,
         extend_app=extend_app,
+        monitors_every_group=True,  # operations see a stopped service's lag here (shared.lag)
     )
     return ServiceRuntime(spec, settings)
 

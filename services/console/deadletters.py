@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.console.live import Area, notify, pause
@@ -15,7 +15,9 @@ from services.console.merge import merge
 from services.console.readmodel import DeadLetterCount
 from shared import topics
 from shared.clock import Clock
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess
+from shared.metrics import ServiceMetrics
 
 log = structlog.get_logger("postloan.console.deadletters")
 DLQ_TOPICS = tuple(topics.dlq(t) for t in topics.ALL)
@@ -29,7 +31,9 @@ def changed(counts: Mapping[str, int], known: Mapping[str, int]) -> dict[str, in
 class DeadLetterCounter:
     """A runtime worker: counts the dead-letter topics every `interval_s` seconds."""
 
-    def __init__(self, kafka: KafkaAccess, engine: AsyncEngine, clock: Clock, *, interval_s: float = 5.0) -> None:
+    def __init__(self, kafka: KafkaAccess, engine: AsyncEngine, clock: Clock, *, interval_s: float = 5.0,
+                 metrics: ServiceMetrics | None = None) -> None:
+        self._metrics = metrics
         self._kafka = kafka
         self._engine = engine
         self._clock = clock
@@ -55,6 +59,9 @@ class DeadLetterCounter:
 
     async def _round(self, consumer: AIOKafkaConsumer) -> None:
         counts = await count(consumer, DLQ_TOPICS)
+        if self._metrics is not None:
+            for topic, n in counts.items():
+                self._metrics.dead_letter_topic_records.labels(topic).set(n)
         if self._known is None:
             self._known = await self._stored()
         if fresh := changed(counts, self._known):
@@ -81,12 +88,9 @@ class DeadLetterCounter:
 async def count(consumer: AIOKafkaConsumer, names: tuple[str, ...]) -> dict[str, int]:
     """Records each topic holds now (end minus beginning offsets over its partitions); a topic the broker does not
     show is left out."""
-    # The consumer subscribes to nothing, so its own metadata knows no topic: ask the cluster (as tests/support does).
-    cluster = await consumer._client.fetch_all_metadata()
-    partitions = {name: [TopicPartition(name, p) for p in sorted(cluster.partitions_for_topic(name) or ())]
-                  for name in names}
-    every = [tp for tps in partitions.values() for tp in tps]
+    every = await partitions_of(consumer, names)
     if not every:
         return {}
+    partitions = {name: [tp for tp in every if tp.topic == name] for name in names}
     first, end = await consumer.beginning_offsets(every), await consumer.end_offsets(every)
     return {name: sum(end[tp] - first[tp] for tp in tps) for name, tps in partitions.items() if tps}

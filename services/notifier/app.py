@@ -33,7 +33,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         prune=clear_old(DeliveryRow.c.body, value="", older=DeliveryRow.c.sent_at,
                         where=DeliveryRow.c.status == "SENT", days=settings.retention_delivery_body_days),
         workers=lambda deps: [DeliveryWorker(sessions=deps.sessions, tables=deps.tables, clock=deps.clock,
-                                             settings=settings)],
+                                             settings=settings, metrics=deps.metrics)],
     )
     return ServiceRuntime(spec, settings)
 

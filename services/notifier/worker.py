@@ -5,6 +5,7 @@ sending and committing sends again (the notification id travels as the gateway's
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 
 import httpx
@@ -21,14 +22,17 @@ from shared.clock import Clock
 from shared.contracts import notifications as out
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
+from shared.metrics import Decision, ServiceMetrics
 from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.notifier.worker")
+_OUTCOMES = {Status.SENT: "sent", Status.FAILED: "failed"}  # any other status after a failure: retried later
 
 
 class DeliveryWorker:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], tables: Tables, clock: Clock,
-                 settings: Settings, batch: int = 50) -> None:
+                 settings: Settings, batch: int = 50, metrics: ServiceMetrics | None = None) -> None:
+        self._metrics = metrics
         self._sessions = sessions
         self._tables = tables
         self._clock = clock
@@ -66,24 +70,44 @@ class DeliveryWorker:
             deliveries = DeliveryRepository(uow)
             due = await deliveries.due(now, self._batch)
             emitted = []
+            outcomes: list[tuple[str, str]] = []  # (channel, outcome), counted once the round has committed
+            calls: list[tuple[str, str, float]] = []  # (channel, ok|error, seconds) of each gateway call
+            decided: list[Decision] = []
             for delivery in due:
                 if (waiting := domain.held(delivery, now, self._quiet)) is not None:
                     deliveries.save(waiting)  # an SMS still waits for the morning
+                    outcomes.append((delivery.channel, "held"))
                     continue
+                started = time.perf_counter()
                 try:
                     await senders.get(delivery.channel, local).send(Outgoing.of(delivery))
                 except SendFailed as exc:
+                    calls.append((delivery.channel, "error", time.perf_counter() - started))
                     after = domain.failed(delivery, now, str(exc), self._retries, self._quiet)
                     log.info("delivery_failed", notification_id=delivery.notification_id, attempts=after.attempts)
                 else:
+                    calls.append((delivery.channel, "ok", time.perf_counter() - started))
                     after = domain.sent(delivery, now)
+                outcomes.append((delivery.channel, _OUTCOMES.get(after.status, "retried")))
                 deliveries.save(after)
                 ctx = MessageContext(session, now, "postloan/notifier", delivery.correlation_id, None, unit=uow)
                 self._tell(ctx, after)
                 emitted.extend(ctx.emitted)
+                decided.extend(ctx.decided)
             await uow.flush()
             await outbox.add(session, self._tables.outbox, emitted)
+        if self._metrics is not None:
+            self._count(self._metrics, outcomes, calls)
+            self._metrics.count_decided(decided)
         return len(due)
+
+    @staticmethod
+    def _count(metrics: ServiceMetrics, outcomes: list[tuple[str, str]],
+               calls: list[tuple[str, str, float]]) -> None:
+        for channel, outcome in outcomes:
+            metrics.notifications.labels(channel, outcome).inc()
+        for channel, outcome, seconds in calls:
+            metrics.gateway_latency.labels(channel, outcome).observe(seconds)
 
     @staticmethod
     def _tell(ctx: MessageContext, d: Delivery) -> None:

@@ -19,6 +19,7 @@ from harness.infra import Infra
 from shared import principals
 from shared.contracts import Contract
 from shared.envelope import CloudEvent, new_event
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess
 from shared.outbox import OutgoingRecord, kafka_headers
 
@@ -175,8 +176,7 @@ class KafkaDriver:
         consumer = AIOKafkaConsumer(**self.infra.kafka_as().client_kwargs(), enable_auto_commit=False,
                                     max_partition_fetch_bytes=FETCH_BYTES)
         await consumer.start()
-        cluster = await consumer._client.fetch_all_metadata()
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+        parts = await partitions_of(consumer, topics)
         assert parts, f"unknown topics {topics}"
         ends = await consumer.end_offsets(parts)
         consumer.assign(parts)
@@ -195,8 +195,7 @@ async def read_all(access: KafkaAccess, names: tuple[str, ...]) -> list[Seen]:
                                 max_partition_fetch_bytes=FETCH_BYTES)
     await consumer.start()
     try:
-        cluster = await consumer._client.fetch_all_metadata()
-        parts = [TopicPartition(t, p) for t in names for p in sorted(cluster.partitions_for_topic(t) or ())]
+        parts = await partitions_of(consumer, names)
         ends = await consumer.end_offsets(parts)
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)

@@ -44,6 +44,14 @@ def test_a_service_principal_reads_what_the_service_consumes_and_writes_its_even
     assert me.source == f"postloan/{name}" and me.group == f"postloan.{name}"
 
 
+def test_only_the_console_describes_and_describing_grants_no_read() -> None:
+    describers = {p.name for p in principals.PRINCIPALS if p.describes or p.describes_groups}
+    assert describers == {"postloan-console"}
+    described = {a for a in kafka_acls.wanted() if a.operation is kafka_acls.Operation.DESCRIBE}
+    assert {a.name for a in described if a.resource is kafka_acls.Resource.TOPIC} == set(topics.ALL)
+    assert all(a.principal == "User:postloan-console" for a in described)
+
+
 def test_dashboards_and_ops_write_nothing_and_read_only_events_and_dead_letters() -> None:
     assert principals.DASHBOARDS.writes == principals.OPS.writes == ()
     assert all(t.endswith(".events") for t in principals.DASHBOARDS.reads)
@@ -70,8 +78,11 @@ def test_a_topic_accepts_only_its_writers_sources(topic: str, source: str, accep
 
 def test_the_acls_grant_a_group_prefix_per_reader_and_nothing_to_the_super_users() -> None:
     acls = kafka_acls.wanted()
-    groups = {(a.principal, a.name) for a in acls if a.resource is kafka_acls.Resource.GROUP}
-    assert groups == {(f"User:{p.name}", p.group) for p in principals.PRINCIPALS if p.group}
+    groups = {(a.principal, a.name, a.operation) for a in acls if a.resource is kafka_acls.Resource.GROUP}
+    joins = {(f"User:{p.name}", p.group, kafka_acls.Operation.READ) for p in principals.PRINCIPALS if p.group}
+    # Only the console may look at other groups' offsets (their consumer lag), and only look: DESCRIBE, not READ.
+    looks = {("User:postloan-console", "postloan.", kafka_acls.Operation.DESCRIBE)}
+    assert groups == joins | looks
     assert all(a.pattern is kafka_acls.Pattern.PREFIXED for a in acls if a.resource is kafka_acls.Resource.GROUP)
     assert not {a for a in acls if a.principal in ("User:admin", "User:broker")}
 
