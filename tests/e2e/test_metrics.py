@@ -16,7 +16,8 @@ from tests.support.wait import eventually, publish_loan
 
 
 async def scrape_all(platform: dict[str, Process]) -> dict[str, Samples]:
-    async with httpx.AsyncClient(timeout=10) as client:  # no token: /metrics is open, like /health
+    # No token: /metrics is open, like /health. A process busy with a backlog may take seconds to answer.
+    async with httpx.AsyncClient(timeout=30) as client:
         return {name: parse((await client.get(f"{p.url}/metrics")).text) for name, p in platform.items()}
 
 
