@@ -14,6 +14,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Iterable
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Final
 
 from prometheus_client import (
@@ -112,8 +113,11 @@ class ServiceMetrics:
     def observe_commands(self, produced_ms: Iterable[tuple[str, int]]) -> None:
         """Command type and its record's Kafka timestamp (ms), for commands whose answers just committed."""
         now_ms = time.time() * 1000
+        children: dict[str, Any] = {}
         for type_, at_ms in produced_ms:
-            self.command_latency.labels(type_).observe(max(now_ms - at_ms, 0.0) / 1000)
+            if (child := children.get(type_)) is None:
+                child = children[type_] = self.command_latency.labels(type_)
+            child.observe(max(now_ms - at_ms, 0.0) / 1000)
 
     def set_lag(self, lags: dict[tuple[str, str, int], int]) -> None:
         """Replaces every lag figure with `lags` ((group, topic, partition) -> records) in one step between two
@@ -131,14 +135,27 @@ def code_label(value: Any) -> str:
     label must come from a bounded set, whatever a contract field's type allows)."""
     if value is None:
         return ""
-    text = str(value.value if isinstance(value, Enum) else value)
+    return _code_label(str(value.value if isinstance(value, Enum) else value))
+
+
+@lru_cache(maxsize=1024)
+def _code_label(text: str) -> str:  # the same few codes again and again: checked once each
     return text if _CODE.fullmatch(text) else "other"
 
 
 def decision_of(data: Any) -> Decision:
     """What a decided event is counted by: its type, reason code and channel (those it has)."""
-    return (data.type_name(), code_label(getattr(data, "reason_code", None)),
-            code_label(getattr(data, "channel", None)))
+    has_reason, has_channel = _counted_fields(type(data))
+    return (data.type_name(), code_label(data.reason_code) if has_reason else "",
+            code_label(data.channel) if has_channel else "")
+
+
+@lru_cache(maxsize=256)
+def _counted_fields(cls: type) -> tuple[bool, bool]:
+    """Whether a contract type has a reason code and a channel (asked once per type: a missing attribute of a
+    pydantic model is slow to find missing)."""
+    fields = getattr(cls, "model_fields", {})
+    return "reason_code" in fields, "channel" in fields
 
 
 def record_timestamp_ms(record: Any) -> int | None:
