@@ -150,12 +150,16 @@ def decision_of(data: Any) -> Decision:
             code_label(data.channel) if has_channel else "")
 
 
-@lru_cache(maxsize=256)
 def _counted_fields(cls: type) -> tuple[bool, bool]:
     """Whether a contract type has a reason code and a channel (asked once per type: a missing attribute of a
     pydantic model is slow to find missing)."""
-    fields = getattr(cls, "model_fields", {})
-    return "reason_code" in fields, "channel" in fields
+    if (found := _FIELDS.get(cls)) is None:
+        fields = getattr(cls, "model_fields", {})
+        found = _FIELDS[cls] = ("reason_code" in fields, "channel" in fields)
+    return found
+
+
+_FIELDS: dict[type, tuple[bool, bool]] = {}
 
 
 def record_timestamp_ms(record: Any) -> int | None:
