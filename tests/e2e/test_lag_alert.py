@@ -24,7 +24,7 @@ from shared import topics
 from shared.contracts.loans import LoanSnapshot
 from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
-from tests.support.prometheus import Prometheus
+from tests.support.prometheus import Prometheus, Sample
 from tests.support.services import Process, stopped
 from tests.support.wait import eventually
 
@@ -106,14 +106,18 @@ async def _until(prometheus: Prometheus, expr: str, holds: Callable[[float], boo
                  timeout: float = 30) -> float:
     """Waits until `expr` (one series) holds; returns the Prometheus time of the reading that did."""
     at: list[float] = []
+    last: list[list[Sample]] = [[]]
 
     async def check() -> bool:
-        result = await prometheus.query(expr)
+        last[0] = result = await prometheus.query(expr)
         if len(result) == 1 and holds(result[0].value):
             at.append(result[0].at)
         return bool(at)
 
-    await eventually(check, timeout=timeout, what=what)
+    try:
+        await eventually(check, timeout=timeout, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {expr} last read {last[0]}") from None
     return at[0]
 
 
