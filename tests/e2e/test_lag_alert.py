@@ -20,7 +20,8 @@ import yaml
 
 from harness.builders import a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra
-from shared import topics
+from shared import principals, topics
+from shared.contracts import Contract
 from shared.contracts.loans import LoanSnapshot
 from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
@@ -54,7 +55,7 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
     threshold = lag_threshold()
     loans = [a_loan() for _ in range(threshold + threshold // 5)]
     # The loans first, while the service runs: a command consumed before its loan's snapshot would be refused.
-    await asyncio.gather(*(kafka.publish(topics.LOANS_SNAPSHOTS, loan, subject=loan.loan_id) for loan in loans))
+    await _publish_all(kafka, topics.LOANS_SNAPSHOTS, [(loan, loan.loan_id) for loan in loans])
     await _all_projected(platform["requests"].url, loans)
     # Caught up before the stop, as Prometheus sees it: whatever rises after is this test's backlog.
     await _until(prometheus, LAG, lambda v: v == 0, what="the group's lag at 0 before the stop")
@@ -62,8 +63,7 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
     async with contextlib.AsyncExitStack() as restart:
         async with stopped(platform, "requests", infra):
             async with _readings(prometheus) as rising:
-                await asyncio.gather(*(kafka.publish(TOPIC, a_debit_day_change(loan), subject=loan.loan_id)
-                                       for loan in loans))
+                await _publish_all(kafka, TOPIC, [(a_debit_day_change(loan), loan.loan_id) for loan in loans])
                 await _until(prometheus, LAG, lambda v: v > threshold, what=f"the lag above {threshold}", timeout=60)
             assert rising[0] < threshold < rising[-1], rising
             assert rising == sorted(rising), f"a stopped group's lag only rises: {rising}"
@@ -86,6 +86,13 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
     await eventually(lambda: _evaluated_after(prometheus, zero_at), what="the lag rule evaluated again")
     assert await prometheus.query(ALERT) == []
     assert await _listed(prometheus) == []
+
+
+async def _publish_all(kafka: KafkaDriver, topic: str, records: list[tuple[Contract, str]]) -> None:
+    """(data, subject) pairs published at once through the topic writer's one producer, made first (concurrent
+    first uses would each make one)."""
+    await kafka.producer(principals.writer_of(topic).name)
+    await asyncio.gather(*(kafka.publish(topic, data, subject=subject) for data, subject in records))
 
 
 async def _all_projected(requests_url: str, loans: list[LoanSnapshot]) -> None:
