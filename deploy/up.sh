@@ -39,7 +39,7 @@ postloan is up (${took} s).
              .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)
   PostgreSQL 127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
              superuser URL: deploy/postgres.sh admin-url   (passwords in .local/secrets/postgres, mode 0600)
-  Prometheus ${prometheus}   (alerts at /alerts; rules deploy/prometheus/alerts.yml, docs/observability.md)
+  Prometheus ${prometheus}   (alerts at /classic/alerts; rules deploy/prometheus/alerts.yml, docs/observability.md)
   Keycloak   $(deploy/keycloak.sh issuer)   (admin console http://127.0.0.1:${KEYCLOAK_PORT:-8180}/admin/, user admin,
              password in .local/secrets/keycloak/admin-password)
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from harness.infra import ROOT, Infra
 from shared import principals, topics
 from shared.contracts import Contract
 from shared.contracts.loans import LoanSnapshot
+from tests.conftest import FIGURES
 from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
 from tests.support.prometheus import Prometheus, Sample
@@ -79,6 +81,7 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
                 PAGE.write_text(json.dumps(page, indent=2) + "\n", encoding="utf-8")
             # Read from before the restart (the backlog may be gone by the time the new process is ready).
             falling = await restart.enter_async_context(_readings(prometheus))
+            restarting_at = time.time()
         zero_at = await _until(prometheus, LAG, lambda v: v == 0, what="the lag back at 0", timeout=120)
     assert falling[0] > threshold and falling[-1] == 0, falling
     assert falling == sorted(falling, reverse=True), f"no new command arrived, the lag only falls: {falling}"
@@ -86,6 +89,8 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
     await eventually(lambda: _evaluated_after(prometheus, zero_at), what="the lag rule evaluated again")
     assert await prometheus.query(ALERT) == []
     assert await _listed(prometheus) == []
+    FIGURES["lag alert test: the stopped group's lag (records)"] = int(rising[-1])
+    FIGURES["lag alert test: from the restart to a lag of 0 in Prometheus (s)"] = round(zero_at - restarting_at)
 
 
 async def _publish_all(kafka: KafkaDriver, topic: str, records: list[tuple[Contract, str]]) -> None:

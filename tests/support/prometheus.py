@@ -55,7 +55,8 @@ class Prometheus:
         return list((await self._get("/api/v1/alerts"))["alerts"])
 
     async def alerts_page(self) -> str:
-        """/api/v1/alerts as Prometheus sends it (Debian's package has no web UI, the API is its alerts page)."""
+        """/api/v1/alerts as Prometheus sends it: the alerts page as data (Debian's package serves only the classic
+        web UI, whose /classic/alerts lists every rule, not just what is pending or firing)."""
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
             response = await client.get("/api/v1/alerts")
         response.raise_for_status()
