@@ -101,7 +101,7 @@ def test_the_native_configuration_scrapes_every_service_on_its_port_and_loads_th
     }
     doc = yaml.safe_load(config)
     assert doc["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    assert doc["rule_files"] == [str(RULES)]
+    assert [Path(f).resolve() for f in doc["rule_files"]] == [RULES]
     (tmp_path / "prometheus.yml").write_text(config, encoding="utf-8")
     result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
