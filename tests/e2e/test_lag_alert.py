@@ -27,7 +27,7 @@ from shared.contracts.loans import LoanSnapshot
 from tests.conftest import FIGURES
 from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
-from tests.support.prometheus import Prometheus, Sample
+from tests.support.prometheus import Prometheus, Sample, page_text
 from tests.support.services import Process, stopped
 from tests.support.wait import eventually
 
@@ -40,7 +40,7 @@ LAG = f'sum(max by (partition) (postloan_consumer_lag{{group="{GROUP}", topic="{
 ALERT = f'ALERTS{{alertname="{LAG_ALERT}", group="{GROUP}", topic="{TOPIC}"}}'
 PENDING = f'ALERTS{{alertname="{LAG_ALERT}", group="{GROUP}", topic="{TOPIC}", alertstate="pending"}}'
 DOWNSTREAM_LAG = f'sum(max by (group, partition) (postloan_consumer_lag{{topic="{topics.REQUESTS_EVENTS}"}}))'
-PAGE = ROOT / "bench" / "results" / "issue14" / "prometheus-alerts-lag-pending.json"
+PAGE = ROOT / "bench" / "results" / "issue14" / "prometheus-alerts-lag-pending"  # .json and .txt
 
 
 def lag_threshold() -> int:
@@ -77,9 +77,7 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
             assert listed["labels"]["severity"] == "warning" and GROUP in listed["annotations"]["summary"]
             assert float(listed["value"]) > threshold
             if os.environ.get("POSTLOAN_UPDATE_SCREENS") == "1":
-                PAGE.parent.mkdir(parents=True, exist_ok=True)
-                page = json.loads(await prometheus.alerts_page())
-                PAGE.write_text(json.dumps(page, indent=2) + "\n", encoding="utf-8")
+                await _keep_alerts_page(prometheus)
             # Read from before the restart (the backlog may be gone by the time the new process is ready).
             falling = await restart.enter_async_context(_readings(prometheus))
             restarting_at = time.time()
@@ -96,6 +94,14 @@ async def test_a_stopped_service_s_lag_rises_to_a_pending_alert_and_falls_back_a
                  timeout=180)
     FIGURES["lag alert test: the stopped group's lag (records)"] = int(rising[-1])
     FIGURES["lag alert test: from the restart to a lag of 0 in Prometheus (s)"] = round(zero_at - restarting_at)
+
+
+async def _keep_alerts_page(prometheus: Prometheus) -> None:
+    """The alerts as data and the classic alerts page as text, for the record (bench/results/issue14)."""
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
+    alerts = json.loads(await prometheus.page("/api/v1/alerts"))
+    PAGE.with_suffix(".json").write_text(json.dumps(alerts, indent=2) + "\n", encoding="utf-8")
+    PAGE.with_suffix(".txt").write_text(page_text(await prometheus.page("/classic/alerts")), encoding="utf-8")
 
 
 async def _publish_all(kafka: KafkaDriver, topic: str, records: list[tuple[Contract, str]]) -> None:

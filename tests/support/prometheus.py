@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -54,11 +55,11 @@ class Prometheus:
         """The alerts pending or firing now, as the alerts page lists them."""
         return list((await self._get("/api/v1/alerts"))["alerts"])
 
-    async def alerts_page(self) -> str:
-        """/api/v1/alerts as Prometheus sends it: the alerts page as data (Debian's package serves only the classic
-        web UI, whose /classic/alerts lists every rule, not just what is pending or firing)."""
+    async def page(self, path: str) -> str:
+        """A page or API answer as Prometheus sends it: /api/v1/alerts (the alerts as data), /classic/alerts (the
+        alerts page of the classic web UI, the one Debian's package serves)."""
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            response = await client.get("/api/v1/alerts")
+            response = await client.get(path)
         response.raise_for_status()
         return response.text
 
@@ -96,3 +97,30 @@ def running_prometheus() -> Iterator[Prometheus]:
         yield Prometheus(_launch("address"))
     finally:
         _launch("stop")
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in _HIDDEN
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in _HIDDEN
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden and data.strip():
+            self.lines.append(" ".join(data.split()))
+
+
+_HIDDEN = frozenset({"head", "script", "style", "nav"})
+
+
+def page_text(html: str) -> str:
+    """A web page's visible text, a line per text node (a text dump of the alerts page)."""
+    parser = _Text()
+    parser.feed(html)
+    return "\n".join(parser.lines) + "\n"
