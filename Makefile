@@ -1,13 +1,13 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
 .PHONY: up up-detached down status test test-unit lint
 
-up:            ## Kafka, PostgreSQL, Keycloak, the four services and demo data, in the foreground (Ctrl-C stops all)
+up:            ## Kafka, PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
 
 up-detached:   ## the same, returning once everything is ready
 	deploy/up.sh --detach
 
-down:          ## stop services, Kafka and PostgreSQL
+down:          ## stop services, Prometheus, Kafka, Keycloak and PostgreSQL
 	deploy/down.sh
 
 status:
@@ -15,6 +15,7 @@ status:
 	-deploy/postgres.sh status
 	-deploy/keycloak.sh status
 	-deploy/services.sh status
+	-deploy/prometheus.sh status
 
 test:          ## every test, against a real broker and database the tests start themselves
 	deploy/test.sh
@@ -23,4 +24,4 @@ lint:          ## ruff and mypy (also the first step of `make test`)
 	deploy/lint.sh
 
 test-unit:     ## pure rules and contracts only: no broker, no database
-	deploy/bootstrap.sh && .venv/bin/pytest tests/unit -q
+	deploy/bootstrap.sh && deploy/prometheus.sh install && .venv/bin/pytest tests/unit -q

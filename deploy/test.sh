@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: lint and types (deploy/lint.sh), unit tests, then integration and end-to-end tests against a real Kafka broker and
 # PostgreSQL server that the test session provisions itself (harness/infra.py), and the browser tests in headless
-# Chromium (deploy/browser.sh installs Debian's). Extra args go to pytest.
+# Chromium (deploy/browser.sh installs Debian's); Debian's prometheus package (promtool, and a real Prometheus for
+# the lag alert's test) is installed by deploy/prometheus.sh. Extra args go to pytest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deploy/bootstrap.sh
 deploy/browser.sh
+deploy/prometheus.sh install  # promtool for the alert rules' unit tests, prometheus for the lag test
 export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
 deploy/lint.sh

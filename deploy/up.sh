@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole platform on this machine: Kafka, PostgreSQL, Keycloak, topics, the five services (the staff
-# console too; each migrates its own schema at start), demo loans; prints where to look; Ctrl-C stops
-# everything. `--detach` returns instead.
+# console too; each migrates its own schema at start), Prometheus with the alert rules (PROMETHEUS=0 leaves it
+# out), demo loans; prints where to look; Ctrl-C stops everything. `--detach` returns instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,6 +19,10 @@ deploy/keycloak.sh start
 POSTLOAN_AUTH_ISSUER=$(deploy/keycloak.sh issuer); export POSTLOAN_AUTH_ISSUER  # the services trust this realm only
 .venv/bin/postloan topics
 deploy/services.sh start
+# Prometheus is on by default: one Go process of some 50 MB, ready in about a second, and the alerts are how an
+# operator learns of lag or parked rows; the package is installed on first start (apt-get, like PostgreSQL).
+prometheus="not started (PROMETHEUS=0)"
+if [ "${PROMETHEUS:-1}" != 0 ]; then deploy/prometheus.sh start; prometheus="$(deploy/prometheus.sh address)"; fi
 .venv/bin/postloan load-demo
 took=$(( $(date +%s) - started ))
 services=$(.venv/bin/python -m services | awk '{printf "%s%s :%s", sep, $1, $2; sep=", "}')
@@ -35,6 +39,7 @@ postloan is up (${took} s).
              .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)
   PostgreSQL 127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
              superuser URL: deploy/postgres.sh admin-url   (passwords in .local/secrets/postgres, mode 0600)
+  Prometheus ${prometheus}   (alerts at /classic/alerts; rules deploy/prometheus/alerts.yml, docs/observability.md)
   Keycloak   $(deploy/keycloak.sh issuer)   (admin console http://127.0.0.1:${KEYCLOAK_PORT:-8180}/admin/, user admin,
              password in .local/secrets/keycloak/admin-password)
 

@@ -11,6 +11,7 @@ from harness.infra import Infra, provide
 from harness.keycloak import provide_identity
 from tests.support import auth
 from tests.support.kafka import KafkaDriver
+from tests.support.prometheus import Prometheus, running_prometheus
 from tests.support.services import SERVICES, Process, start_processes, stop_processes
 
 _versions: dict[str, str] = {}
@@ -40,6 +41,14 @@ async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> As
         yield platform
     finally:
         stop_processes(list(platform.values()))  # the processes running now: a test may have restarted one
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[Prometheus]:
+    """A real Prometheus with the project's alert rules, scraping the end-to-end run's service processes every
+    second (tests/support/prometheus.py); started by the first test that asks for it, stopped at the end of the run."""
+    with running_prometheus() as found:
+        yield found
 
 
 @contextlib.contextmanager

@@ -147,6 +147,18 @@ async def restarted(platform: dict[str, Process], name: str, infra: Infra, **env
         [platform[name]] = await start_processes(infra, log_dir, (name,))
 
 
+@contextlib.asynccontextmanager
+async def stopped(platform: dict[str, Process], name: str, infra: Infra) -> AsyncIterator[None]:
+    """The service's process stopped for the block (its consumer group falls behind), then started again as it
+    was; `platform` points at the new process."""
+    log_dir = platform[name].log.parent
+    stop_processes([platform[name]])
+    try:
+        yield
+    finally:
+        [platform[name]] = await start_processes(infra, log_dir, (name,))
+
+
 def stop_processes(procs: list[Process]) -> None:
     for p in procs:
         p.popen.terminate()
