@@ -262,6 +262,6 @@ def down() -> None:
 def status() -> None:
     """Health of each part of the local stack, then each service's lag, outbox, timers and dead letters from its
     /metrics (a stopped service's lag as the console measures it)."""
-    for script in ("kafka.sh", "postgres.sh", "keycloak.sh", "services.sh"):
+    for script in ("kafka.sh", "postgres.sh", "keycloak.sh", "services.sh", "prometheus.sh"):
         _deploy(script, "status")
     console.print(service_status.table(asyncio.run(service_status.collect())))
