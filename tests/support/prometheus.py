@@ -3,7 +3,8 @@
 Started once per run by the project's own launcher (deploy/prometheus.sh, what `make up` runs), with the real alert
 rules of deploy/prometheus/alerts.yml, scraping the run's service processes at their test ports every second.
 Its data, pid and log live under .local/test/prometheus, named by its port: POSTLOAN_TEST_PROMETHEUS_PORT, by
-default POSTLOAN_TEST_PORT_BASE + 90 (the services use base + 1 ... base + 5), so runs in two checkouts differ.
+default POSTLOAN_TEST_PORT_BASE + 50 (the services use base + 1 ... base + 5; the test Keycloak, 18080 and
+its management port 18090 by default), so runs in two checkouts differ.
 """
 
 import contextlib
@@ -20,7 +21,7 @@ import httpx
 from harness.infra import ROOT, TEST_STATE
 from tests.support.services import _PORT_BASE, SERVICES
 
-TEST_PROMETHEUS_PORT = int(os.environ.get("POSTLOAN_TEST_PROMETHEUS_PORT", str(_PORT_BASE + 90)))
+TEST_PROMETHEUS_PORT = int(os.environ.get("POSTLOAN_TEST_PROMETHEUS_PORT", str(_PORT_BASE + 50)))
 INTERVAL = "1s"  # scrape and rule evaluation: a test sees a change within seconds
 
 
