@@ -24,7 +24,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import http, relay_process
+from shared import http, relay_process, tracing
 from shared.auth import Access, TokenValidator, authorized, unlisted
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
@@ -396,6 +396,7 @@ class ServiceRuntime:
         async def asyncapi() -> Any:
             return self.asyncapi()
 
+        tracing.instrument(app)  # outermost: a request refused by the guard has its span too
         return app
 
 
@@ -403,4 +404,5 @@ def serve(runtime: ServiceRuntime) -> None:
     """Runs one copy of a service in the foreground until SIGINT/SIGTERM (its `main()`)."""
     s = runtime.settings
     configure_logging(runtime.spec.name, s.log_level, json=s.log_json, once=True)
+    tracing.setup(runtime.spec.name)  # before the app is built: its HTTP spans are added only when tracing is on
     uvicorn.run(runtime.asgi(), host=s.http_host, port=s.http_port, log_config=None, access_log=False)

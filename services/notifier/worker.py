@@ -6,6 +6,7 @@ sending and committing sends again (the notification id travels as the gateway's
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from datetime import datetime
 
 import httpx
 import structlog
@@ -16,11 +17,12 @@ from services.notifier.channels import LocalSender, Outgoing, Sender, SendFailed
 from services.notifier.domain import Delivery, Status
 from services.notifier.repository import DeliveryRepository
 from services.notifier.settings import Settings
-from shared import outbox, topics
+from shared import outbox, topics, tracing
 from shared.clock import Clock
 from shared.contracts import notifications as out
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
+from shared.outbox import OutgoingRecord
 from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.notifier.worker")
@@ -70,20 +72,27 @@ class DeliveryWorker:
                 if (waiting := domain.held(delivery, now, self._quiet)) is not None:
                     deliveries.save(waiting)  # an SMS still waits for the morning
                     continue
-                try:
-                    await senders.get(delivery.channel, local).send(Outgoing.of(delivery))
-                except SendFailed as exc:
-                    after = domain.failed(delivery, now, str(exc), self._retries, self._quiet)
-                    log.info("delivery_failed", notification_id=delivery.notification_id, attempts=after.attempts)
-                else:
-                    after = domain.sent(delivery, now)
-                deliveries.save(after)
-                ctx = MessageContext(session, now, "postloan/notifier", delivery.correlation_id, None, unit=uow)
-                self._tell(ctx, after)
-                emitted.extend(ctx.emitted)
+                # Sent in the causing event's trace: the gateway call and NotificationSent continue it.
+                with tracing.resumed(delivery.traceparent, "deliver", or_new=True,
+                                     attributes={"postloan.notification_id": delivery.notification_id}):
+                    emitted.extend(await self._deliver(uow, senders.get(delivery.channel, local), delivery, now))
             await uow.flush()
             await outbox.add(session, self._tables.outbox, emitted)
         return len(due)
+
+    async def _deliver(self, uow: UnitOfWork, sender: Sender, delivery: Delivery,
+                       now: datetime) -> list[OutgoingRecord]:
+        try:
+            await sender.send(Outgoing.of(delivery))
+        except SendFailed as exc:
+            after = domain.failed(delivery, now, str(exc), self._retries, self._quiet)
+            log.info("delivery_failed", notification_id=delivery.notification_id, attempts=after.attempts)
+        else:
+            after = domain.sent(delivery, now)
+        DeliveryRepository(uow).save(after)
+        ctx = MessageContext(uow.session, now, "postloan/notifier", delivery.correlation_id, None, unit=uow)
+        self._tell(ctx, after)
+        return ctx.emitted
 
     @staticmethod
     def _tell(ctx: MessageContext, d: Delivery) -> None:
