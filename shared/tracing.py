@@ -95,6 +95,7 @@ def extract(traceparent: object, tracestate: object = None) -> Context | None:
 
 
 def _valid_tracestate(value: str) -> bool:
+    """W3C tracestate: 1 to 32 list members `key=value`, keys unique, 512 characters at most."""
     if len(value) > MAX_TRACESTATE:
         return False
     members = [m.strip(" \t") for m in value.split(",")]
