@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from shared import tracing
 from shared.db import copy_rows, notify_channel
 from shared.envelope import CONTENT_TYPE, CloudEvent, encode
-from shared.tracing import TRACEPARENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +29,9 @@ class OutgoingRecord:
     @classmethod
     def of_event(cls, topic: str, event: CloudEvent[Any]) -> "OutgoingRecord":
         key = event.subject.encode() if event.subject is not None else None
-        traceparent = (event.model_extra or {}).get(TRACEPARENT)
+        traceparent = (event.model_extra or {}).get(tracing.TRACEPARENT)
         if isinstance(traceparent, str):  # the trace context as a Kafka header too (W3C, as every tracer reads it)
-            return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE), (TRACEPARENT, traceparent)))
+            return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
         return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
 
     def row(self) -> dict[str, Any]:
