@@ -13,12 +13,14 @@ input): a failed span's status names the exception's type only.
 """
 
 import contextlib
+import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
@@ -84,9 +86,12 @@ def extract(traceparent: object, tracestate: object = None) -> Context | None:
     valid, bounded W3C value (then a new trace starts). Never raises, whatever it is given."""
     if not isinstance(traceparent, str) or len(traceparent) > MAX_TRACEPARENT:
         return None
-    carrier = {TRACEPARENT: traceparent}
-    if isinstance(tracestate, str) and _valid_tracestate(tracestate):
-        carrier[TRACESTATE] = tracestate
+    return _parsed(traceparent, tracestate if isinstance(tracestate, str) and _valid_tracestate(tracestate) else None)
+
+
+@functools.lru_cache(maxsize=1024)  # the relay meets each context again (a row per event of a decision)
+def _parsed(traceparent: str, tracestate: str | None) -> Context | None:
+    carrier = {TRACEPARENT: traceparent} if tracestate is None else {TRACEPARENT: traceparent, TRACESTATE: tracestate}
     try:
         context = _W3C.extract(carrier, context=Context())
     except Exception:  # the propagator's promise is not ours to stake a record on
@@ -127,14 +132,39 @@ def _header(headers: Iterable[Sequence[Any]], name: str | bytes) -> str | None:
     return None
 
 
+def _sampled(context: Context) -> bool:
+    """Whether a context's trace is being recorded. Spans under one that is not are not even started: the SDK's
+    samplers are parent-based by default (and by OTEL_TRACES_SAMPLER=parentbased_*), so they would drop them, at
+    the price of making them. At a high rate, sampling (say parentbased_traceidratio) then costs next to nothing."""
+    return trace.get_current_span(context).get_span_context().trace_flags.sampled
+
+
+_SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(1, 256, 2))
+
+
+def _flagged(traceparent: str) -> bool:
+    """Whether a traceparent's flags say "sampled", read from the text: the outbox and the relay skip the records
+    of traces not recorded without parsing them (`_sampled`)."""
+    return traceparent[53:55] in _SAMPLED_FLAGS
+
+
 def carrier() -> Mapping[str, str]:
     """The current span's context as CloudEvent attributes (`traceparent`, and `tracestate` when not empty); empty
     when tracing is off or no span is current."""
     if _tracer is None:
         return _NO_CARRIER
-    found: dict[str, str] = {}
-    _W3C.inject(found)
-    return found
+    current = trace.get_current_span().get_span_context()
+    if not current.is_valid:
+        return _NO_CARRIER
+    if current.trace_state:
+        return {**_carrier_of(current.trace_id, current.span_id, current.trace_flags),
+                TRACESTATE: current.trace_state.to_header()}
+    return _carrier_of(current.trace_id, current.span_id, current.trace_flags)
+
+
+@functools.lru_cache(maxsize=256)  # a decision emits several events in the same span (callers never change it)
+def _carrier_of(trace_id: int, span_id: int, flags: int) -> Mapping[str, str]:
+    return {TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"}
 
 
 def current_traceparent() -> str | None:
@@ -144,62 +174,74 @@ def current_traceparent() -> str | None:
 
 # --- spans ---------------------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _span(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: Context | None = None,
-          links: Sequence[Link] = ()) -> Iterator[Span]:
-    """A span made current for the block; a failure sets its status to the exception's type, never its message."""
-    with tracer.start_as_current_span(name, context=parent, kind=kind, links=links, record_exception=False,
-                                      set_status_on_exception=False) as span:
-        try:
-            yield span
-        except BaseException as exc:
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            raise
+class _Scope:
+    """A started span made current for a block, ended after it; a failure sets its status to the exception's type,
+    never its message. `then` (a tracer and a name) opens a child span inside it for the same block. A class, not a
+    generator: it is on every consumed record's path."""
+
+    __slots__ = ("_inner", "_span", "_then", "_token")
+
+    def __init__(self, started: Span, then: tuple[Tracer, str] | None = None) -> None:
+        self._span, self._then = started, then
+        self._inner: _Scope | None = None
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        if self._then is not None:
+            tracer, name = self._then
+            self._inner = _Scope(tracer.start_span(name))
+            self._inner.__enter__()
+        return self._span
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._inner is not None:
+            self._inner.__exit__(kind)
+        if kind is not None:
+            self._span.set_status(Status(StatusCode.ERROR, kind.__name__))
+        otel_context.detach(self._token)
+        self._span.end()
 
 
 Attributes = Mapping[str, AttributeValue]
+
+
+def _scope(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: Context | None = None,
+           links: Sequence[Link] = (), attributes: Attributes | None = None) -> _Scope:
+    started = tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
+                                set_status_on_exception=False)
+    if attributes and started.is_recording():
+        started.set_attributes(attributes)
+    return _Scope(started)
 
 
 def span(name: str, attributes: Attributes | None = None) -> AbstractContextManager[Span | None]:
     """An internal span, child of the current one, for the block."""
     if _tracer is None:
         return _OFF
-    return _with_attributes(_span(_tracer, name), attributes)
-
-
-@contextlib.contextmanager
-def _with_attributes(spans: AbstractContextManager[Span], attributes: Attributes | None) -> Iterator[Span]:
-    with spans as opened:
-        if attributes and opened.is_recording():
-            opened.set_attributes(attributes)
-        yield opened
+    return _scope(_tracer, name, attributes=attributes)
 
 
 def consuming(topic: str, partition: int, offset: int, event: Any,
-              headers: Iterable[Sequence[Any]] = ()) -> AbstractContextManager[None]:
+              headers: Iterable[Sequence[Any]] = ()) -> AbstractContextManager[Span | None]:
     """Handling one consumed record: a CONSUMER span `consume <topic>` whose parent is the record's trace context
     (a new trace when it has none), and inside it the current span `decide <type>`, so what the handler emits
     carries the decision's context."""
     if _tracer is None:
         return _OFF
-    return _consumed(_tracer, topic, partition, offset, event, headers)
-
-
-@contextlib.contextmanager
-def _consumed(tracer: Tracer, topic: str, partition: int, offset: int, event: Any,
-              headers: Iterable[Sequence[Any]]) -> Iterator[None]:
-    parent = context_of(event.model_extra, headers) or Context()
-    with _span(tracer, f"consume {topic}", kind=SpanKind.CONSUMER, parent=parent) as consumed:
-        if consumed.is_recording():
-            consumed.set_attributes({
-                "messaging.system": "kafka", "messaging.operation.type": "process",
-                "messaging.destination.name": topic, "messaging.destination.partition.id": str(partition),
-                "messaging.kafka.offset": offset, "messaging.message.id": event.id,
-                "cloudevents.event_id": event.id, "cloudevents.event_type": event.type,
-                "cloudevents.event_source": event.source, "cloudevents.event_subject": event.subject or "",
-            })
-        with _span(tracer, f"decide {event.type}"):
-            yield
+    parent = context_of(event.model_extra, headers)
+    if parent is not None and not _sampled(parent):
+        return _Scope(trace.get_current_span(parent))  # carried on as it came, no span made (see `_sampled`)
+    consumed = _tracer.start_span(f"consume {topic}", context=parent or Context(), kind=SpanKind.CONSUMER,
+                                  record_exception=False, set_status_on_exception=False)
+    if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
+        return _Scope(consumed)
+    consumed.set_attributes({
+        "messaging.system": "kafka", "messaging.destination.name": topic,
+        "messaging.destination.partition.id": str(partition), "messaging.kafka.offset": offset,
+        "messaging.message.id": event.id, "cloudevents.event_type": event.type,
+        "cloudevents.event_subject": event.subject or "",
+    })
+    return _Scope(consumed, then=(_tracer, f"decide {event.type}"))
 
 
 def deciding(message_type: str) -> AbstractContextManager[Span | None]:
@@ -220,7 +262,7 @@ def resumed(traceparent: object, name: str, *, or_new: bool = False,
         return _OFF
     now = trace.get_current_span().get_span_context()
     links = [Link(now)] if now.is_valid else []
-    return _with_attributes(_span(_tracer, name, parent=parent or Context(), links=links), attributes)
+    return _scope(_tracer, name, parent=parent or Context(), links=links, attributes=attributes)
 
 
 def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
@@ -228,13 +270,13 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
     trace context, linked to the others' (a batch may serve several traces). No span when none carries one."""
     if _tracer is None:
         return _OFF
-    found = dict.fromkeys(t for r in records if (t := _header(r.headers, TRACEPARENT)) is not None)
+    found = dict.fromkeys(t for r in records if (t := _header(r.headers, TRACEPARENT)) is not None and _flagged(t))
     contexts = [c for c in map(extract, found) if c is not None]
     if not contexts:
         return _OFF
     links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts[1:MAX_LINKS + 1]]
-    return _with_attributes(_span(_tracer, "outbox write", parent=contexts[0], links=links),
-                            {"messaging.batch.message_count": len(records)})
+    return _scope(_tracer, "outbox write", parent=contexts[0], links=links,
+                  attributes={"messaging.batch.message_count": len(records)})
 
 
 def publishing(topic: str, headers: Iterable[Sequence[Any]]) -> Span | None:
@@ -243,13 +285,13 @@ def publishing(topic: str, headers: Iterable[Sequence[Any]]) -> Span | None:
     tracing is off or the record carries no context: the relay sends thousands of records a second."""
     if _tracer is None:
         return None
-    parent = extract(_header(headers, TRACEPARENT))
+    traceparent = _header(headers, TRACEPARENT)
+    parent = extract(traceparent) if traceparent is not None and _flagged(traceparent) else None
     if parent is None:
         return None
     started = _tracer.start_span(f"publish {topic}", context=parent, kind=SpanKind.PRODUCER)
     if started.is_recording():
-        started.set_attributes({"messaging.system": "kafka", "messaging.operation.type": "send",
-                                "messaging.destination.name": topic})
+        started.set_attributes({"messaging.system": "kafka", "messaging.destination.name": topic})
     return started
 
 
@@ -289,14 +331,12 @@ def calling(name: str, attributes: Attributes | None = None) -> AbstractContextM
     the current span; `Call.headers()` carries it to the server, so the callee's span joins the trace."""
     if _tracer is None:
         return _OFF_CALL
-    return _call(_tracer, name, attributes)
+    return _call(_scope(_tracer, name, kind=SpanKind.CLIENT, attributes=attributes))
 
 
 @contextlib.contextmanager
-def _call(tracer: Tracer, name: str, attributes: Attributes | None) -> Iterator[Call]:
-    with _span(tracer, name, kind=SpanKind.CLIENT) as opened:
-        if attributes and opened.is_recording():
-            opened.set_attributes(attributes)
+def _call(scope: _Scope) -> Iterator[Call]:
+    with scope as opened:
         yield Call(opened)
 
 
@@ -322,7 +362,7 @@ class ServerSpans:
             await send(message)
 
         method = str(scope.get("method", "GET"))
-        with _span(_tracer, method, kind=SpanKind.SERVER, parent=parent) as served:
+        with _scope(_tracer, method, kind=SpanKind.SERVER, parent=parent) as served:
             try:
                 await self.app(scope, receive, sending)
             finally:

@@ -237,3 +237,14 @@ async def test_a_client_call_carries_its_span_to_the_server(exported: InMemorySp
     client_span = named(exported, "GET requests")
     assert client_span.kind is SpanKind.CLIENT and not client_span.status.is_ok
     assert [s.rsplit("-", 1)[0] for s in seen] == [f"00-{hex_ids(client_span)[0]}-{hex_ids(client_span)[1]}"]
+
+
+def test_a_context_not_sampled_is_carried_on_and_no_span_is_made(exported: InMemorySpanExporter) -> None:
+    """The caller did not sample its trace (flags 00): its decision stands, cheaply. No consume, decide, outbox or
+    publish span is started, and what the handler emits carries the caller's context on."""
+    unsampled = f"00-{TRACE}-{SPAN}-00"
+    out = handled(Record(a_command(traceparent=unsampled)))
+    with tracing.writing([out]):
+        pass
+    assert tracing.publishing("requests.events", [("traceparent", unsampled.encode())]) is None
+    assert json.loads(out.value)["traceparent"] == unsampled and exported.get_finished_spans() == ()
