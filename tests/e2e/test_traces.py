@@ -101,7 +101,7 @@ async def test_scenario_3_is_one_trace_from_the_channel_to_the_notification(
     taken = [s for s in otlp.spans() if s.service == "postloan-confirmation" and s.name == "POST /tasks/next"
              and s.kind == "SERVER" and s.attributes.get("http.response.status_code") == 200]
     assert taken and trace_id not in {s.trace_id for s in taken}
-    _no_personal_data(otlp.spans(), loan)
+    _no_personal_data(spans, loan)  # (and none of the whole run's: tests/e2e/test_zz_logs.py)
 
 
 async def test_a_callers_trace_context_is_continued_and_a_hostile_one_starts_a_new_trace(
@@ -152,7 +152,7 @@ def _with_context(loan: LoanSnapshot, traceparent: object, tracestate: str | Non
 
 
 def _no_personal_data(spans: list[ReceivedSpan], loan: LoanSnapshot) -> None:
-    """No span of the run names a borrower, their phone or ID number."""
+    """No span names a borrower, their phone or ID number."""
     personal = {v for b in loan.borrowers for v in (b.name, b.phone, b.id_number) if v}
     text = json.dumps([[s.name, s.attributes] for s in spans], ensure_ascii=False)
     assert not [v for v in personal if v in text]
