@@ -1,6 +1,7 @@
 """Traces across the services (issue 14), read from what each platform process exported over OTLP/HTTP to the run's
 receiver (tests/support/otlp.py): no span is made by hand."""
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ from shared.contracts import confirmation as C
 from shared.contracts.loans import LoanSnapshot
 from shared.envelope import encode, new_event
 from tests.support.auth import agent
+from tests.support.console import StaffBrowser
 from tests.support.kafka import KafkaDriver, Seen, Watch, source_of
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.services import Process
@@ -137,6 +139,42 @@ async def test_a_callers_trace_context_is_continued_and_a_hostile_one_starts_a_n
         "postloan-requests", "consume requests.commands", "CONSUMER")
     fresh = {trace_of(answers[loan.loan_id]) for loan in loans[1:]}
     assert len(fresh) == len(hostile) and callers_trace not in fresh and "0" * 32 not in fresh
+
+
+async def test_a_console_page_and_the_owning_services_calls_behind_it_are_one_trace(
+    platform: Platform, otlp: OtlpReceiver
+) -> None:
+    """The policy page asks the requests service twice (the policy in force, its history): the console's CLIENT
+    spans carry their context, so the requests service's SERVER spans join the page's trace under them."""
+    browser = StaffBrowser(platform["console"].url)
+    try:
+        await browser.sign_in(f"t-trace-{ref('u')[-6:]}", "policy-admin")
+        before = {s.span_id for s in otlp.spans()}
+        assert (await browser.get("/policy")).status == 200
+    finally:
+        await browser.close()
+    found: list[ReceivedSpan] = []
+
+    async def joined() -> bool:
+        nonlocal found
+        spans = otlp.spans()
+        # (a page may first send the browser round the realm and back: the answered one asked the service)
+        pages = {s.trace_id for s in spans if s.span_id not in before and s.service == "postloan-console"
+                 and s.kind == "SERVER" and s.name == "GET /policy"}
+        for trace_id in pages:
+            found = [s for s in spans if s.trace_id == trace_id]
+            if {"GET /policy", "GET /policy/history"} <= {s.name for s in found if s.service == "postloan-requests"}:
+                return True
+        return False
+
+    with contextlib.suppress(AssertionError):  # the assertion below says what was found instead
+        await eventually(joined, what="the policy page's trace")
+    assert {"GET /policy", "GET /policy/history"} <= {s.name for s in found if s.service == "postloan-requests"}, (
+        found or [(s.service, s.kind, s.name) for s in otlp.spans() if s.span_id not in before][-30:])
+    calls = {s.span_id for s in found if s.service == "postloan-console" and s.kind == "CLIENT"
+             and s.name == "GET requests"}
+    served = [s for s in found if s.service == "postloan-requests" and s.kind == "SERVER"]
+    assert len(calls) == 2 and {s.parent_id for s in served} == calls
 
 
 def _with_context(loan: LoanSnapshot, traceparent: object, tracestate: str | None) -> bytes:
