@@ -1,17 +1,20 @@
 """Benchmark: SubmitDebitDayChange -> RequestApproved through the requests service, against a plain baseline.
 
-    .venv/bin/python -m bench.requests_throughput [--count 10000] [--out bench/results/requests.json]
+    .venv/bin/python -m bench.requests_throughput [--count 10000] [--out bench/results/requests.json] [--trace]
 
 Provisions its own broker and database like the tests (harness/infra.py), runs the requests service as
 a separate process, publishes COUNT single-borrower loans, then COUNT commands as fast as the producer goes,
 and times each command to its RequestApproved. Then, on the same broker and database, a plain aiokafka +
 asyncpg loop does the same persistence (inbox, request row, two outbox rows) and publishes the same two
 answers per request: the baseline (no envelope validation, audit trail, policy, rules or logging). Prints and
-writes requests/s, p50 and p99 latency of both.
+writes requests/s, p50 and p99 latency of both. With --trace the service exports its spans (OTLP/HTTP, to a
+local endpoint that discards them): tracing's overhead against a run without. The service inherits the
+environment, so OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 samples 1 % of requests.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -25,7 +28,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.support import service_process
+from bench.support import discarding_otlp, service_process
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra, provide
 from shared import principals, topics
@@ -209,7 +212,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "requests.json")
+    parser.add_argument("--trace", action="store_true", help="the service exports its spans (to a discarding endpoint)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.trace:  # the service process inherits the environment (bench/support.py)
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.enter_context(discarding_otlp())
+        await measure(args)
+
+
+async def measure(args: argparse.Namespace) -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
@@ -222,7 +233,7 @@ async def main() -> None:
     result = {
         "benchmark": "SubmitDebitDayChange -> RequestApproved, single-borrower loans",
         "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
-        "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count,
+        "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count, "traced": args.trace,
         "service": service, "baseline": baseline,
         "ratio_to_baseline": round(service["requests_per_second"] / baseline["requests_per_second"], 2),
     }

@@ -5,7 +5,9 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
@@ -32,6 +34,31 @@ async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[s
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@contextlib.contextmanager
+def discarding_otlp() -> Iterator[str]:
+    """An OTLP/HTTP endpoint (for OTEL_EXPORTER_OTLP_ENDPOINT) that answers every export 200 and keeps nothing: a
+    traced service pays for making and exporting its spans, and the benchmark for nothing more."""
+
+    class Discard(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discard)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def wait_ready(port: int) -> None:

@@ -3,7 +3,7 @@
 Decoding never raises anything but `UndecodableMessage`, whose `kind` names the dead-letter reason.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union
@@ -158,8 +158,10 @@ def new_event(
     correlationid: str | None = None,
     causationid: str | None = None,
     event_id: str | None = None,
+    extensions: Mapping[str, str] | None = None,
 ) -> CloudEvent[Any]:
-    """An envelope for `data`; its `type` is the contract class name."""
+    """An envelope for `data`; its `type` is the contract class name. `extensions` are extension attributes (the
+    trace context, shared.tracing.carrier): added beside the contract's, never in place of one."""
     return _ANY_EVENT(
         specversion="1.0",
         id=event_id or str(uuid4()),
@@ -171,6 +173,7 @@ def new_event(
         correlationid=correlationid,
         causationid=causationid,
         data=data,
+        **(extensions or {}),
     )
 
 

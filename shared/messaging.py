@@ -23,7 +23,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from shared import outbox, principals, topics
+from shared import outbox, principals, topics, tracing
 from shared.clock import Clock
 from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
@@ -104,7 +104,7 @@ class MessageContext:
         caused it is dead-lettered), never published."""
         event = new_event(
             data, source=self.source, subject=subject, time=self.now,
-            correlationid=self.correlationid, causationid=self.causationid,
+            correlationid=self.correlationid, causationid=self.causationid, extensions=tracing.carrier(),
         )
         record = OutgoingRecord.of_event(topic, event)
         if len(record.value) > MAX_VALUE_BYTES:
@@ -336,7 +336,7 @@ class BatchConsumer:
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
-        ):
+        ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers):
             await handler(ctx, event.data)
         return ctx
 

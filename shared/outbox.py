@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared import tracing
 from shared.db import copy_rows, notify_channel
 from shared.envelope import CONTENT_TYPE, CloudEvent, encode
 
@@ -28,6 +29,9 @@ class OutgoingRecord:
     @classmethod
     def of_event(cls, topic: str, event: CloudEvent[Any]) -> "OutgoingRecord":
         key = event.subject.encode() if event.subject is not None else None
+        traceparent = (event.model_extra or {}).get(tracing.TRACEPARENT)
+        if isinstance(traceparent, str):  # the trace context as a Kafka header too (W3C, as every tracer reads it)
+            return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
         return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
 
     def row(self) -> dict[str, Any]:
@@ -76,8 +80,9 @@ async def add(session: AsyncSession | AsyncConnection, outbox: Table, records: S
     """Queues `records` in the current transaction (one COPY for all of them) and wakes the relay on commit."""
     if not records:
         return
-    await copy_rows(session, outbox, [r.row() for r in records])
-    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(outbox.schema or "public")})
+    with tracing.writing(records):
+        await copy_rows(session, outbox, [r.row() for r in records])
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel(outbox.schema or "public")})
 
 
 async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]:

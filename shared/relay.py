@@ -29,10 +29,11 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 from aiokafka.protocol.metadata import MetadataRequest
+from opentelemetry.trace import Span
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared import outbox
+from shared import outbox, tracing
 from shared.db import is_transient, notify_channel, outbox_parked_table
 from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from shared.kafka_security import KafkaAccess
@@ -230,6 +231,7 @@ class OutboxRelay:
         refusal (after which nothing more is sent this round)."""
         assert self._producer is not None
         outcomes: list[Outcome | asyncio.Future[Any]] = []
+        spans: dict[int, Span] = {}  # outcome index -> its publish span (records carrying a trace context)
         for row in rows:
             if row.topic in missing:
                 outcomes.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))
@@ -239,6 +241,8 @@ class OutboxRelay:
             except (TypeError, ValueError, AttributeError) as exc:
                 outcomes.append(Refusal("serialization", f"{type(exc).__name__}: {exc}", certain=True))
                 continue
+            if (started := tracing.publishing(row.topic, headers)) is not None:
+                spans[len(outcomes)] = started
             try:
                 outcomes.append(await self._producer.send(row.topic, row.value, key=row.key, headers=headers))
             except Exception as exc:  # refused before it left (larger than any request), or a failure for now
@@ -247,7 +251,11 @@ class OutboxRelay:
                 if refusal is None:
                     self._known_topics.discard(row.topic)  # e.g. deleted meanwhile: look it up again next round
                     break
-        return [await self._judged(o) if isinstance(o, asyncio.Future) else o for o in outcomes]
+        judged = [await self._judged(o) if isinstance(o, asyncio.Future) else o for o in outcomes]
+        for at, started in spans.items():
+            outcome = judged[at]
+            tracing.published(started, outcome.kind if isinstance(outcome, Refusal) else outcome)
+        return judged
 
     @staticmethod
     async def _judged(delivery: "asyncio.Future[Any]") -> Outcome:

@@ -17,6 +17,7 @@ import signal
 import structlog
 from sqlalchemy import MetaData
 
+from shared import tracing
 from shared.db import create_engine, messaging_tables, outbox_parked_table
 from shared.kafka_security import KafkaAccess
 from shared.logging import configure_logging
@@ -56,6 +57,7 @@ async def main() -> None:
     json_logs = env.get("POSTLOAN_RELAY_LOG_JSON", "")
     configure_logging(f"{schema}-relay", env.get("POSTLOAN_RELAY_LOG_LEVEL", "INFO"),
                       json=None if not json_logs else json_logs == "true", once=True)
+    tracing.setup(schema)  # the service's own name: its relay's spans are the service's
     metadata = MetaData(schema=schema)
     _, outbox = messaging_tables(metadata)
     engine = create_engine(env["POSTLOAN_RELAY_DATABASE_URL"], pool_size=2)

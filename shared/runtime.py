@@ -24,7 +24,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import http, relay_process
+from shared import http, relay_process, tracing
 from shared.auth import Access, TokenValidator, authorized, unlisted
 from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
@@ -427,13 +427,14 @@ class ServiceRuntime:
             await self.refresh_metrics()
             return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
 
-        # Outermost: every request is counted, those the guard refuses included.
+        # Outside the guard: every request is counted, those it refuses included.
         app.add_middleware(HttpMetrics, metrics=self.metrics)
 
         @app.get("/docs/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
         async def asyncapi() -> Any:
             return self.asyncapi()
 
+        tracing.instrument(app)  # outermost: a request refused by the guard has its span too
         return app
 
 
@@ -441,4 +442,5 @@ def serve(runtime: ServiceRuntime) -> None:
     """Runs one copy of a service in the foreground until SIGINT/SIGTERM (its `main()`)."""
     s = runtime.settings
     configure_logging(runtime.spec.name, s.log_level, json=s.log_json, once=True)
+    tracing.setup(runtime.spec.name)  # before the app is built: its HTTP spans are added only when tracing is on
     uvicorn.run(runtime.asgi(), host=s.http_host, port=s.http_port, log_config=None, access_log=False)

@@ -12,7 +12,7 @@ import structlog
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, ValidationError
 
-from shared import outbox
+from shared import outbox, tracing
 from shared.auth import Principal
 from shared.contracts import Command, Contract
 from shared.envelope import new_event
@@ -34,12 +34,13 @@ async def apply(deps: Deps, handler: Handler, command: Contract, *, subject: str
         event = new_event(command, source=f"postloan/{service}/http", subject=subject, time=now,
                           event_id=command.command_id)  # type: ignore[attr-defined]
         try:
-            async with deps.sessions.begin() as session:
-                uow = UnitOfWork(session)
-                ctx = MessageContext.of_message(uow, now, f"postloan/{service}", event, settings=deps.settings)
-                await handler(ctx, command)
-                await outbox.add(session, deps.tables.outbox, ctx.emitted)
-                await uow.flush()
+            with tracing.deciding(event.type):  # under the request's SERVER span: its events carry that trace
+                async with deps.sessions.begin() as session:
+                    uow = UnitOfWork(session)
+                    ctx = MessageContext.of_message(uow, now, f"postloan/{service}", event, settings=deps.settings)
+                    await handler(ctx, command)
+                    await outbox.add(session, deps.tables.outbox, ctx.emitted)
+                    await uow.flush()
         except UniqueConflict:
             # Another writer took a key between the handler's read and the flush (say, a request opened for the
             # same loan from Kafka): done again, the handler reads it and decides on it, as the consumer's redo does.

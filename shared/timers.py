@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from shared import outbox
+from shared import outbox, tracing
 from shared.clock import Clock
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
@@ -73,7 +73,8 @@ async def schedule(uow: UnitOfWork, table: Table, kind: str, key: str, due_at: d
     """Sets (or moves) the timer `kind`/`key` in the caller's transaction, through its unit of work (so timer
     rows it buffered are written first); a new schedule starts its attempts afresh (a parked timer set again is
     live again)."""
-    stmt = pg_insert(table).values(kind=kind, key=key, due_at=due_at, payload=dict(payload or {}))
+    # The trace context of what set the timer rides in its payload: the firing continues that trace.
+    stmt = pg_insert(table).values(kind=kind, key=key, due_at=due_at, payload={**(payload or {}), **tracing.carrier()})
     await uow.execute(stmt.on_conflict_do_update(
         constraint="one_timer_per_kind_and_key",
         set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "attempts": 0, "last_error": None,
@@ -182,7 +183,8 @@ class TimerRunner:
         handler = self._handlers.get(row.kind)
         if handler is None:  # e.g. a copy running older code: kept and retried, so a newer copy can fire it
             raise LookupError(f"no handler for timers of kind {row.kind!r}")
-        with structlog.contextvars.bound_contextvars(timer=row.kind, key=row.key):
+        with structlog.contextvars.bound_contextvars(timer=row.kind, key=row.key), \
+                tracing.resumed(row.payload.get(tracing.TRACEPARENT), f"fire {row.kind}", or_new=True):
             await handler(ctx, row.key, row.payload)
 
     async def _failed(self, session: AsyncSession, row: Any, exc: Exception, now: datetime) -> int:

@@ -11,6 +11,7 @@ from harness.infra import Infra, provide
 from harness.keycloak import provide_identity
 from tests.support import auth
 from tests.support.kafka import KafkaDriver
+from tests.support.otlp import OtlpReceiver
 from tests.support.prometheus import Prometheus, running_prometheus
 from tests.support.services import SERVICES, Process, start_processes, stop_processes
 
@@ -34,13 +35,26 @@ async def infra() -> AsyncIterator[Infra]:
 
 
 @pytest.fixture(scope="session")
-async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Process]]:
-    """The five services as separate processes, once for the whole session (end-to-end and browser tests)."""
-    platform = {p.info.name: p for p in await start_processes(infra, tmp_path_factory.mktemp("logs"))}
+def otlp() -> Iterator[OtlpReceiver]:
+    """The run's OTLP/HTTP trace receiver (tests/support/otlp.py): every platform process exports to it."""
+    receiver = OtlpReceiver().start()
     try:
-        yield platform
+        yield receiver
     finally:
-        stop_processes(list(platform.values()))  # the processes running now: a test may have restarted one
+        receiver.stop()
+
+
+@pytest.fixture(scope="session")
+async def platform(infra: Infra, otlp: OtlpReceiver,
+                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Process]]:
+    """The five services as separate processes, once for the whole session (end-to-end and browser tests), tracing
+    to the run's receiver (in the environment, so a process a test restarts traces too)."""
+    with _environment(OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY="200"):
+        platform = {p.info.name: p for p in await start_processes(infra, tmp_path_factory.mktemp("logs"))}
+        try:
+            yield platform
+        finally:
+            stop_processes(list(platform.values()))  # the processes running now: a test may have restarted one
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,7 @@ from services.confirmation.domain import (
     Task,
     TaskState,
 )
+from shared import tracing
 from shared.contracts import confirmation as contract
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
@@ -103,6 +104,7 @@ TaskRow = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("max_attempts", Integer),  # from the request; NULL on tasks from before 0004 (the setting applies)
+    Column("traceparent", Text),  # the request's trace context (W3C), continued by the outcome; NULL before 0009
     UniqueConstraint("request_id", "customer_id", name="one_task_per_co_borrower"),
     Index("tasks_queue", "due_by", "created_at", postgresql_where=text("state = 'OPEN'")),
     # Next-task (0007): the open tasks nobody holds, by deadline; the held ones by lease end (expired ones first).
@@ -226,13 +228,25 @@ class TaskRepository:
     """Call tasks. Read for update: an outcome decides on the task as no agent can change it meanwhile."""
 
     SPACE = "task"
+    TRACE = "task.trace"  # the trace context kept with each task, read with the task
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     async def _fetch(self, ids: list[str]) -> dict[str, Task]:
         query = select(TaskRow).where(among(TaskRow.c.task_id, ids)).order_by(TaskRow.c.task_id).with_for_update()
-        return {r.task_id: _task(r) for r in (await self._uow.execute(query)).all()}
+        rows = (await self._uow.execute(query)).all()
+        for r in rows:
+            self._uow.keep(self.TRACE, r.task_id, r.traceparent)
+        return {r.task_id: _task(r) for r in rows}
+
+    async def _fetch_traces(self, ids: list[str]) -> dict[str, str | None]:
+        query = select(TaskRow.c.task_id, TaskRow.c.traceparent).where(among(TaskRow.c.task_id, ids))
+        return {r.task_id: r.traceparent for r in (await self._uow.execute(query)).all()}
+
+    async def trace_of(self, task_id: str) -> str | None:
+        """The trace context of the request that created the task (shared.tracing), or None."""
+        return await self._uow.load_one(self.TRACE, task_id, self._fetch_traces)
 
     async def load(self, task_ids: Iterable[str]) -> dict[str, Task | None]:
         return await self._uow.load(self.SPACE, task_ids, self._fetch)
@@ -251,15 +265,17 @@ class TaskRepository:
         """Takes these tasks as not stored yet, without a read (see `prepare`)."""
         await self._uow.load(self.SPACE, task_ids, _nothing)
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task, traceparent: str | None = None) -> None:
+        """A new task; `traceparent` is the trace context its outcome continues (the request's)."""
         assert task.created_at is not None
         self._uow.add(TaskRow, {
             "task_id": task.task_id, "request_id": task.request_id, "loan_id": task.loan_id,
             "customer_id": task.customer_id, "due_by": task.due_by, "state": task.state.value,
             "attempts": task.attempts, "held_by": task.held_by, "lease_until": task.lease_until,
             "available_at": task.available_at, "created_at": task.created_at, "updated_at": task.created_at,
-            "max_attempts": task.max_attempts})
+            "max_attempts": task.max_attempts, "traceparent": traceparent})
         self._uow.keep(self.SPACE, task.task_id, task)
+        self._uow.keep(self.TRACE, task.task_id, traceparent)
 
     def save(self, task: Task, at: datetime) -> None:
         self._uow.update(TaskRow, {"task_id": task.task_id}, {
@@ -541,7 +557,8 @@ class AlertRepository:
     def add(self, task_id: str, at: datetime, correlationid: str | None) -> None:
         """The alert of a task just created (so none exists yet: a plain insert, buffered, not an upsert)."""
         self._uow.add(timers, {"kind": ALERT, "key": task_id, "due_at": at,
-                               "payload": json.dumps({"correlationid": correlationid})})  # COPY takes jsonb as text
+                               # COPY takes jsonb as text; the alert continues the request's trace (shared.timers)
+                               "payload": json.dumps({"correlationid": correlationid, **tracing.carrier()})})
 
     def cancel(self, task_id: str) -> None:
         self._uow.delete(timers, {"kind": ALERT, "key": task_id})

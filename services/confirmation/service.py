@@ -28,7 +28,7 @@ from services.confirmation.repository import (
     task_id_for,
 )
 from services.confirmation.settings import Settings
-from shared import topics
+from shared import topics, tracing
 from shared.contracts import Contract
 from shared.contracts import confirmation as contract
 from shared.messaging import MessageContext
@@ -90,7 +90,7 @@ class ConfirmationService:
             task = domain.task_for(task_id_for(submission.request_id, customer_id), submission, customer_id, now)
             if await self.repos.tasks.get(task.task_id) is not None:
                 continue
-            self.repos.tasks.add(task)
+            self.repos.tasks.add(task, tracing.current_traceparent())
             self._call_requested(task, attempt=1)
             self.repos.alerts.add(task.task_id, domain.alert_at(task.due_by, window), self.ctx.correlationid)
         if domain.owes_paper_for_applicant(submission.channel, submission.staff_id):
@@ -124,6 +124,13 @@ class ConfirmationService:
             log.info("command_replayed", command_id=call.command_id)
             return
         task = await self.repos.tasks.get(call.task_id)
+        # The call-centre tool's command carries no context of the request: the outcome is decided in the request's
+        # trace, kept with the task (the command's own span is linked), so the request stays one trace.
+        with tracing.resumed(await self.repos.tasks.trace_of(call.task_id) if task else None,
+                             "decide RecordCallOutcome", attributes={"postloan.task_id": call.task_id}):
+            await self._judge(task, call)
+
+    async def _judge(self, task: Task | None, call: CallReport) -> None:
         settled_by = await self.repos.attempts.last_of(task.task_id) if task and task.state in domain.FINISHED else None
         result = domain.record_outcome(task, call, now=self.ctx.now, default_attempts=self.settings.max_attempts,
                                        retry_pause=timedelta(seconds=self.settings.retry_pause_s),

@@ -10,6 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from services.notifier.domain import Delivery
+from shared import tracing
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,13 @@ class WebhookSender:
         payload = {"notification_id": message.notification_id, "channel": message.channel, "to": message.contact,
                    "recipient": message.recipient, "template": message.template, "language": message.language,
                    "body": message.body}
-        try:
-            response = await self._client.post(self._url, json=payload, headers=headers, timeout=self._timeout)
-        except httpx.HTTPError as exc:
-            raise SendFailed(f"{type(exc).__name__} calling the {message.channel} gateway") from exc
+        with tracing.calling(f"POST {message.channel} gateway", {"http.request.method": "POST",
+                             "postloan.notification_id": message.notification_id}) as call:
+            try:
+                response = await self._client.post(self._url, json=payload, headers={**headers, **call.headers()},
+                                                   timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                raise SendFailed(f"{type(exc).__name__} calling the {message.channel} gateway") from exc
+            call.answered(response.status_code)
         if response.status_code >= 300:
             raise SendFailed(f"the {message.channel} gateway answered {response.status_code}")

@@ -86,6 +86,7 @@ DeliveryRow = Table(
     Column("urgent", Boolean, nullable=False, server_default="false"),
     Column("last_error", Text),
     Column("correlation_id", Text),
+    Column("traceparent", Text),  # the causing event's trace context (W3C); NULL before 0007 and with tracing off
     # SPEC §7: the same event never notifies the same person twice on a channel.
     UniqueConstraint("event_id", "customer_id", "channel", name="one_delivery_per_event_recipient_channel"),
     Index("deliveries_due", "next_attempt_at", postgresql_where=text("status IN ('PENDING', 'HELD')")),

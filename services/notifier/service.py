@@ -14,7 +14,7 @@ from services.notifier import domain
 from services.notifier.domain import Booking, Delivery, LoanBorrowers, Notice, Recipient, Status
 from services.notifier.repository import DeliveryRepository, LoanRepository, RecipientRepository, ReminderRepository
 from services.notifier.settings import Settings
-from shared import topics
+from shared import topics, tracing
 from shared.contracts import notifications as out
 from shared.messaging import MessageContext
 from shared.unit_of_work import UnitOfWork
@@ -115,7 +115,8 @@ class NotifierService:
             delivery = domain.new_delivery(
                 notification_id=nid, event_id=event_id, recipient=recipient, channel=channel, message=message,
                 urgent=notice.urgent, now=self.ctx.now, quiet=quiet,
-                through_gateway=channel in self.settings.webhook_urls, correlation_id=self.ctx.correlationid)
+                through_gateway=channel in self.settings.webhook_urls, correlation_id=self.ctx.correlationid,
+                traceparent=tracing.current_traceparent())
             await self.repos.deliveries.add(delivery)
             if delivery.status is Status.SENT:
                 self.ctx.emit(topics.NOTIFICATIONS_EVENTS, out.NotificationSent(

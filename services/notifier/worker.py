@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 import structlog
@@ -17,12 +19,13 @@ from services.notifier.channels import LocalSender, Outgoing, Sender, SendFailed
 from services.notifier.domain import Delivery, Status
 from services.notifier.repository import DeliveryRepository
 from services.notifier.settings import Settings
-from shared import outbox, topics
+from shared import outbox, topics, tracing
 from shared.clock import Clock
 from shared.contracts import notifications as out
 from shared.db import is_transient
 from shared.messaging import MessageContext, Tables
 from shared.metrics import Decision, ServiceMetrics
+from shared.outbox import OutgoingRecord
 from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("postloan.notifier.worker")
@@ -70,44 +73,41 @@ class DeliveryWorker:
             deliveries = DeliveryRepository(uow)
             due = await deliveries.due(now, self._batch)
             emitted = []
-            outcomes: list[tuple[str, str]] = []  # (channel, outcome), counted once the round has committed
-            calls: list[tuple[str, str, float]] = []  # (channel, ok|error, seconds) of each gateway call
-            decided: list[Decision] = []
+            figures = _Figures()  # counted once the round has committed
             for delivery in due:
                 if (waiting := domain.held(delivery, now, self._quiet)) is not None:
                     deliveries.save(waiting)  # an SMS still waits for the morning
-                    outcomes.append((delivery.channel, "held"))
+                    figures.outcomes.append((delivery.channel, "held"))
                     continue
-                started = time.perf_counter()
-                try:
-                    await senders.get(delivery.channel, local).send(Outgoing.of(delivery))
-                except SendFailed as exc:
-                    calls.append((delivery.channel, "error", time.perf_counter() - started))
-                    after = domain.failed(delivery, now, str(exc), self._retries, self._quiet)
-                    log.info("delivery_failed", notification_id=delivery.notification_id, attempts=after.attempts)
-                else:
-                    calls.append((delivery.channel, "ok", time.perf_counter() - started))
-                    after = domain.sent(delivery, now)
-                outcomes.append((delivery.channel, _OUTCOMES.get(after.status, "retried")))
-                deliveries.save(after)
-                ctx = MessageContext(session, now, "postloan/notifier", delivery.correlation_id, None, unit=uow)
-                self._tell(ctx, after)
-                emitted.extend(ctx.emitted)
-                decided.extend(ctx.decided)
+                # Sent in the causing event's trace: the gateway call and NotificationSent continue it.
+                with tracing.resumed(delivery.traceparent, "deliver", or_new=True,
+                                     attributes={"postloan.notification_id": delivery.notification_id}):
+                    emitted.extend(await self._deliver(uow, senders.get(delivery.channel, local), delivery, now,
+                                                       figures))
             await uow.flush()
             await outbox.add(session, self._tables.outbox, emitted)
         if self._metrics is not None:
-            self._count(self._metrics, outcomes, calls)
-            self._metrics.count_decided(decided)
+            figures.count(self._metrics)
         return len(due)
 
-    @staticmethod
-    def _count(metrics: ServiceMetrics, outcomes: list[tuple[str, str]],
-               calls: list[tuple[str, str, float]]) -> None:
-        for channel, outcome in outcomes:
-            metrics.notifications.labels(channel, outcome).inc()
-        for channel, outcome, seconds in calls:
-            metrics.gateway_latency.labels(channel, outcome).observe(seconds)
+    async def _deliver(self, uow: UnitOfWork, sender: Sender, delivery: Delivery, now: datetime,
+                       figures: "_Figures") -> list[OutgoingRecord]:
+        started = time.perf_counter()
+        try:
+            await sender.send(Outgoing.of(delivery))
+        except SendFailed as exc:
+            figures.calls.append((delivery.channel, "error", time.perf_counter() - started))
+            after = domain.failed(delivery, now, str(exc), self._retries, self._quiet)
+            log.info("delivery_failed", notification_id=delivery.notification_id, attempts=after.attempts)
+        else:
+            figures.calls.append((delivery.channel, "ok", time.perf_counter() - started))
+            after = domain.sent(delivery, now)
+        figures.outcomes.append((delivery.channel, _OUTCOMES.get(after.status, "retried")))
+        DeliveryRepository(uow).save(after)
+        ctx = MessageContext(uow.session, now, "postloan/notifier", delivery.correlation_id, None, unit=uow)
+        self._tell(ctx, after)
+        figures.decided.extend(ctx.decided)
+        return ctx.emitted
 
     @staticmethod
     def _tell(ctx: MessageContext, d: Delivery) -> None:
@@ -122,3 +122,19 @@ class DeliveryWorker:
                 notification_id=d.notification_id, event_id=d.event_id, customer_id=d.customer_id,
                 channel=d.channel, template=d.template, language=d.language, failed_at=now, error=d.last_error or "",
                 attempts=d.attempts), subject=d.customer_id)
+
+
+@dataclass
+class _Figures:
+    """What one delivery round did, for the metrics."""
+
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (channel, sent|failed|retried|held)
+    calls: list[tuple[str, str, float]] = field(default_factory=list)  # (channel, ok|error, seconds) per send
+    decided: list[Decision] = field(default_factory=list)
+
+    def count(self, metrics: ServiceMetrics) -> None:
+        for channel, outcome in self.outcomes:
+            metrics.notifications.labels(channel, outcome).inc()
+        for channel, outcome, seconds in self.calls:
+            metrics.gateway_latency.labels(channel, outcome).observe(seconds)
+        metrics.count_decided(self.decided)

@@ -10,6 +10,7 @@ import structlog
 
 from services.console.settings import Settings
 from services.console.web.auth import SignInNeeded, Staff
+from shared import tracing
 
 log = structlog.get_logger("postloan.console.apis")
 
@@ -64,12 +65,18 @@ class OwningServices:
                    params: dict[str, Any] | None = None) -> httpx.Response:
         """The service's answer when it is a success (2xx); Refused, SignInNeeded or Unavailable otherwise."""
         url = f"{self._bases[service].rstrip('/')}{path}"
-        try:
-            response = await self._client.request(method, url, json=json, params=params,
-                                                  headers={"authorization": f"Bearer {staff.access_token}"})
-        except httpx.HTTPError as exc:
-            log.warning("owning_service_unreachable", service=service, error=type(exc).__name__)
-            raise Unavailable(service) from None
+        # A CLIENT span named by the service, not the path (it may carry what was typed into a form); its context
+        # goes along, so the owning service's span joins the page's trace.
+        attributes = {"http.request.method": method, "server.address": service}
+        with tracing.calling(f"{method} {service}", attributes) as traced:
+            try:
+                response = await self._client.request(
+                    method, url, json=json, params=params,
+                    headers={"authorization": f"Bearer {staff.access_token}", **traced.headers()})
+            except httpx.HTTPError as exc:
+                log.warning("owning_service_unreachable", service=service, error=type(exc).__name__)
+                raise Unavailable(service) from None
+            traced.answered(response.status_code)
         if response.status_code == 401:
             raise SignInNeeded
         if response.status_code >= 500:

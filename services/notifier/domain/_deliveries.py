@@ -56,6 +56,7 @@ class Delivery:
     urgent: bool
     last_error: str | None
     correlation_id: str | None
+    traceparent: str | None = None  # the causing event's trace context: sending it later continues that trace
 
 
 class NextTry(NamedTuple):
@@ -98,7 +99,7 @@ def next_try(channel: str, urgent: bool, failed_at: datetime, attempts: int, bas
 
 def new_delivery(*, notification_id: str, event_id: str, recipient: Recipient, channel: str, message: Message,
                  urgent: bool, now: datetime, quiet: QuietHours, through_gateway: bool,
-                 correlation_id: str | None) -> Delivery:
+                 correlation_id: str | None, traceparent: str | None = None) -> Delivery:
     """A message for one channel, as it is first recorded. A channel without a gateway is delivered at once (the
     record is the message); a non-urgent SMS in the quiet hours is held until they end; the rest waits for the
     delivery worker."""
@@ -114,7 +115,7 @@ def new_delivery(*, notification_id: str, event_id: str, recipient: Recipient, c
                     channel=channel, template=message.template, language=message.language, body=message.body,
                     status=status, attempts=1 if sent else 0, created_at=now, sent_at=now if sent else None,
                     contact=recipient.contact(channel), next_attempt_at=due, urgent=urgent, last_error=None,
-                    correlation_id=correlation_id)
+                    correlation_id=correlation_id, traceparent=traceparent)
 
 
 def held(delivery: Delivery, now: datetime, quiet: QuietHours) -> Delivery | None:

@@ -40,7 +40,8 @@ class Gateway:
                 break
         headers = dict(scope["headers"])
         key = headers.get(b"idempotency-key")
-        self.calls.append({"body": body, "key": key, "auth": headers.get(b"authorization")})
+        self.calls.append({"body": body, "key": key, "auth": headers.get(b"authorization"),
+                           "traceparent": headers.get(b"traceparent")})
         status = 503 if len(self.of(key)) <= self.failures else 200
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})

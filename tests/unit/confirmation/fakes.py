@@ -27,15 +27,20 @@ from shared.messaging import MessageContext
 class FakeTasks:
     def __init__(self, *tasks: Task) -> None:
         self.rows = {t.task_id: t for t in tasks}
+        self.traces: dict[str, str | None] = {}
 
     async def get(self, task_id: str) -> Task | None:
         return self.rows.get(task_id)
 
     peek = get
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task, traceparent: str | None = None) -> None:
         assert task.task_id not in self.rows, "a task is inserted once"
         self.rows[task.task_id] = task
+        self.traces[task.task_id] = traceparent
+
+    async def trace_of(self, task_id: str) -> str | None:
+        return self.traces.get(task_id)
 
     def save(self, task: Task, at: datetime) -> None:
         self.rows[task.task_id] = task

@@ -1,0 +1,387 @@
+"""OpenTelemetry traces: one customer's request is one trace across the services.
+
+The W3C trace context travels in each CloudEvent (the CloudEvents distributed-tracing extension: `traceparent`,
+and `tracestate` when there is one) and in the Kafka record's `traceparent` header. Spans are exported over
+OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (`setup`, once per process; the other OTEL_* variables, e.g.
+OTEL_BSP_SCHEDULE_DELAY, are the SDK's). Otherwise tracing is off at no cost: every function here returns at once
+(a shared null context, no span, nothing written into events).
+
+A trace context read from a record or a request is a stranger's: anything but a valid W3C value of bounded size is
+ignored (a new trace starts); it never fails, never dead-letters a record. Spans carry ids (loans, requests,
+tasks, events) and never personal data (names, phones, ID numbers), nor an exception's message (it may quote
+input): a failed span's status names the exception's type only.
+"""
+
+import contextlib
+import functools
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
+MAX_TRACEPARENT = 128  # the contract's identifier bound; a version-00 traceparent is 55 characters
+MAX_TRACESTATE = 512  # W3C: at most 32 list members, and 512 characters is what a propagator must keep
+MAX_LINKS = 32  # an outbox write of many traces links at most this many of them
+
+# W3C trace-context list members (key=value), checked before the SDK sees them: its parser logs a stranger's
+# text at WARNING when it refuses it, and a log is no place for it.
+_MEMBER = re.compile(r"([a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})"
+                     r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
+
+_W3C = TraceContextTextMapPropagator()
+_OFF: AbstractContextManager[None] = contextlib.nullcontext()  # reusable and re-entrant: one for every call
+_NO_CARRIER: Mapping[str, str] = {}
+_tracer: Tracer | None = None  # None: tracing is off
+
+
+def setup(service: str) -> bool:
+    """Installs the process's tracer provider when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (and OTEL_SDK_DISABLED is
+    not true): resource `service.name=postloan-<service>`, a batch span processor and the OTLP/HTTP exporter, which
+    read the standard OTEL_* variables. Once per process; returns whether tracing is on."""
+    if _tracer is not None:
+        return True
+    if not os.environ.get(ENDPOINT, "").strip() or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    # Imported here: a process without an endpoint never loads the SDK or the exporter.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": f"postloan-{service}",
+                                                        "service.namespace": "postloan"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)  # for any library that traces through the global API
+    install(provider)
+    return True
+
+
+def install(provider: "TracerProvider | None") -> None:
+    """Traces with `provider` from now on (None: off). `setup` calls it; tests give an in-memory provider."""
+    global _tracer
+    _tracer = None if provider is None else provider.get_tracer("postloan")
+
+
+def enabled() -> bool:
+    return _tracer is not None
+
+
+# --- the trace context in and out of records -------------------------------------------------------------------
+
+def extract(traceparent: object, tracestate: object = None) -> Context | None:
+    """The trace context of a traceparent (and tracestate) from a record or a request, or None when it is not a
+    valid, bounded W3C value (then a new trace starts). Never raises, whatever it is given."""
+    if not isinstance(traceparent, str) or len(traceparent) > MAX_TRACEPARENT:
+        return None
+    return _parsed(traceparent, tracestate if isinstance(tracestate, str) and _valid_tracestate(tracestate) else None)
+
+
+@functools.lru_cache(maxsize=1024)  # the relay meets each context again (a row per event of a decision)
+def _parsed(traceparent: str, tracestate: str | None) -> Context | None:
+    carrier = {TRACEPARENT: traceparent} if tracestate is None else {TRACEPARENT: traceparent, TRACESTATE: tracestate}
+    try:
+        context = _W3C.extract(carrier, context=Context())
+    except Exception:  # the propagator's promise is not ours to stake a record on
+        return None
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def _valid_tracestate(value: str) -> bool:
+    """W3C tracestate: 1 to 32 list members `key=value`, keys unique, 512 characters at most."""
+    if len(value) > MAX_TRACESTATE:
+        return False
+    members = [m.strip(" \t") for m in value.split(",")]
+    members = [m for m in members if m]
+    keys = [m.split("=", 1)[0] for m in members]
+    return (0 < len(members) <= 32 and len(set(keys)) == len(keys)
+            and all(_MEMBER.fullmatch(m) is not None for m in members))
+
+
+def context_of(extensions: Mapping[str, Any] | None, headers: Iterable[Sequence[Any]] = ()) -> Context | None:
+    """A record's trace context: its CloudEvent's `traceparent` / `tracestate` attributes, or else its Kafka
+    `traceparent` header; None when neither holds a valid one."""
+    if extensions:
+        found = extract(extensions.get(TRACEPARENT), extensions.get(TRACESTATE))
+        if found is not None:
+            return found
+    return extract(_header(headers, TRACEPARENT))
+
+
+def _header(headers: Iterable[Sequence[Any]], name: str | bytes) -> str | None:
+    """The first `name` header's value as text (Kafka's are bytes, ASGI's names too, the outbox's text), or None
+    when absent, too long or not ASCII."""
+    for key, value in headers or ():
+        if key == name and isinstance(value, bytes | str) and len(value) <= MAX_TRACESTATE:
+            try:
+                return value.decode("ascii") if isinstance(value, bytes) else value
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _sampled(context: Context) -> bool:
+    """Whether a context's trace is being recorded. Spans under one that is not are not even started: the SDK's
+    samplers are parent-based by default (and by OTEL_TRACES_SAMPLER=parentbased_*), so they would drop them, at
+    the price of making them. At a high rate, sampling (say parentbased_traceidratio) then costs next to nothing."""
+    return trace.get_current_span(context).get_span_context().trace_flags.sampled
+
+
+_SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(1, 256, 2))
+
+
+def _flagged(traceparent: str) -> bool:
+    """Whether a traceparent's flags say "sampled", read from the text: the outbox and the relay skip the records
+    of traces not recorded without parsing them (`_sampled`)."""
+    return traceparent[53:55] in _SAMPLED_FLAGS
+
+
+def carrier() -> Mapping[str, str]:
+    """The current span's context as CloudEvent attributes (`traceparent`, and `tracestate` when not empty); empty
+    when tracing is off or no span is current."""
+    if _tracer is None:
+        return _NO_CARRIER
+    current = trace.get_current_span().get_span_context()
+    if not current.is_valid:
+        return _NO_CARRIER
+    if current.trace_state:
+        return {**_carrier_of(current.trace_id, current.span_id, current.trace_flags),
+                TRACESTATE: current.trace_state.to_header()}
+    return _carrier_of(current.trace_id, current.span_id, current.trace_flags)
+
+
+@functools.lru_cache(maxsize=256)  # a decision emits several events in the same span (callers never change it)
+def _carrier_of(trace_id: int, span_id: int, flags: int) -> Mapping[str, str]:
+    return {TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"}
+
+
+def current_traceparent() -> str | None:
+    """The current span's traceparent, to store with state that a later message continues (a task, a delivery)."""
+    return carrier().get(TRACEPARENT)
+
+
+# --- spans ---------------------------------------------------------------------------------------------------------
+
+class _Scope:
+    """A started span made current for a block, ended after it; a failure sets its status to the exception's type,
+    never its message. `then` (a tracer and a name) opens a child span inside it for the same block. A class, not a
+    generator: it is on every consumed record's path."""
+
+    __slots__ = ("_inner", "_span", "_then", "_token")
+
+    def __init__(self, started: Span, then: tuple[Tracer, str] | None = None) -> None:
+        self._span, self._then = started, then
+        self._inner: _Scope | None = None
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        if self._then is not None:
+            tracer, name = self._then
+            self._inner = _Scope(tracer.start_span(name))
+            self._inner.__enter__()
+        return self._span
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._inner is not None:
+            self._inner.__exit__(kind)
+        if kind is not None:
+            self._span.set_status(Status(StatusCode.ERROR, kind.__name__))
+        otel_context.detach(self._token)
+        self._span.end()
+
+
+Attributes = Mapping[str, AttributeValue]
+
+
+def _scope(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: Context | None = None,
+           links: Sequence[Link] = (), attributes: Attributes | None = None) -> _Scope:
+    started = tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
+                                set_status_on_exception=False)
+    if attributes and started.is_recording():
+        started.set_attributes(attributes)
+    return _Scope(started)
+
+
+def span(name: str, attributes: Attributes | None = None) -> AbstractContextManager[Span | None]:
+    """An internal span, child of the current one, for the block."""
+    if _tracer is None:
+        return _OFF
+    return _scope(_tracer, name, attributes=attributes)
+
+
+def consuming(topic: str, partition: int, offset: int, event: Any,
+              headers: Iterable[Sequence[Any]] = ()) -> AbstractContextManager[Span | None]:
+    """Handling one consumed record: a CONSUMER span `consume <topic>` whose parent is the record's trace context
+    (a new trace when it has none), and inside it the current span `decide <type>`, so what the handler emits
+    carries the decision's context."""
+    if _tracer is None:
+        return _OFF
+    parent = context_of(event.model_extra, headers)
+    if parent is not None and not _sampled(parent):
+        return _Scope(trace.get_current_span(parent))  # carried on as it came, no span made (see `_sampled`)
+    consumed = _tracer.start_span(f"consume {topic}", context=parent or Context(), kind=SpanKind.CONSUMER,
+                                  record_exception=False, set_status_on_exception=False)
+    if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
+        return _Scope(consumed)
+    consumed.set_attributes({
+        "messaging.system": "kafka", "messaging.destination.name": topic,
+        "messaging.destination.partition.id": str(partition), "messaging.kafka.offset": offset,
+        "messaging.message.id": event.id, "cloudevents.event_type": event.type,
+        "cloudevents.event_subject": event.subject or "",
+    })
+    return _Scope(consumed, then=(_tracer, f"decide {event.type}"))
+
+
+def deciding(message_type: str) -> AbstractContextManager[Span | None]:
+    """A `decide <type>` span for a message that did not come from Kafka (a staff command over HTTP)."""
+    return span(f"decide {message_type}")
+
+
+def resumed(traceparent: object, name: str, *, or_new: bool = False,
+            attributes: Attributes | None = None) -> AbstractContextManager[Span | None]:
+    """A span continuing the trace stored with some state when later work acts on it (the request's, kept with its
+    call task; the causing event's, kept with a delivery or a timer): its parent is `traceparent`, and the span
+    current now (the command or the round that brought the work) is linked. Without a valid stored context:
+    nothing, or with `or_new` a span starting a trace of its own."""
+    if _tracer is None:
+        return _OFF
+    parent = extract(traceparent)
+    if parent is None and not or_new:
+        return _OFF
+    now = trace.get_current_span().get_span_context()
+    links = [Link(now)] if now.is_valid else []
+    return _scope(_tracer, name, parent=parent or Context(), links=links, attributes=attributes)
+
+
+def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
+    """One write of a batch of records (the outbox's, each with its `headers`): parented by the first record's
+    trace context, linked to the others' (a batch may serve several traces). No span when none carries one."""
+    if _tracer is None:
+        return _OFF
+    found = dict.fromkeys(t for r in records if (t := _header(r.headers, TRACEPARENT)) is not None and _flagged(t))
+    contexts = [c for c in map(extract, found) if c is not None]
+    if not contexts:
+        return _OFF
+    links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts[1:MAX_LINKS + 1]]
+    return _scope(_tracer, "outbox write", parent=contexts[0], links=links,
+                  attributes={"messaging.batch.message_count": len(records)})
+
+
+def publishing(topic: str, headers: Iterable[Sequence[Any]]) -> Span | None:
+    """A PRODUCER span `publish <topic>` for one record the relay sends, parented by the context in the record's
+    `traceparent` header; the caller ends it when the broker answered (`published`). None (no span at all) when
+    tracing is off or the record carries no context: the relay sends thousands of records a second."""
+    if _tracer is None:
+        return None
+    traceparent = _header(headers, TRACEPARENT)
+    parent = extract(traceparent) if traceparent is not None and _flagged(traceparent) else None
+    if parent is None:
+        return None
+    started = _tracer.start_span(f"publish {topic}", context=parent, kind=SpanKind.PRODUCER)
+    if started.is_recording():
+        started.set_attributes({"messaging.system": "kafka", "messaging.destination.name": topic})
+    return started
+
+
+def published(started: Span | None, error: BaseException | str | None) -> None:
+    """Ends a `publishing` span: `error` is the refusal or failure, None when the broker took the record."""
+    if started is None:
+        return
+    if error is not None:
+        started.set_status(Status(StatusCode.ERROR, error if isinstance(error, str) else type(error).__name__))
+    started.end()
+
+
+# --- HTTP ----------------------------------------------------------------------------------------------------------
+
+class Call:
+    """A CLIENT span's handle: the headers that carry it to the server, and the answer's status."""
+
+    def __init__(self, opened: Span | None) -> None:
+        self._span = opened
+
+    def headers(self) -> Mapping[str, str]:
+        return carrier() if self._span is not None else _NO_CARRIER
+
+    def answered(self, status: int) -> None:
+        if self._span is not None and self._span.is_recording():
+            self._span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                self._span.set_status(Status(StatusCode.ERROR, str(status)))
+
+
+_NO_CALL = Call(None)
+_OFF_CALL: AbstractContextManager[Call] = contextlib.nullcontext(_NO_CALL)
+
+
+def calling(name: str, attributes: Attributes | None = None) -> AbstractContextManager[Call]:
+    """A CLIENT span `name` (`<METHOD> <service>`, `POST <channel> gateway`) around an outgoing HTTP call, child of
+    the current span; `Call.headers()` carries it to the server, so the callee's span joins the trace."""
+    if _tracer is None:
+        return _OFF_CALL
+    return _call(_scope(_tracer, name, kind=SpanKind.CLIENT, attributes=attributes))
+
+
+@contextlib.contextmanager
+def _call(scope: _Scope) -> Iterator[Call]:
+    with scope as opened:
+        yield Call(opened)
+
+
+class ServerSpans:
+    """ASGI middleware: a SERVER span per HTTP request, `<METHOD> <route template>` (never the path itself, which
+    may carry what the caller typed), joined to the caller's trace when it sent a valid `traceparent`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or _tracer is None:
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or ()
+        parent = extract(_header(headers, TRACEPARENT.encode()), _header(headers, TRACESTATE.encode())) or Context()
+        status = 0
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        method = str(scope.get("method", "GET"))
+        with _scope(_tracer, method, kind=SpanKind.SERVER, parent=parent) as served:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                _describe_request(served, method, scope, status)
+
+
+def _describe_request(served: Span, method: str, scope: Mapping[str, Any], status: int) -> None:
+    if not served.is_recording():
+        return
+    route = getattr(scope.get("route"), "path", None)  # FastAPI puts the matched route in the scope
+    if isinstance(route, str):
+        served.update_name(f"{method} {route}")
+        served.set_attribute("http.route", route)
+    served.set_attributes({"http.request.method": method, "http.response.status_code": status})
+    if status >= 500:
+        served.set_status(Status(StatusCode.ERROR, str(status)))
+
+
+def instrument(app: Any) -> None:
+    """Adds the SERVER spans to an ASGI app when tracing is on (off: the app is left as it is)."""
+    if _tracer is not None:
+        app.add_middleware(ServerSpans)
