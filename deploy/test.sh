@@ -13,5 +13,5 @@ export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
 deploy/lint.sh
 .venv/bin/pytest tests/unit -q "$@"
-.venv/bin/pytest tests/integration tests/e2e tests/browser -q "$@"
+.venv/bin/pytest tests/integration tests/e2e tests/browser -q --durations=25 "$@"  # the slowest: where the time goes
 echo "tests: $(( $(date +%s) - start )) s"
