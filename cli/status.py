@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from rich import box
 from rich.table import Table
 
 from services import SERVICES
@@ -89,9 +90,11 @@ def _cell(value: object, *, bad: bool = False) -> str:
 
 
 def table(rows: list[Figures]) -> Table:
-    out = Table(title="services (from /metrics)")
-    for column in ("service", "state", "lag", "outbox unsent", "oldest unsent s", "parked", "timers due",
-                   "timers parked", "dead-lettered", "relay"):
+    out = Table(title="services (from /metrics): lag, outbox, timers due, dead letters sent", box=box.SIMPLE_HEAD,
+                pad_edge=False)
+    # Short headings: the table fits an 80-column terminal (outbox: unsent, oldest unsent age, parked rows).
+    out.add_column("service", min_width=12, no_wrap=True)
+    for column in ("state", "lag", "unsent", "oldest s", "parked", "timers", "t.parked", "dlq", "relay"):
         out.add_column(column)
     for f in rows:
         state = ("[red]down[/red]" if not f.up else "ready" if f.ready else "[red]not ready[/red]")
