@@ -38,7 +38,8 @@ from shared.outbox import backlog
 from shared.relay import OutboxRelay
 from shared.retention import PruneHook, Pruner
 from shared.settings import ServiceSettings
-from shared.timers import TimerHandler, TimerRunner, due_count, parked_count, timer_table
+from shared.timers import TimerHandler, TimerRunner, timer_table
+from shared.timers import figures as timer_figures
 from shared.unit_of_work import Prepare
 
 log = structlog.get_logger("postloan.runtime")
@@ -335,9 +336,8 @@ class ServiceRuntime:
         try:
             async with asyncio.timeout(2.0), self.engine.connect() as conn:
                 waiting = await backlog(conn, self.tables.outbox, outbox_parked_table(self.spec.metadata))
-                timers = 0 if self.spec.timers is None else await parked_count(conn, timer_table(self.spec.metadata))
-                due = 0 if self.spec.timers is None else await due_count(conn, timer_table(self.spec.metadata),
-                                                                          self.clock.now())
+                timers, due = (0, 0) if self.spec.timers is None else await timer_figures(
+                    conn, timer_table(self.spec.metadata), self.clock.now())
         except Exception as exc:  # unknown is not ready
             log.warning("readiness_unknown", error=repr(exc)[:300])
             return checks, figures

@@ -82,15 +82,23 @@ async def schedule(uow: UnitOfWork, table: Table, kind: str, key: str, due_at: d
     ))
 
 
+def _parked(table: Table) -> Any:
+    return select(func.count()).select_from(table).where(table.c.parked_at.is_not(None))
+
+
 async def parked_count(session: AsyncSession | AsyncConnection, table: Table) -> int:
     """Timers parked after too many failures (a partial index keeps this cheap)."""
-    return int(await session.scalar(select(func.count()).select_from(table).where(table.c.parked_at.is_not(None))) or 0)
+    return int(await session.scalar(_parked(table)) or 0)
 
 
-async def due_count(session: AsyncSession | AsyncConnection, table: Table, now: datetime) -> int:
-    """Timers due by `now` and not parked: what the next rounds will fire (a growing figure means they lag)."""
-    return int(await session.scalar(select(func.count()).select_from(table)
-                                    .where(table.c.due_at <= now, table.c.parked_at.is_(None))) or 0)
+async def figures(session: AsyncSession | AsyncConnection, table: Table, now: datetime) -> tuple[int, int]:
+    """(parked, due by `now` and not parked) in one round trip, each count from its own index: what /ready and
+    /metrics show (a growing due figure means the rounds lag)."""
+    parked = _parked(table).scalar_subquery()
+    due = (select(func.count()).select_from(table)
+           .where(table.c.due_at <= now, table.c.parked_at.is_(None)).scalar_subquery())
+    row = (await session.execute(select(parked, due))).one()
+    return int(row[0]), int(row[1])
 
 
 async def cancel(uow: UnitOfWork, table: Table, kind: str, key: str) -> None:
