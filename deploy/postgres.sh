@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local PostgreSQL for postloan: start | stop | status | restart | secrets | admin-url | url <service>.
+# Local PostgreSQL for postloan: start | stop | status | restart | data | secrets | admin-url | url <service>.
 # If POSTLOAN_DATABASE_URL names a server that answers, that server is used (the URL is its superuser's) and nothing
 # is started. Otherwise Debian's postgresql package is installed when missing and a server the project owns is
 # started on 127.0.0.1:PG_PORT (55432) with its own data folder, superuser "postloan" and database "postloan".
@@ -17,8 +17,13 @@ export POSTLOAN_PG_SECRETS=${PG_SECRETS_DIR:-$state/secrets/postgres}
 export POSTLOAN_PG_SERVER=${POSTLOAN_DATABASE_URL:-postgresql+asyncpg://postloan@127.0.0.1:$port/$db}
 
 # initdb refuses to run as root: as root the server runs as the "postgres" system user, in a folder
-# that user can reach even when the project sits under a private home directory.
-if [ "$(id -u)" = 0 ]; then data_root=/var/tmp/postloan-pg; run_as=(runuser -u postgres --); else data_root="$state/postgres"; run_as=(); fi
+# that user can reach even when the project sits under a private home directory. That folder is one per checkout
+# (named by its state folder), like .local/postgres otherwise: a cluster is bound to the passwords in its checkout's
+# secrets, so another checkout's cluster left on the machine (stopped) must never be started in its place.
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$state"
+  data_root=/var/tmp/postloan-pg/$(realpath "$state" | sha256sum | cut -c1-12); run_as=(runuser -u postgres --)
+else data_root="$state/postgres"; run_as=(); fi
 data="$data_root/data-$port"
 logfile="$data_root/postgres-$port.log"
 
@@ -129,8 +134,9 @@ status() {
 
 case "${1:-}" in
   start) start ;; stop) stop ;; status) status ;; restart) stop; start ;;
+  data) echo "$data" ;;  # this checkout's data folder (its log beside it, postgres-<port>.log)
   secrets) roles secrets $(service_names) ;;  # the passwords alone, for docker-compose.yml (its file secrets)
   admin-url) roles admin-url ;;  # SQLAlchemy URL of the superuser, password included (other scripts call this)
   url) roles url "${2:?usage: $0 url <service>}" ;;  # the service's own URL, password included
-  *) echo "usage: $0 start|stop|status|restart|secrets|admin-url|url <service>" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|data|secrets|admin-url|url <service>" >&2; exit 2 ;;
 esac

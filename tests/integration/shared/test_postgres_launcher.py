@@ -23,12 +23,11 @@ def _free_port() -> int:
 
 
 class Launcher:
-    def __init__(self, state: Path) -> None:
-        self.port = _free_port()
+    def __init__(self, state: Path, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.state = state
         self.secrets = state / "secrets" / "postgres"
-        root_owned = os.getuid() == 0  # as root the data sits where the "postgres" system user can reach it
-        self.data = (Path("/var/tmp/postloan-pg") if root_owned else state / "postgres") / f"data-{self.port}"
+        self.data = Path(self("data").strip())  # as root, where the "postgres" system user can reach it
 
     def __call__(self, *args: str) -> str:
         env = {k: v for k, v in os.environ.items() if k not in ("POSTLOAN_DATABASE_URL", "PG_SECRETS_DIR")}
@@ -48,15 +47,18 @@ class Launcher:
         subprocess.run([*prefix, *command], input=stdin, text=True, check=True, capture_output=True)
 
 
+def _remove(it: Launcher) -> None:
+    it("stop")
+    shutil.rmtree(it.data.parent, ignore_errors=True)  # the checkout's folder: data, log and socket
+
+
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
     it = Launcher(tmp_path)
     try:
         yield it
     finally:
-        it("stop")
-        shutil.rmtree(it.data, ignore_errors=True)
-        it.data.with_name(f"postgres-{it.port}.log").unlink(missing_ok=True)
+        _remove(it)
 
 
 async def _refused(url: str) -> None:
@@ -102,3 +104,20 @@ async def test_a_new_cluster_asks_for_scram_and_a_trust_cluster_is_converted_on_
     await _refused(converted)
     assert await _signs_in(converted) == "postloan"
     assert await _signs_in(launcher("url", "requests").strip()) == "postloan_requests"
+
+
+async def test_another_checkouts_stopped_cluster_on_the_same_port_is_not_started_in_its_place(
+    launcher: Launcher, tmp_path: Path,
+) -> None:
+    """CI clones into a new folder on a machine where an earlier checkout's cluster (its passwords in that checkout)
+    was left stopped on the default port: the new checkout gets a cluster of its own, opened by its own passwords."""
+    launcher("start")
+    launcher("stop")
+    other = Launcher(tmp_path / "another-checkout", port=launcher.port)
+    try:
+        assert other.data != launcher.data
+        other("start")
+        assert await _signs_in(other("admin-url").strip()) == "postloan"
+        assert other("admin-url") != launcher("admin-url")
+    finally:
+        _remove(other)
