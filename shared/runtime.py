@@ -389,8 +389,10 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
+        # No redirect for a path with a slash too many: an id that decodes to "/" (`/tasks/%2F`) is a 404, not a 307
+        # to another route.
         app = FastAPI(title=f"postloan {self.spec.name}", version=self.spec.version,
-                      description=self.spec.description, lifespan=lifespan)
+                      description=self.spec.description, lifespan=lifespan, redirect_slashes=False)
         # Every bad input is a 4xx, never a 500: refused before any route when no route can judge it.
         http.guard(app, max_body_bytes=self.settings.http_max_body_bytes)
 
