@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,6 +14,31 @@ import httpx
 
 from harness.builders import ACCOUNT_DAY
 from harness.infra import ROOT, Infra
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and every live descendant (a service's relay child, say), from /proc:
+    what a process spent, whatever else the machine did meanwhile (its throughput swings with that, this does not)."""
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()  # after "(comm)", which may hold spaces
+        except OSError:  # gone meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        spent[child] = (int(fields[11]) + int(fields[12])) / tick
+    return sum(t for p, t in spent.items() if _descends(p, pid, parents))
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = parents.get(pid, 0)
+    return pid == ancestor
 
 
 @contextlib.asynccontextmanager
