@@ -2,9 +2,9 @@
 JSON schemas (kubernetes-validate, strict: an unknown field is an error), the operators' kinds against the schemas
 of their published CRDs (deploy/k8s/schemas, made by deploy.k8s.crd_schemas). A kind known to neither is an error.
 
-`python -m deploy.k8s.validate [OVERLAY...]` prints, per overlay, the documents validated by kind; exit status 1 on
-the first overlay with an invalid document (each error names the document and the field). kustomize is the binary
-deploy/kustomize.sh installs (`make test` does), never kubectl.
+`python -m deploy.k8s.validate [OVERLAY|FOLDER...]` prints, per overlay, the documents validated by kind; exit status
+1 on the first overlay with an invalid document (each error names the document and the field). kustomize is the
+binary deploy/kustomize.sh installs (`make test` does), never kubectl.
 """
 
 import json
@@ -102,9 +102,10 @@ def summary(overlay: str, kinds: Counter[str]) -> str:
 
 
 def main(overlays: list[str]) -> int:
+    """Each overlay by name (deploy/k8s/overlays/NAME), or a kustomization's folder (a name with a slash)."""
     for overlay in overlays or OVERLAYS:
         try:
-            print(summary(overlay, validate_all(build(overlay))))
+            print(summary(overlay, validate_all(build(Path(overlay) if "/" in overlay else overlay))))
         except (InvalidManifest, FileNotFoundError) as exc:
             print(f"{overlay}: INVALID: {exc}", file=sys.stderr)
             return 1
