@@ -49,3 +49,4 @@ INGRESS_NAMESPACE: Final = "ingress-nginx"
 IDP_NAMESPACE: Final = "keycloak"
 IDP_PORTS: Final = (8080, 8443)
 KEDA_NAMESPACE: Final = "keda"  # its operator reads the consumer groups' offsets from the brokers
+CONSOLE_SESSION_SECRET: Final = "postloan-console-session"  # key `session-key`: every console copy signs with it

@@ -70,7 +70,7 @@ def _volumes(service: str) -> list[Doc]:
                _secret_volume("kafka-ca", names.KAFKA_CA_SECRET, "ca.crt", "ca.crt"),
                _secret_volume("db-ca", names.DB_CA_SECRET, "ca.crt", "ca.crt")]
     if service == "console":  # every copy signs and checks the sign-in's state cookie with the same key
-        volumes.append(_secret_volume("console", "postloan-console-session", "session-key", "session-key"))
+        volumes.append(_secret_volume("console", names.CONSOLE_SESSION_SECRET, "session-key", "session-key"))
     return volumes
 
 
@@ -117,7 +117,10 @@ def deployment(service: str) -> Doc:
         "spec": {
             "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels}, "spec": {
+            # The annotations a Prometheus discovering pods (kubernetes_sd) scrapes by; its NetworkPolicy lets it in.
+            "template": {"metadata": {"labels": labels, "annotations": {
+                "prometheus.io/scrape": "true", "prometheus.io/port": str(SERVICES[service]),
+                "prometheus.io/path": "/metrics"}}, "spec": {
                 "automountServiceAccountToken": False,  # the services never call the Kubernetes API
                 "securityContext": {"runAsNonRoot": True, "runAsUser": names.UID, "runAsGroup": names.UID,
                                     "fsGroup": names.UID, "seccompProfile": {"type": "RuntimeDefault"}},

@@ -51,6 +51,8 @@ def test_every_deployment_runs_its_service_with_both_probes_resources_and_a_lock
                                         "capabilities": {"drop": ["ALL"]}}
         assert pod["automountServiceAccountToken"] is False
         assert "replicas" not in deployment["spec"], "KEDA owns the number of copies"
+        scrape = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert (scrape["prometheus.io/path"], scrape["prometheus.io/port"]) == ("/metrics", str(SERVICES[service]))
 
 
 def _image_uid() -> int:
