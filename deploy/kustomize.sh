@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kustomize for rendering deploy/k8s's overlays offline (never kubectl's, which a fresh machine may lack):
-# install | path. `install` builds the pinned release with the machine's Go into $state/tools/bin (once: a no-op when
-# that version is there; about three minutes on two cores the first time, its modules cached under $state/tools/go).
+# install | path. `install` builds the pinned release with the machine's Go into $state/tools/bin: once per checkout
+# (a no-op when that version is there). Go's own module and build caches are the machine's (~/go, ~/.cache), so the
+# first build on a machine takes about three minutes on two cores and a fresh clone's (CI's) a few seconds.
 # Settings: KUSTOMIZE_VERSION (the pin below), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # POSTLOAN_STATE_DIR (<project>/.local).
 set -euo pipefail
@@ -19,8 +20,8 @@ install() {
   [ -x "$go" ] || { echo "kustomize: Go is needed to build kustomize $version (not found: $go)" >&2; exit 1; }
   echo "kustomize: building $version with $("$go" version | cut -d' ' -f3) into $tools/bin" >&2
   mkdir -p "$tools/bin"
-  # GOTOOLCHAIN=local: the machine's Go, never one downloaded; the module cache is ours (writable, so removable).
-  GOTOOLCHAIN=local GOBIN="$tools/bin" GOPATH="$tools/go" GOFLAGS=-modcacherw \
+  # GOTOOLCHAIN=local: the machine's Go, never one downloaded; modules cached writable (so removable).
+  GOTOOLCHAIN=local GOBIN="$tools/bin" GOFLAGS=-modcacherw \
     "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$version" >&2
   installed || { echo "kustomize: $bin does not report $version" >&2; exit 1; }
 }

@@ -48,5 +48,6 @@ MONITORING_NAMESPACE: Final = "monitoring"
 INGRESS_NAMESPACE: Final = "ingress-nginx"
 IDP_NAMESPACE: Final = "keycloak"
 IDP_PORTS: Final = (8080, 8443)
+CNPG_NAMESPACE: Final = "cnpg-system"  # CloudNativePG's operator (its manifest's namespace)
 KEDA_NAMESPACE: Final = "keda"  # its operator reads the consumer groups' offsets from the brokers
 CONSOLE_SESSION_SECRET: Final = "postloan-console-session"  # key `session-key`: every console copy signs with it

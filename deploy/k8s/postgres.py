@@ -61,5 +61,20 @@ def database() -> Doc:
     }
 
 
+def network_policy() -> Doc:
+    """In to the instances: the services (5432), the other instances (replication) and CloudNativePG's operator
+    (its instance manager's port and 5432); nothing else. The operator's namespace is the one its manifest installs."""
+    services = {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": names.PART_OF,
+                                                "app.kubernetes.io/component": "service"}}}
+    instances = {"podSelector": {"matchLabels": {"cnpg.io/cluster": names.DB_CLUSTER}}}
+    operator = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": names.CNPG_NAMESPACE}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": names.DB_CLUSTER, "labels": {"app.kubernetes.io/part-of": names.PART_OF}},
+            "spec": {"podSelector": instances["podSelector"], "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [services, instances], "ports": [{"port": 5432, "protocol": "TCP"}]},
+                                 {"from": [operator], "ports": [{"port": 8000, "protocol": "TCP"},
+                                                                {"port": 5432, "protocol": "TCP"}]}]}}
+
+
 def documents() -> dict[str, list[Doc]]:
-    return {"postgres.yaml": [cluster(), database()]}
+    return {"postgres.yaml": [cluster(), database(), network_policy()]}

@@ -156,7 +156,7 @@ def test_images_are_released_tags_and_production_pulls_from_its_registry(overlay
         assert overlay != "production" or (name.count("/") >= 1 and tag[0].isdigit()), image
 
 
-_POD_KEYS = ("app.kubernetes.io/name", "strimzi.io/kind", "cnpg.io/cluster", "k8s-app")
+_POD_KEYS = ("app.kubernetes.io/name", "strimzi.io/kind", "cnpg.io/cluster", "k8s-app", "app.kubernetes.io/component")
 
 
 def _peers(rules: list[dict[str, Any]], key: str) -> set[str]:
@@ -195,8 +195,17 @@ def test_the_broker_accepts_only_the_services_and_the_autoscaler_over_scram_and_
         assert (listener["tls"], listener["authentication"]["type"]) == (True, "scram-sha-512")
         assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
         peers = listener["networkPolicyPeers"]
-        assert {"app.kubernetes.io/component": "service", "app.kubernetes.io/part-of": names.PART_OF} in [
-            p.get("podSelector", {}).get("matchLabels") for p in peers]
+        assert [p.get("podSelector", {}).get("matchLabels") for p in peers if "podSelector" in p] == [
+            {"app.kubernetes.io/component": "service", "app.kubernetes.io/part-of": names.PART_OF}]
+        assert [p["namespaceSelector"]["matchLabels"] for p in peers if "namespaceSelector" in p] == [
+            {"kubernetes.io/metadata.name": names.KEDA_NAMESPACE}]
+
+
+def test_the_database_accepts_only_the_services_its_instances_and_its_operator() -> None:
+    spec = of_kind("production", "NetworkPolicy")[names.DB_CLUSTER]["spec"]
+    assert spec["podSelector"]["matchLabels"] == {"cnpg.io/cluster": names.DB_CLUSTER}
+    assert _peers(spec["ingress"], "from") == {"/service:5432", f"/{names.DB_CLUSTER}:5432",
+                                               f"{names.CNPG_NAMESPACE}/:8000,5432"}
 
 
 @pytest.mark.parametrize(("overlay", "brokers", "controllers"), [("laptop", 1, 1), ("production", 3, 3)])
