@@ -48,6 +48,9 @@ MONITORING_NAMESPACE: Final = "monitoring"
 INGRESS_NAMESPACE: Final = "ingress-nginx"
 IDP_NAMESPACE: Final = "keycloak"
 IDP_PORTS: Final = (8080, 8443)
+# The realm inside the cluster (the Keycloak operator names its service <name>-service): where the services fetch its
+# keys and the console exchanges codes. Tokens name the issuer browsers see, the overlays' POSTLOAN_AUTH_ISSUER.
+IDP_REALM: Final = f"http://keycloak-service.{IDP_NAMESPACE}.svc:8080/realms/postloan"
 CNPG_NAMESPACE: Final = "cnpg-system"  # CloudNativePG's operator (its manifest's namespace)
 KEDA_NAMESPACE: Final = "keda"  # its operator reads the consumer groups' offsets from the brokers
 CONSOLE_SESSION_SECRET: Final = "postloan-console-session"  # key `session-key`: every console copy signs with it

@@ -20,6 +20,7 @@ Doc = dict[str, Any]
 
 SECRETS = "/run/secrets"  # where the Secret volumes are mounted, read-only
 PASSWORD_ENV = "DATABASE_PASSWORD"  # only to build the URL: Kubernetes expands $(DATABASE_PASSWORD) in the next value
+COMMON_CONFIG = "postloan-common"
 LAG_THRESHOLD = ServiceSettings.model_fields["consumer_max_records"].default  # one batch behind per copy: add a copy
 
 
@@ -54,9 +55,22 @@ def config_map(service: str) -> Doc:
     if service == "console":
         data |= {f"{p}{s.upper()}_URL": f"http://{names.app(s)}:{SERVICES[s]}" for s in console_calls()}
         data |= {f"{p}SESSION_KEY_FILE": f"{SECRETS}/console/session-key",
-                 f"{p}PUBLIC_URL": f"http://localhost:{port}", f"{p}OIDC_INTERNAL_URL": ""}
+                 f"{p}PUBLIC_URL": f"http://localhost:{port}", f"{p}OIDC_INTERNAL_URL": names.IDP_REALM}
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": f"{names.app(service)}-config", "labels": names.labels(service)}, "data": data}
+
+
+def common_config() -> Doc:
+    """Settings every service shares (POSTLOAN_*, the fallback of each prefix) and the environment a read-only root
+    file system needs. The issuer is the one browsers see (a laptop reaches Keycloak by a port-forward, as
+    docker-compose.yml publishes it); keys are fetched inside the cluster."""
+    data = {"POSTLOAN_AUTH_ISSUER": "http://localhost:8180/realms/postloan",
+            "POSTLOAN_AUTH_JWKS_URL": f"{names.IDP_REALM}/protocol/openid-connect/certs",
+            "POSTLOAN_LOG_JSON": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "",  # empty: tracing off (shared/tracing.py); production sends traces
+            "PYTHONDONTWRITEBYTECODE": "1"}
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": COMMON_CONFIG, "labels": {"app.kubernetes.io/part-of": names.PART_OF}}, "data": data}
 
 
 def _secret_volume(name: str, secret: str, key: str, path: str) -> Doc:
@@ -94,7 +108,7 @@ def container(service: str) -> Doc:
     return {
         "name": service, "image": f"{names.IMAGE}:0.1.0", "command": ["python", "-m", f"services.{service}"],
         "ports": [{"name": "http", "containerPort": SERVICES[service], "protocol": "TCP"}],
-        "envFrom": [{"configMapRef": {"name": "postloan-common"}},
+        "envFrom": [{"configMapRef": {"name": COMMON_CONFIG}},
                     {"configMapRef": {"name": f"{names.app(service)}-config"}}],
         "env": _env(service),
         # Startup covers the migrations run at start; liveness is lenient (/health also answers 503 while the broker
@@ -198,6 +212,14 @@ def trigger_authentication(service: str) -> Doc:
                                              "key": f"{prefix(service)}KAFKA_SASL_USERNAME"}]}}
 
 
+# Each change of copies rebalances the group (every copy stops consuming for a moment): add at most two copies a
+# minute, remove one every two minutes after five calm ones, so a burst does not make the group flap.
+_SCALING = {"scaleUp": {"stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+            "scaleDown": {"stabilizationWindowSeconds": 300,
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}
+
+
 def scaled_object(service: str) -> Doc:
     """One lag trigger per consumed topic (the autoscaler follows the most behind); never more copies than
     partitions."""
@@ -211,11 +233,11 @@ def scaled_object(service: str) -> Doc:
             "metadata": {"name": names.app(service), "labels": names.labels(service)},
             "spec": {"scaleTargetRef": {"name": names.app(service)}, "minReplicaCount": 1,
                      "maxReplicaCount": max_copies(service), "pollingInterval": 15, "cooldownPeriod": 300,
-                     "triggers": triggers}}
+                     "advanced": {"horizontalPodAutoscalerConfig": {"behavior": _SCALING}}, "triggers": triggers}}
 
 
 def documents() -> dict[str, list[Doc]]:
     parts = (config_map, deployment, service_doc, disruption_budget, network_policy, trigger_authentication,
              scaled_object)
     return {f"service-{s}.yaml": [part(s) for part in parts] for s in SERVICES} | {
-        "network-default-deny.yaml": [default_deny()]}
+        "network-default-deny.yaml": [default_deny()], "common.yaml": [common_config()]}
