@@ -60,10 +60,20 @@ def _image_uid() -> int:
     return int(user)
 
 
-def test_production_requests_more_than_the_laptop() -> None:
-    def cpu(overlay: str) -> str:
-        return str(container(of_kind(overlay, "Deployment")["postloan-requests"])["resources"]["requests"]["cpu"])
-    assert (cpu("laptop"), cpu("production")) == ("100m", "500m")
+_UNITS = {"m": 0.001, "Mi": 2**20, "Gi": 2**30, "": 1}
+
+
+def _quantity(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(m|Mi|Gi|)", value).groups()
+    return float(number) * _UNITS[unit]
+
+
+def test_production_asks_for_more_than_the_laptop_for_every_service() -> None:
+    for service in SERVICES:
+        laptop, production = (container(of_kind(o, "Deployment")[names.app(service)])["resources"]
+                              for o in ("laptop", "production"))
+        for need, resource in [(n, r) for n in ("requests", "limits") for r in ("cpu", "memory")]:
+            assert _quantity(str(production[need][resource])) > _quantity(str(laptop[need][resource])), (service, need)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
