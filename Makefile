@@ -1,5 +1,5 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
-.PHONY: up up-detached down status test test-unit lint
+.PHONY: up up-detached down status test test-unit lint k8s-validate
 
 up:            ## Kafka, PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
@@ -24,4 +24,7 @@ lint:          ## ruff and mypy (also the first step of `make test`)
 	deploy/lint.sh
 
 test-unit:     ## pure rules and contracts only: no broker, no database
-	deploy/bootstrap.sh && deploy/prometheus.sh install && .venv/bin/pytest tests/unit -q
+	deploy/bootstrap.sh && deploy/prometheus.sh install && deploy/kustomize.sh install && .venv/bin/pytest tests/unit -q
+
+k8s-validate:  ## render deploy/k8s's overlays with kustomize and validate every document offline (also a unit test)
+	deploy/bootstrap.sh && deploy/kustomize.sh install && .venv/bin/python -m deploy.k8s.validate

@@ -9,6 +9,7 @@ cd "$root"
 deploy/bootstrap.sh
 deploy/browser.sh
 deploy/prometheus.sh install  # promtool for the alert rules' unit tests, prometheus for the lag test
+deploy/kustomize.sh install  # renders deploy/k8s's overlays for their offline validation (a unit test)
 export POSTLOAN_PYTHON="$root/.venv/bin/python"
 start=$(date +%s)
 deploy/lint.sh

@@ -1,0 +1,1 @@
+"""The platform's launchers and manifests; Python here only generates and checks them (deploy/k8s)."""

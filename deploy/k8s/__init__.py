@@ -1,0 +1,1 @@
+"""Kubernetes manifests: the generator of the parts derived from the code, and their offline validation."""
