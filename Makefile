@@ -1,5 +1,5 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
-.PHONY: up up-detached down status test test-unit lint
+.PHONY: up up-detached down status test test-unit test-faults lint
 
 up:            ## Kafka, PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
@@ -25,3 +25,6 @@ lint:          ## ruff and mypy (also the first step of `make test`)
 
 test-unit:     ## pure rules and contracts only: no broker, no database
 	deploy/bootstrap.sh && deploy/prometheus.sh install && .venv/bin/pytest tests/unit -q
+
+test-faults:   ## faults under load alone: service copies killed, PostgreSQL restarted (also the last stage of `make test`)
+	deploy/bootstrap.sh && .venv/bin/pytest tests/faults -q

@@ -1,0 +1,89 @@
+"""Issue 16: three copies of the requests service and two of each other service under load, one requests copy (the
+one relaying the outbox) and one confirmation copy killed with SIGKILL mid-load: the groups rebalance, nothing is
+lost and nothing is done twice (tests/faults/support.py says what "twice" means)."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.infra import Infra
+from tests.faults.support import (
+    EVENT_TOPICS,
+    Database,
+    Fleet,
+    LoadDriver,
+    a_workload,
+    rebalanced,
+    relay_leader,
+    scrape,
+    settle,
+)
+from tests.support.kafka import KafkaDriver
+from tests.support.metrics import Samples
+
+pytestmark = pytest.mark.faults
+
+COPIES = {"requests": 3, "confirmation": 2, "appointments": 2, "notifier": 2}
+PARTITIONS = {"postloan.requests": 18, "postloan.confirmation": 18}  # 3 topics of 6 partitions each
+PER_SECOND = 80  # the load spans the kill, the session timeout (10 s) and the rebalance
+
+
+async def test_copies_killed_under_load_lose_nothing_and_do_nothing_twice(
+    fault_infra: Infra, fault_kafka: KafkaDriver, fault_ports: Iterator[int], tmp_path: Path
+) -> None:
+    access, db = fault_infra.kafka_as(), Database(fault_infra)
+    work = a_workload(debit_day_changes=800, bookings=240)
+    fleet = Fleet(fault_infra, tmp_path, fault_ports)
+    try:
+        await fleet.start(COPIES)
+        before = {group: await rebalanced(access, group, members=COPIES[group.split(".")[1]], partitions=n)
+                  for group, n in PARTITIONS.items()}
+        driver = LoadDriver(fault_kafka)
+        await driver.prepare(work, db)
+        victims = [await relay_leader(fleet.of("requests")), fleet.of("confirmation")[0]]
+        async with fault_kafka.watch(*EVENT_TOPICS) as watch:
+            sending = asyncio.create_task(driver.send(work.commands, per_second=PER_SECOND))
+            await driver.reached(len(work.commands) // 3)
+            done_by_victims = [_applied(await scrape(v)) for v in victims]
+            caught = work.commands[:driver.sent]  # sent before the kill: some were in the killed copies' hands
+            killed_at = min(fleet.kill(v) for v in victims)
+            after = {group: await rebalanced(access, group, members=COPIES[group.split(".")[1]] - 1, partitions=n)
+                     for group, n in PARTITIONS.items()}
+            rebalanced_s = time.time() - killed_at
+            new_leader = await relay_leader(fleet.of("requests"))
+            await sending
+            report, tally = await settle(work, watch, db, access)
+        survivors = {p.url: await scrape(p) for p in fleet.of("requests")}
+    finally:
+        fleet.stop()
+    moved = {group: _moved(before[group], after[group]) for group in PARTITIONS}
+    report.write(
+        "copies_killed",
+        copies=COPIES, killed=[f"{v.info.name} (pid {v.popen.pid}, port {v.info.test_port})" for v in victims],
+        killed_after_commands=len(work.commands) // 3, per_second=PER_SECOND,
+        applied_by_the_killed_copies_before=done_by_victims,
+        seconds_to_rebalance=round(rebalanced_s, 1),
+        seconds_to_recover=tally.seconds_to_answer(caught, killed_at),
+        partitions_moved=moved, group_after=after,
+        duplicates_skipped_by_surviving_requests_copies=sum(_applied(s, "duplicate") for s in survivors.values()),
+    )
+    assert all(done_by_victims), "each killed copy had applied records before it died"
+    assert new_leader.popen.poll() is None, "a surviving requests copy relays the outbox"
+    for group, partitions in moved.items():  # the killed member's partitions now belong to the survivors
+        assert partitions and set(partitions) <= {p for ps in after[group].values() for p in ps}, (group, moved)
+    report.assert_exactly_once()
+
+
+def _applied(samples: Samples, outcome: str = "applied") -> int:
+    """Records this copy consumed with `outcome`, every topic and type together."""
+    return int(sum(v for (name, labels), v in samples.items()
+                   if name == "postloan_records_consumed_total" and ("outcome", outcome) in labels))
+
+
+def _moved(before: dict[str, list[str]], after: dict[str, list[str]]) -> list[str]:
+    """The partitions of the member that left the group (the killed copy): the survivors keep their member ids."""
+    [gone] = set(before) - set(after)
+    return before[gone]
