@@ -31,6 +31,8 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -242,6 +244,27 @@ class Database:
 # --- service copies as processes ------------------------------------------------------------------------------------
 
 
+# The copies' environment. The schemas are migrated once before (tests/faults/conftest.py): nine copies running Alembic
+# at once would only queue on its lock. Their bytecode is cached under .local/pycache: with PYTHONDONTWRITEBYTECODE
+# set (as it may be in CI) and a virtualenv installed without bytecode, each copy would compile every module it imports
+# (about 7 s of a core each, so nine copies starting at once took minutes on two cores).
+COPY_ENV = {"POSTLOAN_MIGRATE_ON_START": "false", "PYTHONDONTWRITEBYTECODE": "",
+            "PYTHONPYCACHEPREFIX": str(ROOT / ".local" / "pycache")}
+_warm: list[bool] = []
+
+
+async def _compiled() -> None:
+    """Compiles the services' modules into the copies' bytecode cache once per run (one process), so the copies
+    started together only load them."""
+    if _warm:
+        return
+    imports = "; ".join(f"import services.{name}.app" for name in ALL_SERVICES)
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", imports], cwd=ROOT, check=False,
+                                   env={**os.environ, **COPY_ENV, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    _warm.append(True)
+
+
 class Fleet:
     """Copies of the services as separate processes (`python -m services.<name>`), each on its own HTTP port, in
     the same consumer groups as any other copy of their service."""
@@ -254,8 +277,9 @@ class Fleet:
 
     async def start(self, copies: Mapping[str, int]) -> None:
         names = tuple(name for name, n in copies.items() for _ in range(n))
-        self.copies += await start_processes(self.infra, self.log_dir, names,
-                                             ports=[next(self._ports) for _ in names])
+        await _compiled()
+        self.copies += await start_processes(self.infra, self.log_dir, names, ports=[next(self._ports) for _ in names],
+                                             extra_env=COPY_ENV)
 
     def of(self, name: str) -> list[Process]:
         """The copies of `name` still running."""
@@ -436,6 +460,7 @@ class Report:
     duplicates: int
     lost: int
     redelivered: int
+    seconds_to_settle: float = 0.0  # after the last command was sent, until everything it caused was counted
     checks: dict[str, int] = field(default_factory=dict)  # what each check counted (rows, events)
     problems: list[str] = field(default_factory=list)
 
@@ -455,6 +480,7 @@ class Report:
         figures = {"fault": fault, **{k: v for k, v in asdict(self).items() if k != "problems"}, **extra,
                    "problems": self.problems,
                    "machine": f"{os.cpu_count()} cores; broker, database, services and driver on the same machine",
+                   "load_average_1_5_15_min": [round(x, 1) for x in os.getloadavg()],  # others' work on the machine
                    "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{fault}.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -469,7 +495,7 @@ async def settle(work: Workload, watch: Watch, db: Database, access: KafkaAccess
     """Waits for every command's answer and everything that follows from it (the positive markers), then until
     nothing more can come (no consumer lag, every outbox sent, every delivery made, the watch at the end offsets),
     and only then counts: answers per command id on the events topics, rows per command in the services' tables."""
-    tally = Tally(work)
+    tally, started = Tally(work), time.monotonic()
 
     async def answered() -> bool:
         tally.update(watch.seen)
@@ -485,6 +511,7 @@ async def settle(work: Workload, watch: Watch, db: Database, access: KafkaAccess
     await watch.caught_up(timeout=60)
     tally.update(watch.seen)
     report = verdict(work, tally)
+    report.seconds_to_settle = round(time.monotonic() - started, 1)
     await _count_rows(work, tally, db, report)
     return report, tally
 

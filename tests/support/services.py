@@ -116,9 +116,13 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
         popen = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
                                  stdout=log.open("ab"), stderr=subprocess.STDOUT)
         procs.append(Process(info, popen, log))
-    async with httpx.AsyncClient(timeout=2) as client:
-        for p in procs:
-            await _wait_ready(client, p)
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            for p in procs:
+                await _wait_ready(client, p)
+    except BaseException:
+        stop_processes(procs)  # none is left behind, ready or not, when one never becomes ready
+        raise
     return procs
 
 
