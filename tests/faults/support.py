@@ -310,6 +310,12 @@ async def scrape(copy: Process) -> dict[Any, float]:
         return parse(response.text)
 
 
+def consumed(samples: dict[Any, float], outcome: str = "applied") -> int:
+    """Records a copy consumed with `outcome` (applied, duplicate: skipped by its event id, ...), all topics."""
+    return int(sum(v for (name, labels), v in samples.items()
+                   if name == "postloan_records_consumed_total" and ("outcome", outcome) in labels))
+
+
 async def relay_leader(copies: Sequence[Process], timeout: float = 30) -> Process:
     """The copy whose relay holds the service's relay lock (postloan_relay_leader)."""
     found: list[Process] = []

@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 from harness.infra import ROOT, Infra
-from tests.faults.support import EVENT_TOPICS, Database, Fleet, LoadDriver, a_workload, all_ready, eventually, settle
+from tests.faults.support import (
+    EVENT_TOPICS,
+    Database,
+    Fleet,
+    LoadDriver,
+    a_workload,
+    all_ready,
+    consumed,
+    eventually,
+    scrape,
+    settle,
+)
 from tests.support.kafka import KafkaDriver
 
 pytestmark = pytest.mark.faults
@@ -52,14 +63,15 @@ async def test_postgres_restarted_immediately_under_load_loses_nothing_and_does_
             report, tally = await settle(work, watch, db, access)
         cut_off = sum(map(fleet.log_count, CUT_OFF)) - cut_before
         alive = [p.popen.pid for p in fleet.running()]
+        skipped = sum([consumed(await scrape(p), "duplicate") for p in fleet.running()])
     finally:
         fleet.stop()
     report.write(
         "postgres_restart",
         copies=COPIES, restarted_after_commands=len(caught), per_second=PER_SECOND, restart=restart,
-        seconds_server_down=round(restart_s, 1), seconds_to_ready=round(ready_s, 1),
+        seconds_for_the_restart=round(restart_s, 1), seconds_to_ready=round(ready_s, 1),
         seconds_to_recover=tally.seconds_to_answer(caught, restarted_at),
-        interruptions_logged=cut_off,
+        interruptions_logged=cut_off, records_skipped_by_consumers_as_already_applied=skipped,
     )
     assert cut_off > 0, "the copies were cut off from their database (and said so) while the load ran"
     assert alive == pids, "every copy reconnected by itself: the same processes, none exited"
