@@ -3,7 +3,6 @@ found or started as every test run does (harness/infra.py), every service's sche
 provider (no test here calls a staff endpoint: /ready and /metrics need no token). Run in a pytest process of their
 own: a fault test restarts the run's PostgreSQL under everything connected to it."""
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -34,7 +33,7 @@ async def fault_infra() -> AsyncIterator[Infra]:
 @pytest.fixture(scope="session")
 def fault_ports() -> Iterator[int]:
     """Ports for copies, each handed out once in the run (a killed copy's port is never reused)."""
-    return itertools.chain(FAULT_PORTS)
+    return iter(FAULT_PORTS)
 
 
 @pytest.fixture(scope="session")

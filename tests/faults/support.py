@@ -103,10 +103,6 @@ class Workload:
         """Loans with a co-borrower: their requests wait for a call task each (the confirmation service's work)."""
         return {loan.loan_id for loan in self.loans if len(loan.borrowers) > 1}
 
-    @property
-    def booked_at_most(self) -> dict[str, int]:
-        return {plan.branch_id: plan.daily_cap for plan in self.plans}
-
 
 def a_workload(*, debit_day_changes: int, bookings: int, co_borrower_every: int = 4, branches: int = 6,
                daily_cap: int = 30) -> Workload:
@@ -146,8 +142,6 @@ class LoadDriver:
     def __init__(self, kafka: KafkaDriver) -> None:
         self.kafka = kafka
         self.sent = 0
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
 
     async def prepare(self, work: Workload, db: "Database", timeout: float = 120) -> None:
         """Publishes the loans and branch plans, and returns once every service holds what it needs of them (so
@@ -170,16 +164,15 @@ class LoadDriver:
     async def send(self, commands: Sequence[Sent], *, per_second: float) -> None:
         """Sends `commands` in order at about `per_second`, each handed to the producer without waiting for the
         broker (so a slow broker does not slow the pace), then waits for every delivery."""
-        self.started_at = time.monotonic()
+        started = time.monotonic()
         deliveries = []
         tick = 0.05
         per_tick = max(1, round(per_second * tick))
         for start in range(0, len(commands), per_tick):
             deliveries += [await self._hand_over(c) for c in commands[start:start + per_tick]]
             self.sent += len(commands[start:start + per_tick])
-            await asyncio.sleep(max(0.0, self.started_at + (start + per_tick) / per_second - time.monotonic()))
+            await asyncio.sleep(max(0.0, started + (start + per_tick) / per_second - time.monotonic()))
         await asyncio.gather(*deliveries)
-        self.finished_at = time.monotonic()
 
     async def reached(self, count: int, timeout: float = 120) -> None:
         """Returns once `count` commands have been handed to the producer."""
@@ -226,10 +219,6 @@ class Database:
             yield conn
         finally:
             await conn.close()
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
-            return list(await conn.fetch(query, *args))
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         async with self.connection() as conn:
@@ -409,6 +398,7 @@ class Tally:
         self.requests: dict[str, str] = {}  # request id -> the command id it answers
         self.following: dict[str, dict[str, set[str]]] = {t: defaultdict(set) for t in FOLLOWING}
         self.copies: Counter[str] = Counter()  # event id -> records carrying it (a relay's repeat counts twice)
+        self.topic_of: dict[str, str] = {}  # event id -> its topic
         self.answered_ms: dict[str, int] = {}  # command id -> when its answer was published (the record's timestamp)
         self._read = 0
 
@@ -424,8 +414,11 @@ class Tally:
         except (ValueError, KeyError, TypeError):
             return  # not ours (the events topics carry only CloudEvents, but a test must not trip on one)
         command_id = data.get("command_id") if isinstance(data, dict) else None
-        if command_id in self.commands and kind in ANSWERS.get(record.topic, ()):
+        answer = command_id in self.commands and kind in ANSWERS.get(record.topic, ())
+        if answer or kind in FOLLOWING:
             self.copies[event_id] += 1
+            self.topic_of[event_id] = record.topic
+        if answer:
             self.answers[command_id].add(event_id)
             self.answer_types[event_id] = kind
             at = record.timestamp_ms
@@ -433,7 +426,6 @@ class Tally:
             if kind == "RequestSubmitted":
                 self.requests[data["request_id"]] = command_id
         elif kind in FOLLOWING:
-            self.copies[event_id] += 1
             self.following[kind][data[FOLLOWING[kind]]].add(event_id)
 
     @property
@@ -466,6 +458,7 @@ class Report:
     duplicates: int
     lost: int
     redelivered: int
+    redelivered_on: dict[str, int] = field(default_factory=dict)  # by topic
     seconds_to_settle: float = 0.0  # after the last command was sent, until everything it caused was counted
     checks: dict[str, int] = field(default_factory=dict)  # what each check counted (rows, events)
     problems: list[str] = field(default_factory=list)
@@ -524,7 +517,11 @@ async def settle(work: Workload, watch: Watch, db: Database, access: KafkaAccess
 
 def verdict(work: Workload, tally: Tally) -> Report:
     """What the events topics say: answers per command id, approvals and call tasks per request."""
-    report = Report(len(work.commands), tally.answered, 0, 0, sum(n - 1 for n in tally.copies.values()))
+    again: Counter[str] = Counter()
+    for eid, n in tally.copies.items():
+        again[tally.topic_of[eid]] += n - 1
+    again = +again  # the topics with a repeat only
+    report = Report(len(work.commands), tally.answered, 0, 0, sum(again.values()), dict(again))
     _count_answers(work, tally, report)
     return report
 

@@ -47,10 +47,10 @@ async def test_copies_killed_under_load_lose_nothing_and_do_nothing_twice(
         driver = LoadDriver(fault_kafka)
         await driver.prepare(work, db)
         victims = [await relay_leader(fleet.of("requests")), fleet.of("confirmation")[0]]
+        done_by_victims = [consumed(await scrape(v)) for v in victims]  # their share of the loans, at least
         async with fault_kafka.watch(*EVENT_TOPICS) as watch:
             sending = asyncio.create_task(driver.send(work.commands, per_second=PER_SECOND))
             await driver.reached(len(work.commands) // 3)
-            done_by_victims = [consumed(await scrape(v)) for v in victims]
             caught = work.commands[:driver.sent]  # sent before the kill: some were in the killed copies' hands
             killed_at = min(fleet.kill(v) for v in victims)
             after = {group: await rebalanced(access, group, members=COPIES[group.split(".")[1]] - 1, partitions=n)
@@ -67,7 +67,7 @@ async def test_copies_killed_under_load_lose_nothing_and_do_nothing_twice(
         "copies_killed",
         copies=COPIES, killed=[f"{v.info.name} (pid {v.popen.pid}, port {v.info.test_port})" for v in victims],
         killed_after_commands=len(caught), per_second=PER_SECOND,
-        applied_by_the_killed_copies_before=done_by_victims,
+        applied_by_the_killed_copies_before_the_load=done_by_victims,
         seconds_to_start_the_copies=round(start_s, 1), seconds_to_rebalance=round(rebalanced_s, 1),
         seconds_to_recover=tally.seconds_to_answer(caught, killed_at),
         partitions_moved=moved, group_after=after,
