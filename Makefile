@@ -1,5 +1,5 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
-.PHONY: up up-detached down status test test-unit lint k8s-validate
+.PHONY: up up-detached down status test test-unit test-faults lint k8s-validate
 
 up:            ## Kafka, PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
@@ -28,3 +28,6 @@ test-unit:     ## pure rules and contracts only: no broker, no database
 
 k8s-validate:  ## render deploy/k8s's overlays with kustomize and validate every document offline (also a unit test)
 	deploy/bootstrap.sh && deploy/kustomize.sh install && .venv/bin/python -m deploy.k8s.validate
+
+test-faults:   ## faults under load alone: service copies killed, PostgreSQL restarted (also the last stage of `make test`)
+	deploy/bootstrap.sh && .venv/bin/pytest tests/faults -q

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local PostgreSQL for postloan: start | stop | status | restart | data | secrets | admin-url | url <service>.
+# Local PostgreSQL for postloan: start | stop | status | restart | crash-restart | data | secrets | admin-url |
+# url <service>.
 # If POSTLOAN_DATABASE_URL names a server that answers, that server is used (the URL is its superuser's) and nothing
 # is started. Otherwise Debian's postgresql package is installed when missing and a server the project owns is
 # started on 127.0.0.1:PG_PORT (55432) with its own data folder, superuser "postloan" and database "postloan".
@@ -126,6 +127,13 @@ stop() {
   "${run_as[@]}" "$(pg_bin)/pg_ctl" -D "$data" -m fast -w stop >/dev/null && echo "postgres: stopped"
 }
 
+crash_restart() {  # pg_ctl restart -m immediate: every connection cut, no checkpoint, crash recovery at start (the
+  # fault tests, tests/faults: "PostgreSQL restarted under load"); -l keeps the server's output out of our stdout
+  if [ ! -f "$data/postmaster.pid" ]; then echo "postgres: not running (not ours)" >&2; return 1; fi
+  "${run_as[@]}" "$(pg_bin)/pg_ctl" -D "$data" -l "$logfile" -m immediate -w -t 60 restart >/dev/null
+  echo "postgres: restarted (immediate) on 127.0.0.1:$port"
+}
+
 status() {
   if external_url; then echo "postgres: external server from POSTLOAN_DATABASE_URL answers"
   elif answers 127.0.0.1 "$port"; then echo "postgres: running on 127.0.0.1:$port"
@@ -134,9 +142,10 @@ status() {
 
 case "${1:-}" in
   start) start ;; stop) stop ;; status) status ;; restart) stop; start ;;
+  crash-restart) crash_restart ;;  # an immediate restart of a running server (tests/faults)
   data) echo "$data" ;;  # this checkout's data folder (its log beside it, postgres-<port>.log)
   secrets) roles secrets $(service_names) ;;  # the passwords alone, for docker-compose.yml (its file secrets)
   admin-url) roles admin-url ;;  # SQLAlchemy URL of the superuser, password included (other scripts call this)
   url) roles url "${2:?usage: $0 url <service>}" ;;  # the service's own URL, password included
-  *) echo "usage: $0 start|stop|status|restart|data|secrets|admin-url|url <service>" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|crash-restart|data|secrets|admin-url|url <service>" >&2; exit 2 ;;
 esac

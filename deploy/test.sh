@@ -15,4 +15,7 @@ start=$(date +%s)
 deploy/lint.sh
 .venv/bin/pytest tests/unit -q "$@"
 .venv/bin/pytest tests/integration tests/e2e tests/browser -q --durations=25 "$@"  # the slowest: where the time goes
+# Faults under load (tests/faults): copies killed, PostgreSQL restarted; a process of their own, since one of them
+# restarts the server every test of its process uses.
+.venv/bin/pytest tests/faults -q "$@"
 echo "tests: $(( $(date +%s) - start )) s"

@@ -5,8 +5,8 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +90,16 @@ class Process:
 
 
 async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = tuple(SERVICES),
-                          extra_env: dict[str, str] | None = None) -> list[Process]:
+                          extra_env: dict[str, str] | None = None, ports: Sequence[int] = ()) -> list[Process]:
     """Each service as its own OS process (`python -m services.<name>`), waited for until /ready answers 200.
 
     A process started again appends to the same log, so the end-of-run log checks see everything it wrote.
+    `ports`, one per name, run copies of a service side by side (the fault tests): each on its port, with a log of
+    its own; without them each service is on its test port.
     """
     procs = []
-    for name in names:
-        info = SERVICES[name]
+    for at, name in enumerate(names):
+        info = replace(SERVICES[name], test_port=ports[at]) if ports else SERVICES[name]
         env = {
             **os.environ,
             **{f"{info.env_prefix}{k.upper()}": v for k, v in infra.kafka_settings(name).items()},
@@ -110,13 +112,17 @@ async def start_processes(infra: Infra, log_dir: Path, names: tuple[str, ...] = 
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),
         }
-        log = log_dir / f"{name}.log"
+        log = log_dir / (f"{name}-{info.test_port}.log" if ports else f"{name}.log")
         popen = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
                                  stdout=log.open("ab"), stderr=subprocess.STDOUT)
         procs.append(Process(info, popen, log))
-    async with httpx.AsyncClient(timeout=2) as client:
-        for p in procs:
-            await _wait_ready(client, p)
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            for p in procs:
+                await _wait_ready(client, p)
+    except BaseException:
+        stop_processes(procs)  # none is left behind, ready or not, when one never becomes ready
+        raise
     return procs
 
 
