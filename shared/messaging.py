@@ -104,9 +104,9 @@ class MessageContext:
         caused it is dead-lettered), never published."""
         event = new_event(
             data, source=self.source, subject=subject, time=self.now,
-            correlationid=self.correlationid, causationid=self.causationid, extensions=tracing.carrier(),
+            correlationid=self.correlationid, causationid=self.causationid,
         )
-        record = OutgoingRecord.of_event(topic, event)
+        record = OutgoingRecord.of_event(topic, event, tracing.carrier())
         if len(record.value) > MAX_VALUE_BYTES:
             raise ValueError(f"{event.type} would be {len(record.value)} bytes, more than the contract's "
                              f"{MAX_VALUE_BYTES}")

@@ -27,20 +27,41 @@ class OutgoingRecord:
     headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of_event(cls, topic: str, event: CloudEvent[Any]) -> "OutgoingRecord":
+    def of_event(cls, topic: str, event: CloudEvent[Any], trace: Mapping[str, str] | None = None) -> "OutgoingRecord":
+        """The record of `event`. `trace` (shared.tracing.carrier) adds the trace context's CloudEvent attributes to
+        the encoded event, beside the contract's, without a pass through the model: it is on every emitted event's
+        path, and an extension attribute costs the model's validation and encoding more than the rest of the
+        envelope. The traceparent also goes in a Kafka header (W3C, as every tracer reads it)."""
         key = event.subject.encode() if event.subject is not None else None
-        traceparent = (event.model_extra or {}).get(tracing.TRACEPARENT)
-        if isinstance(traceparent, str):  # the trace context as a Kafka header too (W3C, as every tracer reads it)
-            return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
-        return cls(topic, key, encode(event), (("content-type", CONTENT_TYPE),))
+        value = encode(event)
+        if trace:
+            value = b"{" + _attributes_json(tuple(trace.items())) + value[1:]  # the object's first members
+        traceparent = (trace or event.model_extra or {}).get(tracing.TRACEPARENT)
+        if isinstance(traceparent, str):
+            return cls(topic, key, value, (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
+        return cls(topic, key, value, (("content-type", CONTENT_TYPE),))
 
     def row(self) -> dict[str, Any]:
         return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)  # a decision's events share one trace context
+def _attributes_json(attributes: tuple[tuple[str, str], ...]) -> bytes:
+    """Attributes as JSON object members, each followed by a comma (an encoded event has at least one member)."""
+    return b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in attributes)
+
+
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
-    """The headers as JSON text (COPY takes jsonb as text): nearly every record has the same ones."""
+    """The headers as JSON text (COPY takes jsonb as text). Nearly every record has the same ones but for a
+    last traceparent of its own: the rest comes from a cache, the traceparent is added to it."""
+    if headers and headers[-1][0] == tracing.TRACEPARENT:
+        rest, last = _same_headers_json(headers[:-1]), f'["{tracing.TRACEPARENT}", {json.dumps(headers[-1][1])}]'
+        return f"[{last}]" if rest == "[]" else f"{rest[:-1]}, {last}]"
+    return _same_headers_json(headers)
+
+
+@lru_cache(maxsize=64)
+def _same_headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     return json.dumps([list(h) for h in headers])
 
 

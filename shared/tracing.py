@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -153,7 +154,16 @@ def carrier() -> Mapping[str, str]:
     when tracing is off or no span is current."""
     if _tracer is None:
         return _NO_CARRIER
-    current = trace.get_current_span().get_span_context()
+    scope = _innermost.get()
+    if scope is not None:  # a span of ours: its carrier is worked out once, however many events it emits
+        if scope.carried is None:
+            scope.carried = _carrier_of_span(scope.span)
+        return scope.carried
+    return _carrier_of_span(trace.get_current_span())
+
+
+def _carrier_of_span(span: Span) -> Mapping[str, str]:
+    current = span.get_span_context()
     if not current.is_valid:
         return _NO_CARRIER
     if current.trace_state:
@@ -179,27 +189,33 @@ class _Scope:
     never its message. `then` (a tracer and a name) opens a child span inside it for the same block. A class, not a
     generator: it is on every consumed record's path."""
 
-    __slots__ = ("_inner", "_span", "_then", "_token")
+    __slots__ = ("_inner", "_innermost_token", "_then", "_token", "carried", "span")
 
     def __init__(self, started: Span, then: tuple[Tracer, str] | None = None) -> None:
-        self._span, self._then = started, then
+        self.span, self._then = started, then
         self._inner: _Scope | None = None
+        self.carried: Mapping[str, str] | None = None  # `carrier()` of this span, once asked
 
     def __enter__(self) -> Span:
-        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        self._innermost_token = _innermost.set(self)
         if self._then is not None:
             tracer, name = self._then
             self._inner = _Scope(tracer.start_span(name))
             self._inner.__enter__()
-        return self._span
+        return self.span
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if self._inner is not None:
             self._inner.__exit__(kind)
         if kind is not None:
-            self._span.set_status(Status(StatusCode.ERROR, kind.__name__))
+            self.span.set_status(Status(StatusCode.ERROR, kind.__name__))
+        _innermost.reset(self._innermost_token)
         otel_context.detach(self._token)
-        self._span.end()
+        self.span.end()
+
+
+_innermost: ContextVar[_Scope | None] = ContextVar("postloan_tracing_scope", default=None)
 
 
 Attributes = Mapping[str, AttributeValue]

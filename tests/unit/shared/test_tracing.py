@@ -248,3 +248,20 @@ def test_a_context_not_sampled_is_carried_on_and_no_span_is_made(exported: InMem
         pass
     assert tracing.publishing("requests.events", [("traceparent", unsampled.encode())]) is None
     assert json.loads(out.value)["traceparent"] == unsampled and exported.get_finished_spans() == ()
+
+
+@given(traceparent=st.text(max_size=60), tracestate=st.text(max_size=80),
+       headers=st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20)), max_size=3))
+def test_trace_attributes_written_beside_the_envelope_read_back_as_they_were(
+    traceparent: str, tracestate: str, headers: list[tuple[str, str]]
+) -> None:
+    """The emitted record's trace attributes are added to the encoded event and its header JSON without a pass
+    through the model or json.dumps of the whole: whatever the text (quotes, backslashes, any character), the
+    value decodes to the same event with the attributes, and the headers' JSON to the same pairs."""
+    event = new_event(COMMAND, source="tests", subject="L-1", time=NOW)
+    carried = {"traceparent": traceparent, "tracestate": tracestate}
+    record = OutgoingRecord.of_event(topics.REQUESTS_EVENTS, event, carried)
+    assert json.loads(record.value) == {**json.loads(encode(event)), **carried}
+    assert dict(record.headers)["traceparent"] == traceparent
+    pairs = (*headers, ("traceparent", traceparent))
+    assert json.loads(OutgoingRecord("t", None, b"", pairs).row()["headers"]) == [list(p) for p in pairs]
