@@ -9,8 +9,8 @@
 # (shared/kafka_admin.py). Settings: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_NODES (1; README
 # "A three-broker cluster": node n listens on KAFKA_PORT+2(n-1), its controller on KAFKA_CONTROLLER_PORT+2(n-1)),
 # POSTLOAN_STATE_DIR (<project>/.local), KAFKA_HEAP (per node; -Xms512m -Xmx1g alone, -Xms256m -Xmx512m in a
-# cluster), KAFKA_FRESH=1 (wipe data first); for a container: KAFKA_LIBS (the broker's jars, e.g. /opt/kafka/libs),
-# KAFKA_HOST (address the client listener binds, 127.0.0.1) and KAFKA_ADVERTISED_HOST (the name clients reach it by,
+# cluster), KAFKA_JVM_FLAGS (none alone; C1 only and the serial GC in a cluster), KAFKA_FRESH=1 (wipe data first);
+# for a container: KAFKA_LIBS (the broker's jars, e.g. /opt/kafka/libs), KAFKA_HOST (address the client listener binds, 127.0.0.1) and KAFKA_ADVERTISED_HOST (the name clients reach it by,
 # 127.0.0.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +26,13 @@ nodes=${KAFKA_NODES:-$(cat "$shape" 2>/dev/null || echo 1)}
 # min(3, nodes) copies of each partition; with three, an acks=all write needs two of them (README).
 replication=$(( nodes < 3 ? nodes : 3 ))
 min_isr=$(( replication >= 3 ? 2 : 1 ))
-if [ "$nodes" = 1 ]; then heap=${KAFKA_HEAP:--Xms512m -Xmx1g}; else heap=${KAFKA_HEAP:--Xms256m -Xmx512m}; fi
+if [ "$nodes" = 1 ]; then heap=${KAFKA_HEAP:--Xms512m -Xmx1g}; jit=${KAFKA_JVM_FLAGS:-}
+else
+  # Three JVMs starting at once on two cores spend most of their start compiling: the client compiler alone and one
+  # GC thread brought a cluster's start from 121 s to 46 s here; a broker's throughput is not what limits the
+  # platform (the services are).
+  heap=${KAFKA_HEAP:--Xms256m -Xmx512m}; jit=${KAFKA_JVM_FLAGS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC}
+fi
 libs=${KAFKA_LIBS:-"${POSTLOAN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/postloan}/kafka-libs-$(sha1sum "$here/kafka/pom.xml" | cut -c1-12)"}
 host=${KAFKA_HOST:-127.0.0.1}
 advertised=${KAFKA_ADVERTISED_HOST:-127.0.0.1}
@@ -78,7 +84,7 @@ fetch_libs() {
 }
 
 # shellcheck disable=SC2206
-java_run=(java $heap -Djava.awt.headless=true -Dlog4j2.configurationFile="$here/kafka/log4j2.properties"
+java_run=(java $heap $jit -Djava.awt.headless=true -Dlog4j2.configurationFile="$here/kafka/log4j2.properties"
           -Dkafka.logs.dir="$home" -cp "$libs/*")
 
 # Starts the nodes that are not running (all of them, or the one a fault test killed), then waits until every node
