@@ -1,7 +1,13 @@
 # The two commands a new machine needs: `make up` runs the platform, `make test` runs the tests.
 .PHONY: up up-detached down status test test-unit test-faults lint k8s-validate
 
-up:            ## Kafka, PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
+# `make up CLUSTER=3`: three Kafka brokers instead of one (deploy/kafka.sh KAFKA_NODES; README "A three-broker
+# cluster"). Only for the platform's targets: the tests start the brokers they need themselves.
+ifdef CLUSTER
+up up-detached down status: export KAFKA_NODES := $(CLUSTER)
+endif
+
+up:            ## Kafka (CLUSTER=3: three brokers), PostgreSQL, Keycloak, the services, Prometheus (PROMETHEUS=0: without) and demo data, in the foreground (Ctrl-C stops all)
 	deploy/up.sh
 
 up-detached:   ## the same, returning once everything is ready

@@ -119,7 +119,8 @@ async def main() -> None:
             clients = [Client(await signed_in(infra)) for _ in range(args.clients)]
             streams = [asyncio.create_task(c.run(f"http://127.0.0.1:{PORT}")) for c in clients]
             await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in clients)), 30)
-            producer = AIOKafkaProducer(**infra.kafka_as("postloan-requests").client_kwargs(), acks="all")
+            producer = AIOKafkaProducer(**infra.kafka_as("postloan-requests").client_kwargs(), acks="all",
+                                        enable_idempotence=True)
             await producer.start()
             try:
                 rounds = [await one_round(producer, clients) for _ in range(args.rounds)]

@@ -45,9 +45,11 @@ __all__ = ["app", "cli", "main"]  # importing cli.demo/docs/operations registers
 
 
 @app.command("topics")
-def create_topics(bootstrap: Bootstrap = "127.0.0.1:9092", partitions: int = 6) -> None:
+def create_topics(bootstrap: Bootstrap = "127.0.0.1:9092", partitions: int = 6,
+                  replication: Annotated[int | None, typer.Option(
+                      help="Copies of each partition; default min(3, the brokers the cluster shows).")] = None) -> None:
     """Create the contract's topics and their dead-letter topics (idempotent)."""
-    created = asyncio.run(ensure_topics(local_access(ADMIN, bootstrap), partitions=partitions))
+    created = asyncio.run(ensure_topics(local_access(ADMIN, bootstrap), partitions=partitions, replication=replication))
     console.print(f"topics: {len(created)} created, {len(topics.ALL_WITH_DLQ) - len(created)} already there")
 
 

@@ -14,6 +14,8 @@ started=$(date +%s)
 
 deploy/bootstrap.sh
 deploy/kafka.sh start
+# Every broker's address (one, or three with KAFKA_NODES=3): the services and the CLI bootstrap from any that answers.
+POSTLOAN_KAFKA_BOOTSTRAP=${POSTLOAN_KAFKA_BOOTSTRAP:-$(deploy/kafka.sh bootstrap)}; export POSTLOAN_KAFKA_BOOTSTRAP
 deploy/postgres.sh start
 deploy/keycloak.sh start
 POSTLOAN_AUTH_ISSUER=$(deploy/keycloak.sh issuer); export POSTLOAN_AUTH_ISSUER  # the services trust this realm only
@@ -35,7 +37,7 @@ postloan is up (${took} s).
   services   ${services}
   health     http://127.0.0.1:${first_port}/health   (and /ready, /docs for OpenAPI, /docs/asyncapi.json; same paths on each port)
   logs       $root/.local/logs/<service>.log
-  Kafka      127.0.0.1:9092 (SASL_SSL, SCRAM-SHA-512; CA .local/secrets/tls/ca.pem, one password per principal in
+  Kafka      ${POSTLOAN_KAFKA_BOOTSTRAP} (SASL_SSL, SCRAM-SHA-512; CA .local/secrets/tls/ca.pem, one password per principal in
              .local/secrets/kafka/, ACLs: deploy/kafka.sh acls)
   PostgreSQL 127.0.0.1:${PG_PORT:-55432}/postloan, one role per service (README "Database roles")
              superuser URL: deploy/postgres.sh admin-url   (passwords in .local/secrets/postgres, mode 0600)

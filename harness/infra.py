@@ -172,9 +172,16 @@ async def provide() -> AsyncIterator[Infra]:
             bootstrap, kafka_version = stack.enter_context(_native_kafka())
             state = TEST_STATE
             (server, secrets), how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
-        url, admin_dsn, pg_version = await _create_database(server)
-        try:
-            service_urls = await _provision(server, url, secrets)
+        async with fresh_database(server, secrets) as (url, pg_version, service_urls):
             yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls, state)
-        finally:
-            await _drop_database(admin_dsn, url)
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server: str, secrets: Path) -> AsyncIterator[tuple[str, str, dict[str, str]]]:
+    """A fresh database on `server` with the service roles (passwords from `secrets`), dropped at the end: its URL,
+    the server's version and each service's URL of it."""
+    url, admin_dsn, pg_version = await _create_database(server)
+    try:
+        yield url, pg_version, await _provision(server, url, secrets)
+    finally:
+        await _drop_database(admin_dsn, url)

@@ -43,6 +43,12 @@ class KafkaAccess:
         if self.protocol == "SASL_SSL" and not (self.username and self.password.get_secret_value()):
             raise ValueError(f"Kafka over SASL_SSL needs a user name and a password (user {self.username!r})")
 
+    @property
+    def servers(self) -> list[str]:
+        """The bootstrap's `host:port` entries. Given as a list to every client: FastStream takes a string for one
+        server, so "a:9092,b:9094" handed to it whole is one host that resolves nowhere."""
+        return [s.strip() for s in self.bootstrap.split(",") if s.strip()]
+
     def as_user(self, username: str, password: str) -> "KafkaAccess":
         """The same broker, as another principal."""
         return replace(self, username=username, password=SecretStr(password))
@@ -54,8 +60,8 @@ class KafkaAccess:
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for AIOKafkaProducer, AIOKafkaConsumer and AIOKafkaAdminClient."""
         if self.protocol == "PLAINTEXT":
-            return {"bootstrap_servers": self.bootstrap}
-        return {"bootstrap_servers": self.bootstrap, "security_protocol": "SASL_SSL", "sasl_mechanism": MECHANISM,
+            return {"bootstrap_servers": self.servers}
+        return {"bootstrap_servers": self.servers, "security_protocol": "SASL_SSL", "sasl_mechanism": MECHANISM,
                 "sasl_plain_username": self.username, "sasl_plain_password": self.password.get_secret_value(),
                 "ssl_context": self.ssl_context()}
 

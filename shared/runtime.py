@@ -179,8 +179,11 @@ class ServiceRuntime:
         # Built without I/O, so the AsyncAPI document exists before (and without) a broker connection.
         self.kafka = settings.kafka_access(spec.name)  # the service's own principal (shared/principals.py)
         # Topics are the scripts' (the admin principal's): a service may not create them and does not try.
-        self.broker = KafkaBroker(self.kafka.bootstrap, security=self.kafka.faststream_security(),
-                                  allow_auto_create_topics=False, logger=logging.getLogger("postloan.faststream"))
+        # Records leave through the outbox relay (acks=all, idempotent); FastStream's own producer is held to the same
+        # settings, so nothing published through the broker object could be acknowledged by one copy alone.
+        self.broker = KafkaBroker(self.kafka.servers, security=self.kafka.faststream_security(),
+                                  allow_auto_create_topics=False, logger=logging.getLogger("postloan.faststream"),
+                                  acks="all", enable_idempotence=True)
         self._subscribe()
         if spec.produces is not None:
             self.broker.publisher(

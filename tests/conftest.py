@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.cluster import Cluster, provide_cluster
 from harness.infra import Infra, provide
 from harness.keycloak import provide_identity
 from tests.support import auth
@@ -32,6 +33,16 @@ async def infra() -> AsyncIterator[Infra]:
                                                           POSTLOAN_AUTH_LEEWAY_S=str(AUTH_LEEWAY_S)):
             auth.use(identity)  # services started in the run trust it (in-process and as processes)
             yield found
+
+
+@pytest.fixture(scope="session")
+async def kafka_cluster() -> AsyncIterator[tuple[Infra, Cluster]]:
+    """Three Kafka brokers and a database of their own (harness/cluster.py), for tests marked `cluster`; started by
+    the first test that asks, stopped at the end of the run. Independent of `infra` (one broker)."""
+    async with provide_cluster() as (infra, cluster):
+        for key, value in {"kafka": infra.kafka_version, "postgres": infra.postgres_version, "how": infra.how}.items():
+            _versions.setdefault(key, value)  # the one-broker run's, when there is one, is the one reported
+        yield infra, cluster
 
 
 @pytest.fixture(scope="session")
