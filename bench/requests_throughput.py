@@ -8,8 +8,9 @@ and times each command to its RequestApproved. Then, on the same broker and data
 asyncpg loop does the same persistence (inbox, request row, two outbox rows) and publishes the same two
 answers per request: the baseline (no envelope validation, audit trail, policy, rules or logging). Prints and
 writes requests/s, p50 and p99 latency of both, and the CPU time the service's processes spent per request while
-the commands were answered (steadier than throughput on a machine whose two cores everyone shares). With --trace the service exports its spans (OTLP/HTTP, to a
-local endpoint that discards them): tracing's overhead against a run without. The service inherits the
+the commands were answered (steadier than throughput on a machine whose two cores everyone shares). With --trace
+the service exports its spans (OTLP/HTTP, to a local endpoint that discards them): tracing's overhead against a run
+without. The service inherits the
 environment, so OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 samples 1 % of requests.
 """
 

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 
