@@ -18,12 +18,17 @@ export POSTLOAN_PG_SECRETS=${PG_SECRETS_DIR:-$state/secrets/postgres}
 export POSTLOAN_PG_SERVER=${POSTLOAN_DATABASE_URL:-postgresql+asyncpg://postloan@127.0.0.1:$port/$db}
 
 # initdb refuses to run as root: as root the server runs as the "postgres" system user, in a folder
-# that user can reach even when the project sits under a private home directory. That folder is one per checkout
-# (named by its state folder), like .local/postgres otherwise: a cluster is bound to the passwords in its checkout's
-# secrets, so another checkout's cluster left on the machine (stopped) must never be started in its place.
+# that user can reach even when the project sits under a private home directory. A cluster is bound to the
+# passwords that made it, so its folder is named by an id kept beside them (generated with them, gone with them):
+# a cluster left on the machine by another checkout, or by an earlier clone at the same path (CI's), is never
+# started in this one's place.
 if [ "$(id -u)" = 0 ]; then
-  mkdir -p "$state"
-  data_root=/var/tmp/postloan-pg/$(realpath "$state" | sha256sum | cut -c1-12); run_as=(runuser -u postgres --)
+  idfile="$POSTLOAN_PG_SECRETS/cluster-id"
+  if [ ! -s "$idfile" ]; then
+    mkdir -p -m 700 "$POSTLOAN_PG_SECRETS"
+    (umask 077; od -An -N6 -tx1 /dev/urandom | tr -d ' \n' >"$idfile")
+  fi
+  data_root=/var/tmp/postloan-pg/$(tr -cd '0-9a-f' <"$idfile"); run_as=(runuser -u postgres --)
 else data_root="$state/postgres"; run_as=(); fi
 data="$data_root/data-$port"
 logfile="$data_root/postgres-$port.log"

@@ -121,3 +121,22 @@ async def test_another_checkouts_stopped_cluster_on_the_same_port_is_not_started
         assert other("admin-url") != launcher("admin-url")
     finally:
         _remove(other)
+
+
+async def test_a_clone_made_again_at_the_same_path_gets_a_cluster_of_its_own(launcher: Launcher) -> None:
+    """CI clones into the same folder every time: the earlier clone's cluster, stopped, with passwords that went
+    with that clone's state folder, is not started for the new one."""
+    launcher("start")
+    before = launcher("admin-url")
+    launcher("stop")
+    earlier = launcher.data
+    for made in launcher.state.iterdir():  # the clone is gone, its passwords with it (as root its cluster stays)
+        shutil.rmtree(made)
+    again = Launcher(launcher.state, port=launcher.port)
+    try:
+        again("start")
+        assert await _signs_in(again("admin-url").strip()) == "postloan"
+        assert again("admin-url") != before
+    finally:
+        _remove(again)
+        shutil.rmtree(earlier.parent, ignore_errors=True)
