@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import principals
-from shared.kafka_admin import partitions_of
+from shared.kafka_admin import admin_client, partitions_of
 from shared.kafka_security import KafkaAccess
 from shared.metrics import ServiceMetrics
 
@@ -87,3 +87,15 @@ class LagMonitor:
     async def _pause(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+
+
+async def lag_now(kafka: KafkaAccess, groups: Groups) -> int:
+    """One measurement of `groups`, summed, with clients of its own: what tests and scripts wait on."""
+    monitor = LagMonitor(kafka=kafka, groups=groups, metrics=ServiceMetrics("lag", "once"), interval_s=1)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async with admin_client(kafka) as admin:
+            return sum((await monitor.measure(admin, consumer)).values())
+    finally:
+        await consumer.stop()

@@ -55,8 +55,7 @@ from shared.contracts.loans import LoanSnapshot
 from shared.envelope import new_event
 from shared.kafka_admin import admin_client
 from shared.kafka_security import KafkaAccess
-from shared.lag import LagMonitor, every_service_group
-from shared.metrics import ServiceMetrics
+from shared.lag import every_service_group, lag_now
 from shared.outbox import OutgoingRecord, kafka_headers
 from tests.support.kafka import KafkaDriver, Seen, Watch, source_of
 from tests.support.metrics import parse, value
@@ -368,17 +367,8 @@ async def rebalanced(access: KafkaAccess, group: str, *, members: int, partition
 
 async def lag(access: KafkaAccess, services: Iterable[str] = WORKERS) -> int:
     """Records the services' consumer groups have not yet committed, summed (shared.lag's measure)."""
-    from aiokafka import AIOKafkaConsumer
-
-    groups = {g: ts for g, ts in every_service_group().items() if g.split(".", 1)[1] in set(services)}
-    monitor = LagMonitor(kafka=access, groups=groups, metrics=ServiceMetrics("faults", "test"), interval_s=1)
-    consumer = AIOKafkaConsumer(**access.client_kwargs(), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        async with admin_client(access) as admin:
-            return sum((await monitor.measure(admin, consumer)).values())
-    finally:
-        await consumer.stop()
+    wanted = set(services)
+    return await lag_now(access, {g: ts for g, ts in every_service_group().items() if g.split(".", 1)[1] in wanted})
 
 
 # --- what came out, and the verdict ---------------------------------------------------------------------------------
