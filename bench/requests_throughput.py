@@ -30,7 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.support import cpu_seconds, discarding_otlp, service_process
+from bench.support import batches_consumed, cpu_seconds, discarding_otlp, own_cpu_seconds, service_process
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra, provide
 from shared import principals, topics
@@ -125,11 +125,16 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
         collector = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,
                                                 b'"type":"RequestApproved"', timeout=600))
         await asyncio.sleep(1)  # the collector is positioned
-        cpu_before = cpu_seconds(proc.pid)
+        cpu_before, own_before = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid)
+        batches_before = await batches_consumed(PORT)
         sent = await produce(infra.kafka_as(), topics.REQUESTS_COMMANDS, commands)
         seen = await collector
-        cpu = cpu_seconds(proc.pid) - cpu_before
-        return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / max(len(seen), 1) * 1e6, 1)}
+        cpu, own = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid) - own_before
+        batches = await batches_consumed(PORT) - batches_before
+        answered = max(len(seen), 1)
+        return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),
+                "consumer_cpu_us_per_request": round(own / answered * 1e6, 1),  # the rest is its relay's
+                "batches": batches, "requests_per_batch": round(len(seen) / max(batches, 1), 1)}
 
 
 BASELINE_SQL = """

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.builders import ACCOUNT_DAY
 from harness.infra import ROOT, Infra
@@ -31,6 +32,12 @@ def cpu_seconds(pid: int) -> float:
         parents[child] = int(fields[1])
         spent[child] = (int(fields[11]) + int(fields[12])) / tick
     return sum(t for p, t in spent.items() if _descends(p, pid, parents))
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process alone (without its relay child, say)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
@@ -85,6 +92,16 @@ def discarding_otlp() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def batches_consumed(port: int) -> int:
+    """How many batches the service on `port` has consumed so far (its postloan_batch_duration_seconds count): with
+    the records of a phase, the records per batch. CPU per record falls as batches grow (a batch's statements and
+    commit are shared), and batch size follows how far the service is behind: a run's figures need both."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(int(sample.value) for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == "postloan_batch_duration_seconds_count")
 
 
 async def wait_ready(port: int) -> None:

@@ -24,12 +24,23 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
@@ -72,8 +83,88 @@ def setup(service: str) -> bool:
 
 def install(provider: "TracerProvider | None") -> None:
     """Traces with `provider` from now on (None: off). `setup` calls it; tests give an in-memory provider."""
-    global _tracer
-    _tracer = None if provider is None else provider.get_tracer("postloan")
+    global _tracer, _roots
+    if provider is None:
+        _tracer = _roots = None
+        return
+    if not isinstance(provider.id_generator, _PresetIds):  # before get_tracer: a tracer keeps the generator
+        provider.id_generator = _PresetIds(provider.id_generator)  # type: ignore[assignment]
+    _roots = _Roots.of(provider.sampler, provider.id_generator)  # type: ignore[arg-type]
+    _tracer = provider.get_tracer("postloan")
+
+
+# --- roots: the sampling decision taken before the SDK is asked for a span ---------------------------------------
+
+class _PresetIds:
+    """The provider's id generator, but the next trace id can be given: a root that `_Roots` chose to record keeps
+    the trace id the choice was made on when the SDK starts its span."""
+
+    __slots__ = ("inner", "next")
+
+    def __init__(self, inner: "IdGenerator") -> None:
+        self.inner: IdGenerator = inner
+        self.next: int | None = None
+
+    def generate_trace_id(self) -> int:
+        preset, self.next = self.next, None
+        return self.inner.generate_trace_id() if preset is None else preset
+
+    def generate_span_id(self) -> int:
+        return self.inner.generate_span_id()
+
+    def is_trace_id_random(self) -> bool:
+        return self.inner.is_trace_id_random()
+
+
+class _Roots:
+    """Most commands arrive without a trace context and most of them are not recorded (a ratio sampler, say 1 %).
+    The SDK would still make a span object, a sampling result and a context for each: some 20 µs on a request of
+    a few hundred. For the samplers whose decision on a root depends on the trace id alone (the ratio, always on,
+    always off; parent-based or not) the decision is taken here, as the sampler takes it, and a root not recorded
+    is a bare context: the same trace and flags the SDK would give it, no span object. Other samplers decide in the
+    SDK as before (`of` gives None)."""
+
+    __slots__ = ("bound", "ids", "random_flag")
+
+    def __init__(self, bound: int, ids: _PresetIds) -> None:
+        self.bound, self.ids = bound, ids
+        self.random_flag = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
+
+    @staticmethod
+    def of(sampler: Any, ids: _PresetIds) -> "_Roots | None":
+        from opentelemetry.sdk.trace import sampling
+
+        root = sampler
+        if isinstance(sampler, sampling.ParentBased):
+            unsampled = (sampler._remote_parent_not_sampled, sampler._local_parent_not_sampled)
+            if any(s is not sampling.ALWAYS_OFF for s in unsampled):
+                return None  # children of a trace not recorded may be: `_sampled` would be wrong too
+            root = sampler._root
+        if isinstance(root, sampling.TraceIdRatioBased):
+            return _Roots(root.bound, ids)
+        if root is sampling.ALWAYS_ON or root is sampling.ALWAYS_OFF:
+            return _Roots(sampling.TraceIdRatioBased.TRACE_ID_LIMIT + 1 if root is sampling.ALWAYS_ON else 0, ids)
+        return None
+
+    def start(self, tracer: Tracer, name: str, kind: SpanKind) -> "Span | _Scope":
+        """The SDK's span of a root to record; or else the scope of a root not recorded, its carrier worked out
+        from the ids at hand."""
+        trace_id = self.ids.inner.generate_trace_id()
+        if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
+            self.ids.next = trace_id
+            try:
+                return tracer.start_span(name, context=Context(), kind=kind, record_exception=False,
+                                         set_status_on_exception=False)
+            finally:
+                self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
+        span_id = self.ids.inner.generate_span_id()
+        unrecorded = NonRecordingSpan(SpanContext(trace_id, span_id, is_remote=False,
+                                                  trace_flags=TraceFlags(self.random_flag)))
+        return _Scope(unrecorded, carried={TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{self.random_flag:02x}"})
+
+
+_TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id
+_roots: _Roots | None = None
 
 
 def enabled() -> bool:
@@ -191,10 +282,11 @@ class _Scope:
 
     __slots__ = ("_inner", "_innermost_token", "_then", "_token", "carried", "span")
 
-    def __init__(self, started: Span, then: tuple[Tracer, str] | None = None) -> None:
+    def __init__(self, started: Span, then: tuple[Tracer, str] | None = None,
+                 carried: Mapping[str, str] | None = None) -> None:
         self.span, self._then = started, then
         self._inner: _Scope | None = None
-        self.carried: Mapping[str, str] | None = None  # `carrier()` of this span, once asked
+        self.carried = carried  # `carrier()` of this span, once asked
 
     def __enter__(self) -> Span:
         self._token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -247,8 +339,14 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     parent = context_of(event.model_extra, headers)
     if parent is not None and not _sampled(parent):
         return _Scope(trace.get_current_span(parent))  # carried on as it came, no span made (see `_sampled`)
-    consumed = _tracer.start_span(f"consume {topic}", context=parent or Context(), kind=SpanKind.CONSUMER,
-                                  record_exception=False, set_status_on_exception=False)
+    if parent is None and _roots is not None:
+        started = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
+        if isinstance(started, _Scope):
+            return started
+        consumed = started
+    else:
+        consumed = _tracer.start_span(f"consume {topic}", context=parent or Context(), kind=SpanKind.CONSUMER,
+                                      record_exception=False, set_status_on_exception=False)
     if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
         return _Scope(consumed)
     consumed.set_attributes({

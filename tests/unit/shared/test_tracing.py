@@ -1,6 +1,7 @@
 """Trace context in and out of CloudEvents and records (shared/tracing.py), with the SDK's in-memory exporter: what
 an emitted event carries, which span a consumed record continues, and that nothing a stranger writes can break it."""
 
+import contextlib
 import json
 import logging
 import re
@@ -265,3 +266,70 @@ def test_trace_attributes_written_beside_the_envelope_read_back_as_they_were(
     assert dict(record.headers)["traceparent"] == traceparent
     pairs = (*headers, ("traceparent", traceparent))
     assert json.loads(OutgoingRecord("t", None, b"", pairs).row()["headers"]) == [list(p) for p in pairs]
+
+
+def ratio_sampled(rate: float, sampler_of: Any = None) -> Iterator[InMemorySpanExporter]:
+    """Tracing on with a provider that samples `rate` of new traces (parent-based, as OTEL_TRACES_SAMPLER=
+    parentbased_traceidratio), or with the sampler `sampler_of(rate)` gives."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=(sampler_of or (lambda r: ParentBased(TraceIdRatioBased(r))))(rate))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.install(None)
+
+
+@pytest.mark.parametrize("sampler_of", [None, "plain-ratio"])
+def test_a_new_trace_is_recorded_exactly_when_the_configured_ratio_sampler_would_record_it(sampler_of: Any) -> None:
+    """A command without a context starts a trace; whether it is recorded is decided before the SDK is asked for a
+    span, and must be the sampler's own decision on the trace id: every emitted context is checked against the
+    SDK's TraceIdRatioBased, the recorded ones have their consume and decide spans on that very trace, the others
+    none, and about the rate of them are recorded."""
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    rate, runs = 0.25, 400
+    with contextlib.contextmanager(ratio_sampled)(rate, TraceIdRatioBased if sampler_of else None) as exporter:
+        contexts = [json.loads(handled(Record(a_command())).value)["traceparent"] for _ in range(runs)]
+        spans = exporter.get_finished_spans()
+    judge = TraceIdRatioBased(rate)
+    recorded = set()
+    for traceparent in contexts:
+        version, trace_id, _, flags = traceparent.split("-")
+        wanted = judge.should_sample(None, int(trace_id, 16), "x").decision.is_sampled()
+        assert version == "00" and bool(int(flags, 16) & 1) == wanted, traceparent
+        if wanted:
+            recorded.add(trace_id)
+    assert len(set(contexts)) == runs
+    assert {hex_ids(s)[0] for s in spans} == recorded
+    assert sorted(s.name for s in spans) == sorted(["consume requests.commands", "decide WithdrawRequest"]
+                                                   * len(recorded))
+    assert 0.15 * runs < len(recorded) < 0.35 * runs  # 0.25 of 400: 100, its standard deviation under 9
+
+
+def test_a_sampler_it_does_not_know_still_decides_every_new_trace() -> None:
+    """A sampler whose decision is not the trace id's alone (here: every other call) is left to decide in the
+    SDK, span by span, as before."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class EveryOther(Sampler):
+        calls = 0
+
+        def should_sample(self, *_: Any, **__: Any) -> SamplingResult:
+            EveryOther.calls += 1
+            return SamplingResult(Decision.RECORD_AND_SAMPLE if EveryOther.calls % 2 else Decision.DROP)
+
+        def get_description(self) -> str:
+            return "every other"
+
+    with contextlib.contextmanager(ratio_sampled)(0, lambda _: EveryOther()) as exporter:
+        flags = [json.loads(handled(Record(a_command())).value)["traceparent"][-2:] for _ in range(6)]
+        names = [s.name for s in exporter.get_finished_spans()]
+    # each consume span is asked first (recorded), its decide child second (dropped, and what the event carries)
+    assert EveryOther.calls == 12 and names == ["consume requests.commands"] * 6
+    assert [int(f, 16) & 1 for f in flags] == [0] * 6
