@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
+import subprocess
 import time
 import uuid
 from datetime import date
@@ -108,6 +110,16 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
     }
 
 
+def sampling_profiler(pid: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PYSPY=<file>: py-spy samples the service while the commands are answered (not while the loans
+    are loaded), into <file> as collapsed stacks."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                             "--nonblocking", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def run_service(infra: Infra, count: int) -> dict[str, float]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
@@ -125,15 +137,21 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
         collector = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,
                                                 b'"type":"RequestApproved"', timeout=600))
         await asyncio.sleep(1)  # the collector is positioned
+        spy = sampling_profiler(proc.pid)
         cpu_before, own_before = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid)
         batches_before = await batches_consumed(PORT)
         sent = await produce(infra.kafka_as(), topics.REQUESTS_COMMANDS, commands)
         seen = await collector
-        cpu, own = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid) - own_before
+        cpu, (user, system) = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid)
         batches = await batches_consumed(PORT) - batches_before
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
+            spy.wait(timeout=60)
         answered = max(len(seen), 1)
         return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),
-                "consumer_cpu_us_per_request": round(own / answered * 1e6, 1),  # the rest is its relay's
+                # the main process alone (the relay runs in it unless it is a child): user and system time
+                "user_cpu_us_per_request": round((user - own_before[0]) / answered * 1e6, 1),
+                "system_cpu_us_per_request": round((system - own_before[1]) / answered * 1e6, 1),
                 "batches": batches, "requests_per_batch": round(len(seen) / max(batches, 1), 1)}
 
 
