@@ -111,8 +111,9 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
 
 
 def sampling_profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PYSPY=<file>: py-spy samples the service while the commands are answered (not while the loans
-    are loaded), into <file> as collapsed stacks."""
+    """With BENCH_PYSPY=<file>: py-spy (not a project dependency: `pip install py-spy`, run as root or with
+    ptrace allowed) samples the service while the commands are answered, not while the loans load, into <file>
+    as collapsed stacks."""
     out = os.environ.get("BENCH_PYSPY")
     if not out:
         return None

@@ -35,9 +35,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def own_cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time of the process alone (without its relay child, if it has one). System time is
-    mostly the kernel's work on the service's sockets to the broker and the database (on loopback the sender's
-    side carries the delivery): it swings with how the two cores are shared, while user time is the code's own."""
+    """User and system CPU time of the process alone (without its relay child, if it has one): the code's own
+    work, and the kernel's on its behalf (mostly its sockets to the broker and the database)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
