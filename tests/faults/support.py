@@ -28,6 +28,7 @@ Those are what `Report.duplicates` counts, from the events topics and from the s
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -57,6 +58,7 @@ from shared.kafka_admin import admin_client
 from shared.kafka_security import KafkaAccess
 from shared.lag import every_service_group, lag_now
 from shared.outbox import OutgoingRecord, kafka_headers
+from tests.support import wait
 from tests.support.kafka import KafkaDriver, Seen, Watch, source_of
 from tests.support.metrics import parse, value
 from tests.support.services import Process, start_processes, stop_processes
@@ -193,13 +195,8 @@ async def _true(condition: bool) -> bool:
     return condition
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> None:
-    """Polls the coroutine function `check` until it returns true; fails after `timeout` seconds saying `what`."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s")
-        await asyncio.sleep(every)
+# The project's polling, at a slower pace: a check here is often a count over every service's tables under load.
+eventually = functools.partial(wait.eventually, every=0.2)
 
 
 # --- the database, as the test's superuser sees every schema --------------------------------------------------------

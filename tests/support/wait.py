@@ -14,13 +14,16 @@ from tests.support.auth import staff
 from tests.support.kafka import KafkaDriver
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, what: str = "condition") -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, what: str = "condition",
+                     every: float = 0.05) -> None:
+    """Polls the coroutine function `check` every `every` seconds until it returns true; fails after `timeout`
+    seconds saying `what`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
 
 
 async def publish_loan(kafka: KafkaDriver, loan: LoanSnapshot, *, requests: ServiceRuntime | str) -> None:
