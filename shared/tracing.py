@@ -146,14 +146,14 @@ class _Roots:
             return _Roots(sampling.TraceIdRatioBased.TRACE_ID_LIMIT + 1 if root is sampling.ALWAYS_ON else 0, ids)
         return None
 
-    def start(self, tracer: Tracer, name: str, kind: SpanKind) -> "Span | _Scope":
+    def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Scope":
         """The SDK's span of a root to record; or else the scope of a root not recorded, its carrier worked out
         from the ids at hand."""
         trace_id = self.ids.inner.generate_trace_id()
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
             self.ids.next = trace_id
             try:
-                return tracer.start_span(name, context=Context(), kind=kind, record_exception=False,
+                return tracer.start_span(name, context=Context(), kind=kind, links=links, record_exception=False,
                                          set_status_on_exception=False)
             finally:
                 self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
@@ -313,10 +313,21 @@ _innermost: ContextVar[_Scope | None] = ContextVar("postloan_tracing_scope", def
 Attributes = Mapping[str, AttributeValue]
 
 
+def _started(tracer: Tracer, name: str, kind: SpanKind, parent: Context | None,
+             links: Sequence[Link] = ()) -> "Span | _Scope":
+    """A span under `parent` (None: the current context). A new trace's is decided by `_roots` when it can: a root
+    not recorded comes back as its bare scope."""
+    if _roots is not None and not trace.get_current_span(parent).get_span_context().is_valid:
+        return _roots.start(tracer, name, kind, links)
+    return tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
+                             set_status_on_exception=False)
+
+
 def _scope(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: Context | None = None,
            links: Sequence[Link] = (), attributes: Attributes | None = None) -> _Scope:
-    started = tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
-                                set_status_on_exception=False)
+    started = _started(tracer, name, kind, parent, links)
+    if isinstance(started, _Scope):
+        return started
     if attributes and started.is_recording():
         started.set_attributes(attributes)
     return _Scope(started)
@@ -339,14 +350,9 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     parent = context_of(event.model_extra, headers)
     if parent is not None and not _sampled(parent):
         return _Scope(trace.get_current_span(parent))  # carried on as it came, no span made (see `_sampled`)
-    if parent is None and _roots is not None:
-        started = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
-        if isinstance(started, _Scope):
-            return started
-        consumed = started
-    else:
-        consumed = _tracer.start_span(f"consume {topic}", context=parent or Context(), kind=SpanKind.CONSUMER,
-                                      record_exception=False, set_status_on_exception=False)
+    consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
+    if isinstance(consumed, _Scope):
+        return consumed
     if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
         return _Scope(consumed)
     consumed.set_attributes({
