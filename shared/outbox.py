@@ -35,7 +35,7 @@ class OutgoingRecord:
         key = event.subject.encode() if event.subject is not None else None
         value = encode(event)
         if trace:
-            value = b"{" + _attributes_json(tuple(trace.items())) + value[1:]  # the object's first members
+            value = b"{" + _attributes_json(trace) + value[1:]  # the object's first members
         traceparent = (trace or event.model_extra or {}).get(tracing.TRACEPARENT)
         if isinstance(traceparent, str):
             return cls(topic, key, value, (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
@@ -45,18 +45,41 @@ class OutgoingRecord:
         return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
 
 
-@lru_cache(maxsize=256)  # a decision's events share one trace context
-def _attributes_json(attributes: tuple[tuple[str, str], ...]) -> bytes:
+class _Last:
+    """The last value worked out and what it was worked out from, looked up by identity: a decision's events share
+    one carrier (the same mapping, the same traceparent string), and each trace has its own, so a cache keyed by
+    value would miss on every new trace and hash its text first. The key is held, so its id is never reused."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self) -> None:
+        self.key: object = None
+        self.value: Any = None
+
+
+_last_attributes, _last_headers = _Last(), _Last()
+
+
+def _attributes_json(attributes: Mapping[str, str]) -> bytes:
     """Attributes as JSON object members, each followed by a comma (an encoded event has at least one member)."""
-    return b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in attributes)
+    last = _last_attributes
+    if last.key is not attributes:
+        last.value = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in
+                              attributes.items())
+        last.key = attributes
+    return last.value  # type: ignore[no-any-return]
 
 
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     """The headers as JSON text (COPY takes jsonb as text). Nearly every record has the same ones but for a
     last traceparent of its own: the rest comes from a cache, the traceparent is added to it."""
     if headers and headers[-1][0] == tracing.TRACEPARENT:
-        rest, last = _same_headers_json(headers[:-1]), f'["{tracing.TRACEPARENT}", {json.dumps(headers[-1][1])}]'
-        return f"[{last}]" if rest == "[]" else f"{rest[:-1]}, {last}]"
+        rest, traceparent = _same_headers_json(headers[:-1]), headers[-1][1]
+        last = _last_headers
+        if last.key is not traceparent:
+            last.value = f'["{tracing.TRACEPARENT}", {json.dumps(traceparent)}]'
+            last.key = traceparent
+        return f"[{last.value}]" if rest == "[]" else f"{rest[:-1]}, {last.value}]"
     return _same_headers_json(headers)
 
 

@@ -25,8 +25,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import (
+    INVALID_SPAN,
     Link,
-    NonRecordingSpan,
     Span,
     SpanContext,
     SpanKind,
@@ -34,6 +34,7 @@ from opentelemetry.trace import (
     StatusCode,
     TraceFlags,
     Tracer,
+    TraceState,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
@@ -146,9 +147,9 @@ class _Roots:
             return _Roots(sampling.TraceIdRatioBased.TRACE_ID_LIMIT + 1 if root is sampling.ALWAYS_ON else 0, ids)
         return None
 
-    def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Scope":
-        """The SDK's span of a root to record; or else the scope of a root not recorded, its carrier worked out
-        from the ids at hand."""
+    def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
+        """The SDK's span of a root to record; or else the bare scope of a root not recorded, its carrier worked
+        out from the ids at hand."""
         trace_id = self.ids.inner.generate_trace_id()
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
             self.ids.next = trace_id
@@ -158,9 +159,8 @@ class _Roots:
             finally:
                 self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
         span_id = self.ids.inner.generate_span_id()
-        unrecorded = NonRecordingSpan(SpanContext(trace_id, span_id, is_remote=False,
-                                                  trace_flags=TraceFlags(self.random_flag)))
-        return _Scope(unrecorded, carried={TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{self.random_flag:02x}"})
+        return _Bare(trace_id, span_id, self.random_flag, None,
+                     {TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{self.random_flag:02x}"})
 
 
 _TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id
@@ -248,13 +248,16 @@ def carrier() -> Mapping[str, str]:
     scope = _innermost.get()
     if scope is not None:  # a span of ours: its carrier is worked out once, however many events it emits
         if scope.carried is None:
-            scope.carried = _carrier_of_span(scope.span)
+            scope.carried = _carrier_of_span(scope.span)  # (a bare scope's is always at hand)
         return scope.carried
     return _carrier_of_span(trace.get_current_span())
 
 
 def _carrier_of_span(span: Span) -> Mapping[str, str]:
-    current = span.get_span_context()
+    return _carrier_of_context(span.get_span_context())
+
+
+def _carrier_of_context(current: SpanContext) -> Mapping[str, str]:
     if not current.is_valid:
         return _NO_CARRIER
     if current.trace_state:
@@ -307,16 +310,59 @@ class _Scope:
         self.span.end()
 
 
-_innermost: ContextVar[_Scope | None] = ContextVar("postloan_tracing_scope", default=None)
+class _Bare:
+    """The scope of a span not recorded (a new trace sampled out, or one carried on from a record whose trace is
+    not recorded): its context is made current for this module only (`_innermost`), with no span object and no
+    OpenTelemetry context, which cost more than the rest of the request's tracing together. What is asked of it
+    inside the block finds it there: `carrier()` its carried context, a span started under it is bare too (a trace
+    not recorded stays so under the samplers `_Roots` stands for, and `consuming` carries an unsampled one on), and
+    `_current_span_context()` builds its span context when a link asks. Entered, it gives a span that records
+    nothing."""
+
+    __slots__ = ("_token", "carried", "flags", "span_id", "state", "trace_id")
+
+    def __init__(self, trace_id: int, span_id: int, flags: int, state: TraceState | None,
+                 carried: Mapping[str, str]) -> None:
+        self.trace_id, self.span_id, self.flags, self.state, self.carried = trace_id, span_id, flags, state, carried
+
+    @classmethod
+    def of(cls, context: SpanContext) -> "_Bare":
+        return cls(context.trace_id, context.span_id, context.trace_flags, context.trace_state,
+                   _carrier_of_context(context))
+
+    def child(self) -> "_Bare":
+        return _Bare(self.trace_id, self.span_id, self.flags, self.state, self.carried)
+
+    def span_context(self) -> SpanContext:
+        return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=TraceFlags(self.flags),
+                           trace_state=self.state)
+
+    def __enter__(self) -> Span:
+        self._token = _innermost.set(self)
+        return INVALID_SPAN
+
+    def __exit__(self, *_: object) -> None:
+        _innermost.reset(self._token)
+
+
+_innermost: ContextVar[_Scope | _Bare | None] = ContextVar("postloan_tracing_scope", default=None)
+
+
+def _current_span_context() -> SpanContext:
+    """The current span's context: a bare scope's, or else OpenTelemetry's current span's."""
+    scope = _innermost.get()
+    return scope.span_context() if isinstance(scope, _Bare) else trace.get_current_span().get_span_context()
 
 
 Attributes = Mapping[str, AttributeValue]
 
 
 def _started(tracer: Tracer, name: str, kind: SpanKind, parent: Context | None,
-             links: Sequence[Link] = ()) -> "Span | _Scope":
+             links: Sequence[Link] = ()) -> "Span | _Bare":
     """A span under `parent` (None: the current context). A new trace's is decided by `_roots` when it can: a root
-    not recorded comes back as its bare scope."""
+    not recorded comes back as its bare scope, and so does a span under a current bare scope."""
+    if parent is None and isinstance(scope := _innermost.get(), _Bare):
+        return scope.child()
     if _roots is not None and not trace.get_current_span(parent).get_span_context().is_valid:
         return _roots.start(tracer, name, kind, links)
     return tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
@@ -324,9 +370,9 @@ def _started(tracer: Tracer, name: str, kind: SpanKind, parent: Context | None,
 
 
 def _scope(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: Context | None = None,
-           links: Sequence[Link] = (), attributes: Attributes | None = None) -> _Scope:
+           links: Sequence[Link] = (), attributes: Attributes | None = None) -> "_Scope | _Bare":
     started = _started(tracer, name, kind, parent, links)
-    if isinstance(started, _Scope):
+    if isinstance(started, _Bare):
         return started
     if attributes and started.is_recording():
         started.set_attributes(attributes)
@@ -349,9 +395,10 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
         return _OFF
     parent = context_of(event.model_extra, headers)
     if parent is not None and not _sampled(parent):
-        return _Scope(trace.get_current_span(parent))  # carried on as it came, no span made (see `_sampled`)
+        carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
+        return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
     consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
-    if isinstance(consumed, _Scope):
+    if isinstance(consumed, _Bare):
         return consumed
     if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
         return _Scope(consumed)
@@ -380,7 +427,7 @@ def resumed(traceparent: object, name: str, *, or_new: bool = False,
     parent = extract(traceparent)
     if parent is None and not or_new:
         return _OFF
-    now = trace.get_current_span().get_span_context()
+    now = _current_span_context()
     links = [Link(now)] if now.is_valid else []
     return _scope(_tracer, name, parent=parent or Context(), links=links, attributes=attributes)
 
@@ -455,7 +502,7 @@ def calling(name: str, attributes: Attributes | None = None) -> AbstractContextM
 
 
 @contextlib.contextmanager
-def _call(scope: _Scope) -> Iterator[Call]:
+def _call(scope: "_Scope | _Bare") -> Iterator[Call]:
     with scope as opened:
         yield Call(opened)
 

@@ -251,6 +251,60 @@ def test_a_context_not_sampled_is_carried_on_and_no_span_is_made(exported: InMem
     assert json.loads(out.value)["traceparent"] == unsampled and exported.get_finished_spans() == ()
 
 
+def test_under_a_context_not_recorded_nothing_is_made_and_every_emitted_context_is_the_one_carried_on(
+    exported: InMemorySpanExporter,
+) -> None:
+    """A trace not recorded (an unsampled caller's; a new one sampled out) is carried without a span or an
+    OpenTelemetry context: what happens under it must still behave as under a span not recorded. Internal spans,
+    HTTP calls and their headers all carry the same context on, and none is exported."""
+    unsampled = f"00-{TRACE}-{SPAN}-00"
+    event = codec(topics.REQUESTS_COMMANDS).decode(a_command(traceparent=unsampled))
+    with tracing.consuming(topics.REQUESTS_COMMANDS, 0, 1, event, ()) as consumed:
+        assert consumed is not None and not consumed.is_recording()
+        with tracing.span("inner") as inner, tracing.calling("GET requests") as call:
+            assert inner is not None and not inner.is_recording()
+            assert call.headers() == {"traceparent": unsampled}
+            assert tracing.current_traceparent() == unsampled
+        with tracing.deciding("RecordCallOutcome"):
+            assert tracing.current_traceparent() == unsampled
+    assert tracing.current_traceparent() is None and exported.get_finished_spans() == ()
+
+
+def test_a_recorded_span_resumed_under_a_context_not_recorded_links_it_and_gives_it_back_after(
+    exported: InMemorySpanExporter,
+) -> None:
+    """A stored trace that is recorded, resumed while an unrecorded one is current (a timer fired in a round that
+    no trace records): the resumed span continues its own trace, links the current context, and the current
+    context is the carried one again after it."""
+    unsampled = f"00-{'5' * 32}-{'6' * 16}-00"
+    event = codec(topics.REQUESTS_COMMANDS).decode(a_command(traceparent=unsampled))
+    with tracing.consuming(topics.REQUESTS_COMMANDS, 0, 1, event, ()):
+        with tracing.resumed(PARENT, "fire reminder"):
+            inside = tracing.current_traceparent()
+            with tracing.span("inner"):
+                nested = tracing.current_traceparent()
+        assert tracing.current_traceparent() == unsampled
+    fired, inner = named(exported, "fire "), named(exported, "inner")
+    assert inside is not None and inside.split("-")[1:3] == [TRACE, hex_ids(fired)[1]]
+    assert nested is not None and nested.split("-")[1:3] == [TRACE, hex_ids(inner)[1]]
+    assert fired.parent is not None and f"{fired.parent.span_id:016x}" == SPAN
+    assert [(f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in fired.links] == [
+        ("5" * 32, "6" * 16)]
+
+
+def test_the_carried_context_of_a_trace_sampled_out_stays_the_roots_under_nested_spans() -> None:
+    """A new trace sampled out (rate 0): everything under its consume scope carries the root's own context, the
+    spans started under it are not recorded, and leaving it leaves no context behind."""
+    with contextlib.contextmanager(ratio_sampled)(0.0) as exporter:
+        event = codec(topics.REQUESTS_COMMANDS).decode(a_command())
+        with tracing.consuming(topics.REQUESTS_COMMANDS, 0, 1, event, ()):
+            root = tracing.current_traceparent()
+            with tracing.span("inner"), tracing.resumed(None, "fire", or_new=False):
+                assert tracing.current_traceparent() == root
+        assert tracing.current_traceparent() is None and exporter.get_finished_spans() == ()
+    assert root is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]", root)
+
+
 @given(traceparent=st.text(max_size=60), tracestate=st.text(max_size=80),
        headers=st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20)), max_size=3))
 def test_trace_attributes_written_beside_the_envelope_read_back_as_they_were(
@@ -266,6 +320,17 @@ def test_trace_attributes_written_beside_the_envelope_read_back_as_they_were(
     assert dict(record.headers)["traceparent"] == traceparent
     pairs = (*headers, ("traceparent", traceparent))
     assert json.loads(OutgoingRecord("t", None, b"", pairs).row()["headers"]) == [list(p) for p in pairs]
+
+
+def test_records_of_traces_in_turn_each_carry_their_own_context() -> None:
+    """The attribute and header JSON of the last carrier is kept and looked up by identity: records of two traces
+    in turn, and equal text in a new string, each come out with their own context."""
+    event = new_event(COMMAND, source="tests", subject="L-1", time=NOW)
+    first, second = {"traceparent": PARENT}, {"traceparent": f"00-{'1' * 32}-{'2' * 16}-00"}
+    for carried in (first, first, second, first, {"traceparent": "".join(PARENT)}, second):
+        record = OutgoingRecord.of_event(topics.REQUESTS_EVENTS, event, carried)
+        assert json.loads(record.value)["traceparent"] == carried["traceparent"]
+        assert json.loads(record.row()["headers"])[-1] == ["traceparent", carried["traceparent"]]
 
 
 def ratio_sampled(rate: float, sampler_of: Any = None) -> Iterator[InMemorySpanExporter]:
