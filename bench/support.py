@@ -58,9 +58,10 @@ async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[s
            f"{name.upper()}_DATABASE_URL": infra.service_database_url(name), f"{name.upper()}_HTTP_PORT": str(port),
            "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "POSTLOAN_DEMO_MODE": "true",
            "PYTHONPATH": str(ROOT)}
-    profile = ["-m", "bench.profiled", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+    # `python -m services.<name>`, or under cProfile with BENCH_PROFILE=<file> (bench/profiled.py runs the module)
+    launcher = ["-m", "bench.profiled", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else ["-m"]
     log = open(ROOT / ".local" / f"bench-{name}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, *(profile or ["-m"]), f"services.{name}"], env=env, cwd=ROOT, stdout=log,
+    proc = subprocess.Popen([sys.executable, *launcher, f"services.{name}"], env=env, cwd=ROOT, stdout=log,
                             stderr=log)
     try:
         await wait_ready(port)

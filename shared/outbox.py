@@ -45,41 +45,36 @@ class OutgoingRecord:
         return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
 
 
-class _Last:
-    """The last value worked out and what it was worked out from, looked up by identity: a decision's events share
-    one carrier (the same mapping, the same traceparent string), and each trace has its own, so a cache keyed by
-    value would miss on every new trace and hash its text first. The key is held, so its id is never reused."""
-
-    __slots__ = ("key", "value")
-
-    def __init__(self) -> None:
-        self.key: object = None
-        self.value: Any = None
-
-
-_last_attributes, _last_headers = _Last(), _Last()
+# The last value worked out and what it was worked out from, looked up by identity: a decision's events share one
+# carrier (the same mapping, the same traceparent string) and each trace has its own, so a cache keyed by value
+# would miss on every new trace and hash its text first. The key is held, so its id is not reused while it is
+# there; each is one tuple, replaced whole, so a reader never pairs one key with another's value.
+_last_attributes: tuple[object, bytes] = (None, b"")
+_last_headers: tuple[object, str] = (None, "")
 
 
 def _attributes_json(attributes: Mapping[str, str]) -> bytes:
     """Attributes as JSON object members, each followed by a comma (an encoded event has at least one member)."""
-    last = _last_attributes
-    if last.key is not attributes:
-        last.value = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in
-                              attributes.items())
-        last.key = attributes
-    return last.value  # type: ignore[no-any-return]
+    global _last_attributes
+    key, encoded = _last_attributes
+    if key is not attributes:
+        encoded = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in
+                           attributes.items())
+        _last_attributes = (attributes, encoded)
+    return encoded
 
 
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     """The headers as JSON text (COPY takes jsonb as text). Nearly every record has the same ones but for a
     last traceparent of its own: the rest comes from a cache, the traceparent is added to it."""
+    global _last_headers
     if headers and headers[-1][0] == tracing.TRACEPARENT:
         rest, traceparent = _same_headers_json(headers[:-1]), headers[-1][1]
-        last = _last_headers
-        if last.key is not traceparent:
-            last.value = f'["{tracing.TRACEPARENT}", {json.dumps(traceparent)}]'
-            last.key = traceparent
-        return f"[{last.value}]" if rest == "[]" else f"{rest[:-1]}, {last.value}]"
+        key, last = _last_headers
+        if key is not traceparent:
+            last = f'["{tracing.TRACEPARENT}", {json.dumps(traceparent)}]'
+            _last_headers = (traceparent, last)
+        return f"[{last}]" if rest == "[]" else f"{rest[:-1]}, {last}]"
     return _same_headers_json(headers)
 
 
