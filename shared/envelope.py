@@ -3,6 +3,7 @@
 Decoding never raises anything but `UndecodableMessage`, whose `kind` names the dead-letter reason.
 """
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -132,6 +133,7 @@ class TopicCodec:
             raise UndecodableMessage(ErrorKind.INVALID_DATA, detail) from None
 
 
+@functools.cache  # building one costs milliseconds (a pydantic schema of the topic's union); a codec never changes
 def codec(topic: str) -> TopicCodec:
     """The decoder of `topic`'s records, for the contract types that travel on it."""
     return TopicCodec(topic, TOPIC_TYPES[topic])
