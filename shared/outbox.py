@@ -6,7 +6,7 @@ moved to `outbox_parked` with its error (`park`), so nothing waits behind it.
 
 import json
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,35 +45,40 @@ class OutgoingRecord:
         return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
 
 
-# The last value worked out and what it was worked out from, looked up by identity: a decision's events share one
-# carrier (the same mapping, the same traceparent string) and each trace has its own, so a cache keyed by value
-# would miss on every new trace and hash its text first. The key is held, so its id is not reused while it is
-# there; each is one tuple, replaced whole, so a reader never pairs one key with another's value.
-_last_attributes: tuple[object, bytes] = (None, b"")
-_last_headers: tuple[object, str] = (None, "")
+class _LastOne:
+    """The last value worked out and what it was worked out from, looked up by identity: a decision's events share
+    one carrier (the same mapping, the same traceparent string) and each trace has its own, so a cache keyed by
+    value would miss on every new trace and hash its text first. The key is held, so its id is not reused while it
+    is there; key and value are one tuple, replaced whole, so a reader never pairs one key with another's value."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[object, Any] = (object(), None)
+
+    def of(self, key: Any, make: Callable[[Any], Any]) -> Any:
+        held, value = self._last
+        if held is not key:
+            value = make(key)
+            self._last = (key, value)
+        return value
+
+
+_last_attributes, _last_header = _LastOne(), _LastOne()
 
 
 def _attributes_json(attributes: Mapping[str, str]) -> bytes:
     """Attributes as JSON object members, each followed by a comma (an encoded event has at least one member)."""
-    global _last_attributes
-    key, encoded = _last_attributes
-    if key is not attributes:
-        encoded = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in
-                           attributes.items())
-        _last_attributes = (attributes, encoded)
-    return encoded
+    return _last_attributes.of(attributes, lambda carried: b"".join(  # type: ignore[no-any-return]
+        json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in carried.items()))
 
 
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     """The headers as JSON text (COPY takes jsonb as text). Nearly every record has the same ones but for a
     last traceparent of its own: the rest comes from a cache, the traceparent is added to it."""
-    global _last_headers
     if headers and headers[-1][0] == tracing.TRACEPARENT:
-        rest, traceparent = _same_headers_json(headers[:-1]), headers[-1][1]
-        key, last = _last_headers
-        if key is not traceparent:
-            last = f'["{tracing.TRACEPARENT}", {json.dumps(traceparent)}]'
-            _last_headers = (traceparent, last)
+        rest = _same_headers_json(headers[:-1])
+        last = _last_header.of(headers[-1][1], lambda tp: f'["{tracing.TRACEPARENT}", {json.dumps(tp)}]')
         return f"[{last}]" if rest == "[]" else f"{rest[:-1]}, {last}]"
     return _same_headers_json(headers)
 

@@ -160,7 +160,7 @@ class _Roots:
                 self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
         span_id = self.ids.inner.generate_span_id()
         return _Bare(trace_id, span_id, self.random_flag, None,
-                     {TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{self.random_flag:02x}"})
+                     {TRACEPARENT: _traceparent(trace_id, span_id, self.random_flag)})
 
 
 _TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id
@@ -268,7 +268,12 @@ def _carrier_of_context(current: SpanContext) -> Mapping[str, str]:
 
 @functools.lru_cache(maxsize=256)  # a decision emits several events in the same span (callers never change it)
 def _carrier_of(trace_id: int, span_id: int, flags: int) -> Mapping[str, str]:
-    return {TRACEPARENT: f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"}
+    return {TRACEPARENT: _traceparent(trace_id, span_id, flags)}
+
+
+def _traceparent(trace_id: int, span_id: int, flags: int) -> str:
+    """A W3C version-00 traceparent of the ids and flags."""
+    return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
 
 
 def current_traceparent() -> str | None:
