@@ -5,9 +5,10 @@ moved to `outbox_parked` with its error (`park`), so nothing waits behind it.
 """
 
 import json
+import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +26,9 @@ class OutgoingRecord:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # The headers as JSON text (what the outbox row and a stored answer hold), when worked out with the record:
+    # `of_event` knows it for the price of a concatenation. Empty: worked out from `headers` when asked.
+    headers_json: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def of_event(cls, topic: str, event: CloudEvent[Any], trace: Mapping[str, str] | None = None) -> "OutgoingRecord":
@@ -35,21 +39,34 @@ class OutgoingRecord:
         key = event.subject.encode() if event.subject is not None else None
         value = encode(event)
         if trace:
-            value = b"{" + _attributes_json(trace) + value[1:]  # the object's first members
-        traceparent = (trace or event.model_extra or {}).get(tracing.TRACEPARENT)
+            members, traceparent, headers_json = _last_carrier.of(trace, _carried)
+            value = b"{" + members + value[1:]  # the object's first members
+            if headers_json:
+                return cls(topic, key, value, (_CONTENT_TYPE, (tracing.TRACEPARENT, traceparent)), headers_json)
+        else:
+            traceparent = (event.model_extra or {}).get(tracing.TRACEPARENT)
         if isinstance(traceparent, str):
-            return cls(topic, key, value, (("content-type", CONTENT_TYPE), (tracing.TRACEPARENT, traceparent)))
-        return cls(topic, key, value, (("content-type", CONTENT_TYPE),))
+            return cls(topic, key, value, (_CONTENT_TYPE, (tracing.TRACEPARENT, traceparent)))
+        return cls(topic, key, value, (_CONTENT_TYPE,), _UNTRACED_JSON)
 
     def row(self) -> dict[str, Any]:
-        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": _headers_json(self.headers)}
+        return {"topic": self.topic, "key": self.key, "value": self.value, "headers": self.json_headers()}
+
+    def json_headers(self) -> str:
+        return self.headers_json or _headers_json(self.headers)
+
+
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE)
+_UNTRACED_JSON = json.dumps([list(_CONTENT_TYPE)])
+_TRACED_JSON = f"{_UNTRACED_JSON[:-1]}, [{json.dumps(tracing.TRACEPARENT)}, "  # then the traceparent and "]]"
+_plain = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}").fullmatch  # a W3C traceparent's text
 
 
 class _LastOne:
     """The last value worked out and what it was worked out from, looked up by identity: a decision's events share
-    one carrier (the same mapping, the same traceparent string) and each trace has its own, so a cache keyed by
-    value would miss on every new trace and hash its text first. The key is held, so its id is not reused while it
-    is there; key and value are one tuple, replaced whole, so a reader never pairs one key with another's value."""
+    one carrier (the same mapping) and each trace has its own, so a cache keyed by value would miss on every new
+    trace and hash its text first. The key is held, so its id is not reused while it is there; key and value are
+    one tuple, replaced whole, so a reader never pairs one key with another's value."""
 
     __slots__ = ("_last",)
 
@@ -64,27 +81,27 @@ class _LastOne:
         return value
 
 
-_last_attributes, _last_header = _LastOne(), _LastOne()
+_last_carrier = _LastOne()
 
 
-def _attributes_json(attributes: Mapping[str, str]) -> bytes:
-    """Attributes as JSON object members, each followed by a comma (an encoded event has at least one member)."""
-    return _last_attributes.of(attributes, lambda carried: b"".join(  # type: ignore[no-any-return]
-        json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in carried.items()))
-
-
-def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
-    """The headers as JSON text (COPY takes jsonb as text). Nearly every record has the same ones but for a
-    last traceparent of its own: the rest comes from a cache, the traceparent is added to it."""
-    if headers and headers[-1][0] == tracing.TRACEPARENT:
-        rest = _same_headers_json(headers[:-1])
-        last = _last_header.of(headers[-1][1], lambda tp: f'["{tracing.TRACEPARENT}", {json.dumps(tp)}]')
-        return f"[{last}]" if rest == "[]" else f"{rest[:-1]}, {last}]"
-    return _same_headers_json(headers)
+def _carried(trace: Mapping[str, str]) -> tuple[bytes, str | None, str]:
+    """What a carrier (shared.tracing.carrier) puts in each record: its attributes as JSON object members, each
+    followed by a comma (an encoded event has at least one member); its traceparent; and the headers' JSON with it
+    ("" when there is none, or it is not as a tracer writes it: then that JSON is escaped when asked for)."""
+    traceparent = trace.get(tracing.TRACEPARENT)
+    plain = isinstance(traceparent, str) and _plain(traceparent) is not None  # nothing in it to escape
+    if plain and len(trace) == 1:  # most carriers: a traceparent alone
+        return f'"{tracing.TRACEPARENT}":"{traceparent}",'.encode(), traceparent, f'{_TRACED_JSON}"{traceparent}"]]'
+    members = b"".join(
+        b'"' + k.encode() + b'":"' + v.encode() + b'",' if k == tracing.TRACEPARENT and plain
+        else json.dumps(k).encode() + b":" + json.dumps(v).encode() + b","
+        for k, v in trace.items())
+    return members, traceparent, f'{_TRACED_JSON}"{traceparent}"]]' if plain else ""
 
 
 @lru_cache(maxsize=64)
-def _same_headers_json(headers: tuple[tuple[str, str], ...]) -> str:
+def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
+    """The headers as JSON text (COPY takes jsonb as text), for a record built without it (`of_event` adds it)."""
     return json.dumps([list(h) for h in headers])
 
 
@@ -96,11 +113,11 @@ def pack(records: Sequence[OutgoingRecord]) -> bytes:
     to read back, with no JSON parsing of the values on either side."""
     parts: list[bytes] = []
     for r in records:
-        headers = _headers_json(r.headers).encode()
-        for field in (r.topic.encode(), r.key, r.value, headers):
-            parts.append(_LEN.pack(-1 if field is None else len(field)))
-            if field is not None:
-                parts.append(field)
+        headers = r.json_headers().encode()
+        for part in (r.topic.encode(), r.key, r.value, headers):
+            parts.append(_LEN.pack(-1 if part is None else len(part)))
+            if part is not None:
+                parts.append(part)
     return b"".join(parts)
 
 

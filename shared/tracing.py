@@ -232,12 +232,15 @@ def _sampled(context: Context) -> bool:
 
 
 _SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(1, 256, 2))
+_SAMPLED_FLAGS_BYTES = frozenset(flags.encode() for flags in _SAMPLED_FLAGS)
 
 
-def _flagged(traceparent: str) -> bool:
-    """Whether a traceparent's flags say "sampled", read from the text: the outbox and the relay skip the records
-    of traces not recorded without parsing them (`_sampled`)."""
-    return traceparent[53:55] in _SAMPLED_FLAGS
+def _flagged(traceparent: object) -> bool:
+    """Whether a traceparent's flags say "sampled", read from the text (or a Kafka header's bytes): the outbox and
+    the relay skip the records of traces not recorded without parsing or decoding them (`_sampled`)."""
+    if isinstance(traceparent, str):
+        return traceparent[53:55] in _SAMPLED_FLAGS
+    return isinstance(traceparent, bytes) and traceparent[53:55] in _SAMPLED_FLAGS_BYTES
 
 
 def carrier() -> Mapping[str, str]:
@@ -272,8 +275,15 @@ def _carrier_of(trace_id: int, span_id: int, flags: int) -> Mapping[str, str]:
 
 
 def _traceparent(trace_id: int, span_id: int, flags: int) -> str:
-    """A W3C version-00 traceparent of the ids and flags."""
-    return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+    """A W3C version-00 traceparent of the ids and flags. Written through bytes: a format spec on a 128-bit int
+    costs several times as much, and every command without a context has a traceparent made for it."""
+    try:
+        return f"00-{trace_id.to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}-{_FLAGS[flags]}"
+    except (OverflowError, IndexError):  # not an id a tracer makes: written as it is
+        return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+
+
+_FLAGS = tuple(f"{flags:02x}" for flags in range(256))
 
 
 def current_traceparent() -> str | None:
@@ -402,7 +412,10 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     if parent is not None and not _sampled(parent):
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
-    consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
+    if parent is None and _roots is not None:  # most commands: a new trace, decided without an OpenTelemetry context
+        consumed = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
+    else:
+        consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
     if isinstance(consumed, _Bare):
         return consumed
     if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
@@ -442,7 +455,8 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
     trace context, linked to the others' (a batch may serve several traces). No span when none carries one."""
     if _tracer is None:
         return _OFF
-    found = dict.fromkeys(t for r in records if (t := _header(r.headers, TRACEPARENT)) is not None and _flagged(t))
+    # Read straight from the outbox's own header pairs (text): this runs over every record of every batch.
+    found = dict.fromkeys(v for r in records for k, v in r.headers if k == TRACEPARENT and _flagged(v))
     contexts = [c for c in map(extract, found) if c is not None]
     if not contexts:
         return _OFF
@@ -451,14 +465,20 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
                   attributes={"messaging.batch.message_count": len(records)})
 
 
-def publishing(topic: str, headers: Iterable[Sequence[Any]]) -> Span | None:
+def publishing(topic: str, headers: Sequence[Sequence[Any]]) -> Span | None:
     """A PRODUCER span `publish <topic>` for one record the relay sends, parented by the context in the record's
     `traceparent` header; the caller ends it when the broker answered (`published`). None (no span at all) when
     tracing is off or the record carries no context: the relay sends thousands of records a second."""
     if _tracer is None:
         return None
-    traceparent = _header(headers, TRACEPARENT)
-    parent = extract(traceparent) if traceparent is not None and _flagged(traceparent) else None
+    for key, value in headers:  # the flags are read before anything is decoded or parsed
+        if key == TRACEPARENT:
+            if not _flagged(value):
+                return None
+            break
+    else:
+        return None
+    parent = extract(_header(headers, TRACEPARENT))
     if parent is None:
         return None
     started = _tracer.start_span(f"publish {topic}", context=parent, kind=SpanKind.PRODUCER)

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from shared import topics, tracing
+from shared import outbox, topics, tracing
 from shared.contracts import requests as R
-from shared.envelope import codec, encode, new_event
+from shared.envelope import CONTENT_TYPE, codec, encode, new_event
 from shared.messaging import MessageContext
 from shared.outbox import OutgoingRecord
 from tests.support.tracing import hex_ids, named, tracing_on
@@ -305,21 +305,50 @@ def test_the_carried_context_of_a_trace_sampled_out_stays_the_roots_under_nested
     assert root is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]", root)
 
 
-@given(traceparent=st.text(max_size=60), tracestate=st.text(max_size=80),
+W3C_TRACEPARENT = r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
+
+
+@given(traceparent=st.one_of(st.text(max_size=60), st.from_regex(W3C_TRACEPARENT, fullmatch=True)),
+       tracestate=st.one_of(st.none(), st.text(max_size=80)),
        headers=st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20)), max_size=3))
 def test_trace_attributes_written_beside_the_envelope_read_back_as_they_were(
-    traceparent: str, tracestate: str, headers: list[tuple[str, str]]
+    traceparent: str, tracestate: str | None, headers: list[tuple[str, str]]
 ) -> None:
     """The emitted record's trace attributes are added to the encoded event and its header JSON without a pass
-    through the model or json.dumps of the whole: whatever the text (quotes, backslashes, any character), the
-    value decodes to the same event with the attributes, and the headers' JSON to the same pairs."""
+    through the model or json.dumps of the whole (a traceparent as a tracer writes it is spliced in as it is):
+    whatever the text (quotes, backslashes, any character), the value decodes to the same event with the
+    attributes, the headers' JSON to the same pairs, and a stored answer gives the same record back."""
     event = new_event(COMMAND, source="tests", subject="L-1", time=NOW)
-    carried = {"traceparent": traceparent, "tracestate": tracestate}
+    carried = {"traceparent": traceparent, **({} if tracestate is None else {"tracestate": tracestate})}
     record = OutgoingRecord.of_event(topics.REQUESTS_EVENTS, event, carried)
     assert json.loads(record.value) == {**json.loads(encode(event)), **carried}
-    assert dict(record.headers)["traceparent"] == traceparent
+    assert record.headers == (("content-type", CONTENT_TYPE), ("traceparent", traceparent))
+    assert json.loads(record.row()["headers"]) == [list(h) for h in record.headers]
+    assert outbox.unpack(outbox.pack([record])) == [record]
     pairs = (*headers, ("traceparent", traceparent))
     assert json.loads(OutgoingRecord("t", None, b"", pairs).row()["headers"]) == [list(p) for p in pairs]
+
+
+@given(trace_id=st.integers(0, 2**128 - 1), span_id=st.integers(0, 2**64 - 1), flags=st.integers(0, 255))
+def test_a_traceparent_is_written_as_w3c_says_whatever_the_ids(trace_id: int, span_id: int, flags: int) -> None:
+    """Written through bytes for speed, it must be the same text as the plain format, zero-padded; ids out of
+    range (no tracer makes them) are still written, as they are."""
+    assert tracing._traceparent(trace_id, span_id, flags) == f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+    too_long = 2**128 + trace_id
+    assert tracing._traceparent(too_long, span_id, flags) == f"00-{too_long:x}-{span_id:016x}-{flags:02x}"
+
+
+def test_the_relay_reads_a_records_flags_from_the_header_and_gives_anything_else_no_span(
+    exported: InMemorySpanExporter
+) -> None:
+    """Flags are read before the header is decoded: a sampled traceparent gets its span; one not sampled, a value
+    that is not text, or no traceparent at all gets none, and nothing fails."""
+    assert tracing.publishing("t", [("traceparent", PARENT.encode())]) is not None
+    for headers in ([("traceparent", PARENT[:-2].encode() + b"00")], [("traceparent", None)],
+                    [("traceparent", 7)], [("traceparent", b"\xff" * 60)], [("other", PARENT.encode())], []):
+        assert tracing.publishing("t", headers) is None, headers
+    with tracing.writing([OutgoingRecord("t", None, b"", (("traceparent", "x" * 60),))]) as span:
+        assert span is None
 
 
 def test_records_of_traces_in_turn_each_carry_their_own_context() -> None:
