@@ -22,6 +22,9 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     redacted alike. `once`: the process configures logging once for its life (a service's main), so each
     logger is built on its first use and kept, instead of on every call (a few per cent of a busy service)."""
     use_json = (not sys.stderr.isatty()) if json is None else json
+    # A service's main writes to its stderr for life; anyone else (tests, in-process tools) to stderr as it is
+    # when written to, which a test harness swaps and closes between tests.
+    stream: Any = sys.stderr if once else _CurrentStderr()
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -39,14 +42,14 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=once,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -58,6 +61,16 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
         library.propagate = True
     for noisy in ("aiokafka", "asyncio", "sqlalchemy.engine", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class _CurrentStderr:
+    """`sys.stderr` looked up on every write."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _add_service(service: str) -> Any:
