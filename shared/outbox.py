@@ -90,13 +90,11 @@ def _carried(trace: Mapping[str, str]) -> tuple[bytes, str | None, str]:
     ("" when there is none, or it is not as a tracer writes it: then that JSON is escaped when asked for)."""
     traceparent = trace.get(tracing.TRACEPARENT)
     plain = isinstance(traceparent, str) and _plain(traceparent) is not None  # nothing in it to escape
-    if plain and len(trace) == 1:  # most carriers: a traceparent alone
-        return f'"{tracing.TRACEPARENT}":"{traceparent}",'.encode(), traceparent, f'{_TRACED_JSON}"{traceparent}"]]'
-    members = b"".join(
-        b'"' + k.encode() + b'":"' + v.encode() + b'",' if k == tracing.TRACEPARENT and plain
-        else json.dumps(k).encode() + b":" + json.dumps(v).encode() + b","
-        for k, v in trace.items())
-    return members, traceparent, f'{_TRACED_JSON}"{traceparent}"]]' if plain else ""
+    headers_json = f'{_TRACED_JSON}"{traceparent}"]]' if plain else ""
+    if plain and len(trace) == 1:  # most carriers: a traceparent alone, spliced in as it is
+        return f'"{tracing.TRACEPARENT}":"{traceparent}",'.encode(), traceparent, headers_json
+    members = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in trace.items())
+    return members, traceparent, headers_json
 
 
 @lru_cache(maxsize=64)
