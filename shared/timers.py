@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from shared import outbox, tracing
 from shared.clock import Clock
 from shared.db import is_transient
+from shared.logging import log_context
 from shared.messaging import MessageContext, Tables
 from shared.metrics import Decision, ServiceMetrics
 from shared.unit_of_work import UnitOfWork
@@ -191,7 +192,7 @@ class TimerRunner:
         handler = self._handlers.get(row.kind)
         if handler is None:  # e.g. a copy running older code: kept and retried, so a newer copy can fire it
             raise LookupError(f"no handler for timers of kind {row.kind!r}")
-        with structlog.contextvars.bound_contextvars(timer=row.kind, key=row.key), \
+        with log_context(timer=row.kind, key=row.key), \
                 tracing.resumed(row.payload.get(tracing.TRACEPARENT), f"fire {row.kind}", or_new=True):
             await handler(ctx, row.key, row.payload)
 

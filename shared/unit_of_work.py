@@ -17,7 +17,7 @@ So every handler has one code path, batched or not; a handler that needs no batc
 """
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.engine import Result
@@ -61,7 +61,10 @@ class UnitOfWork:
         return {k: self._cache[(space, k)] for k in wanted}
 
     async def load_one(self, space: str, key: K, fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]]) -> V | None:
-        return (await self.load(space, [key], fetch))[key]
+        try:  # a handler's read of what the batch's prepare loaded: the cache alone, without `load`'s lists
+            return cast("V | None", self._cache[(space, key)])
+        except KeyError:
+            return (await self.load(space, [key], fetch))[key]
 
     def keep(self, space: str, key: Hashable, value: Any) -> None:
         """Records what the transaction now knows `key` to be (after a write, or `None` once it is gone)."""

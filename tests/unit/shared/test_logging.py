@@ -6,7 +6,7 @@ import logging
 import pytest
 import structlog
 
-from shared.logging import configure_logging
+from shared.logging import configure_logging, log_context
 from shared.redaction import redact
 
 
@@ -34,3 +34,24 @@ def test_configured_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str
     assert lines[0]["event"] == "customer_seen" and lines[0]["loan_id"] == "L-9"
     assert lines[0]["name"] == "***" and lines[0]["phone"] == "***"
     assert "13800138000" not in lines[1]["event"]
+
+
+def test_log_context_fields_reach_every_line_inside_and_none_after(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("tests", json=True)
+    logger = structlog.get_logger("t")
+    with log_context(event_id="E-1", topic="requests.commands", offset=7, phone="13800138000"):
+        logger.info("outer")
+        with log_context(offset=8, timer="alert"):
+            logger.info("inner", event_id="E-own")  # the line's own field wins over the context's
+            logging.getLogger("faststream").info("library line")
+        logger.info("outer again")
+    logger.info("after")
+    lines = {line["event"]: line for line in map(json.loads, capsys.readouterr().err.splitlines())}
+    assert {k: lines["outer"].get(k) for k in ("event_id", "topic", "offset", "timer")} == \
+        {"event_id": "E-1", "topic": "requests.commands", "offset": 7, "timer": None}
+    assert {k: lines["inner"][k] for k in ("event_id", "topic", "offset", "timer")} == \
+        {"event_id": "E-own", "topic": "requests.commands", "offset": 8, "timer": "alert"}
+    assert lines["library line"]["offset"] == 8 and lines["library line"]["event_id"] == "E-1"
+    assert lines["outer again"]["offset"] == 7 and "timer" not in lines["outer again"]
+    assert not {"event_id", "topic", "offset", "timer"} & lines["after"].keys()
+    assert all(line["phone"] == "***" for name, line in lines.items() if name != "after")  # redacted as any field
