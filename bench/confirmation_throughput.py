@@ -1,11 +1,15 @@
 """Benchmark: RecordCallOutcome -> CoBorrowerConfirmed for many tasks, and next-task under concurrent agents.
 
-    .venv/bin/python -m bench.confirmation_throughput [--tasks 10000] [--open-tasks 100000] [--held 5000]
-        [--agents 20] [--calls 2000] [--think-ms 500] [--out bench/results/confirmation-issue12.json]
+    .venv/bin/python -m bench.confirmation_throughput [--tasks 10000] [--copies 1] [--rounds 1]
+        [--open-tasks 100000] [--held 5000] [--agents 20] [--calls 2000] [--think-ms 500]
+        [--out bench/results/confirmation-issue12.json]
 
-Provisions its own broker and database (harness/infra.py) and runs the confirmation service as its
-own process. Phase 1 (outcomes): TASKS requests with one co-borrower each are published (TASKS tasks, made by
-the service), then TASKS CONFIRMED outcomes; each is timed to its CoBorrowerConfirmed (outcomes/s, p50, p99).
+Provisions its own broker and database (harness/infra.py) and, for phase 2, Keycloak (harness/keycloak.py); runs
+the confirmation service as its own process (COPIES of it in one consumer group). Phase 1 (outcomes): TASKS
+requests with one co-borrower each are published (TASKS tasks, made by the service), each task is leased to the
+driver's agent, then TASKS CONFIRMED outcomes are published; each is timed to its CoBorrowerConfirmed
+(outcomes/s, p50, p99, and the CPU per outcome of the service, broker, database and driver). ROUNDS rounds of
+phase 1, each on fresh tasks, report the median round.
 Phase 2 (next-task): OPEN_TASKS open tasks (and their contacts) are written straight into the service's tables,
 as if a large backlog had built up, the HELD earliest-due of them held by other agents; then AGENTS agents
 call POST /tasks/next CALLS times in all over HTTP, at once, each pausing THINK_MS between its calls and keeping
@@ -13,13 +17,15 @@ every task it gets (so the held tasks pile up ahead of the free ones as the phas
 percentiles (all calls, first and last tenth) are recorded, and no task may be handed out twice. With THINK_MS
 0 the agents call back to back: that measures how many calls the machine takes (the latency is then the agents'
 count over the throughput), not what one call costs.
-Each phase also records the service's CPU time per outcome or call (its process and children), which other
-processes on a shared machine blur less than they blur latencies.
+Each phase also records the service's CPU time per outcome or call (its processes and their children), which other
+processes on a shared machine blur less than they blur latencies. CALLS 0: no phase 2 (and no Keycloak).
+BENCH_PYSPY=<file>: py-spy samples the (first) service copy during phase 1.
 The service's port is POSTLOAN_TEST_PORT_BASE + 2 (18102 by default) or --port.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -75,7 +81,7 @@ async def tasks_of(dsn: str, request_ids: list[str]) -> dict[str, tuple[str, str
         await conn.close()
 
 
-async def outcomes_phase(infra: Infra, count: int, pid: int) -> dict[str, object]:
+async def outcomes_phase(infra: Infra, count: int, pids: list[int]) -> dict[str, object]:
     dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
     subs = submissions(count)
     await produce(infra.kafka_as(), topics.REQUESTS_EVENTS,
@@ -89,13 +95,14 @@ async def outcomes_phase(infra: Infra, count: int, pid: int) -> dict[str, object
     collector = asyncio.create_task(collect(infra.kafka_as(), topics.CONFIRMATION_EVENTS, want,
                                             b'"type":"CoBorrowerConfirmed"', timeout=900))
     await asyncio.sleep(1)
-    spy = sampling_profiler(pid)
-    cpu, parts = cpu_seconds(pid), cpu_by_part(pid)
+    spy = sampling_profiler(pids[0])
+    parts = cpu_by_part(*pids)
     sent = await produce(infra.kafka_as(), topics.CONFIRMATION_COMMANDS, commands)
     result = figures(sent, await collector)
     stop_profiler(spy)
-    return result | {"service_cpu_ms_per_outcome": round((cpu_seconds(pid) - cpu) * 1000 / count, 2),
-                     "cpu_ms_per_outcome_by_part": cpu_split_ms(parts, cpu_by_part(pid), count)}
+    split = cpu_split_ms(parts, cpu_by_part(*pids), count)
+    return result | {"copies": len(pids), "service_cpu_ms_per_outcome": round(split["service"], 2),
+                     "cpu_ms_per_outcome_by_part": split}
 
 
 async def seed_open_tasks(dsn: str, count: int, held: int) -> None:
@@ -216,10 +223,14 @@ async def phases(infra: Infra, identity: Identity | None,
     await ensure_topics(infra.kafka_as())
     await migrate(ROOT / "services" / "confirmation" / "migrations", infra.service_database_url("confirmation"),
                   "confirmation")
-    async with service_process("confirmation", infra, args.port) as service:
+    async with contextlib.AsyncExitStack() as stack:
+        # Copies share the consumer group (its partitions split between them); the HTTP ports differ by 50.
+        copies = [await stack.enter_async_context(service_process("confirmation", infra, args.port + 50 * n))
+                  for n in range(args.copies)]
+        service = copies[0]  # phase 2's agents call the first copy
         rounds = []
         for _ in range(args.rounds):  # fresh tasks each round; the median round is the one reported
-            rounds.append(await outcomes_phase(infra, args.tasks, service.pid))
+            rounds.append(await outcomes_phase(infra, args.tasks, [c.pid for c in copies]))
             print("outcomes", rounds[-1], flush=True)
         outcomes = sorted(rounds, key=lambda r: float(str(r["requests_per_second"])))[len(rounds) // 2]
         if len(rounds) > 1:
@@ -238,6 +249,8 @@ async def main() -> None:
     parser.add_argument("--open-tasks", type=int, default=100_000, help="open tasks in the queue in phase 2")
     parser.add_argument("--held", type=int, default=5_000, help="of which held by other agents, due first")
     parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--copies", type=int, default=1,
+                        help="copies of the service in one consumer group, as a deployment scales it out")
     parser.add_argument("--rounds", type=int, default=1, help="phase 1 this many times (the median is reported)")
     parser.add_argument("--calls", type=int, default=2_000,
                         help="POST /tasks/next calls in all, in phase 2 (0: no phase 2, and no Keycloak)")

@@ -48,15 +48,16 @@ def _processes() -> Iterator[tuple[int, int, float, str]]:
         yield int(stat.parent.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline
 
 
-def cpu_by_part(service_pid: int) -> dict[str, float]:
-    """CPU seconds spent so far by each part of a benchmark on this machine: the service (with its children), the
+def cpu_by_part(*service_pids: int) -> dict[str, float]:
+    """CPU seconds spent so far by each part of a benchmark on this machine: the service (its copies, with their
+    children), the
     broker (the Kafka JVM), the database (every PostgreSQL process), this driver, and everything else. Differences
     of two readings say where a run's CPU went; the parts' sum against the machine's two cores is what limits it."""
     rows = list(_processes())
     parents = {pid: parent for pid, parent, _, _ in rows}
     parts = dict.fromkeys(("service", "broker", "database", "driver", "other"), 0.0)
     for pid, _, spent, cmdline in rows:
-        if _descends(pid, service_pid, parents):
+        if any(_descends(pid, service, parents) for service in service_pids):
             part = "service"
         elif pid == os.getpid():
             part = "driver"
