@@ -22,18 +22,9 @@ from harness.infra import ROOT, Infra
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and every live descendant (a service's relay child, say), from /proc:
     what a process spent, whatever else the machine did meanwhile (its throughput swings with that, this does not)."""
-    parents: dict[int, int] = {}
-    spent: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()  # after "(comm)", which may hold spaces
-        except OSError:  # gone meanwhile
-            continue
-        child = int(stat.parent.name)
-        parents[child] = int(fields[1])
-        spent[child] = (int(fields[11]) + int(fields[12])) / tick
-    return sum(t for p, t in spent.items() if _descends(p, pid, parents))
+    rows = list(_processes())
+    parents = {child: parent for child, parent, _, _ in rows}
+    return sum(spent for child, _, spent, _ in rows if _descends(child, pid, parents))
 
 
 def _processes() -> Iterator[tuple[int, int, float, str]]:
@@ -50,9 +41,9 @@ def _processes() -> Iterator[tuple[int, int, float, str]]:
 
 def cpu_by_part(*service_pids: int) -> dict[str, float]:
     """CPU seconds spent so far by each part of a benchmark on this machine: the service (its copies, with their
-    children), the
-    broker (the Kafka JVM), the database (every PostgreSQL process), this driver, and everything else. Differences
-    of two readings say where a run's CPU went; the parts' sum against the machine's two cores is what limits it."""
+    children), the broker (the Kafka JVM), the database (every PostgreSQL process), this driver, and everything
+    else. Differences of two readings say where a run's CPU went; the parts' sum against the machine's two cores
+    is what limits it."""
     rows = list(_processes())
     parents = {pid: parent for pid, parent, _, _ in rows}
     parts = dict.fromkeys(("service", "broker", "database", "driver", "other"), 0.0)

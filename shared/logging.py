@@ -21,8 +21,9 @@ _BOUND: ContextVar[dict[str, Any] | None] = ContextVar("postloan_log_fields", de
 @contextlib.contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
     """Every line logged inside carries `fields` (a line's own fields win), nested binds adding to the outer.
-    One context variable set and reset: structlog's `bound_contextvars` sets one per field, 16 µs for a consumed
-    message's seven fields against under 1 µs here, paid on every message whether anything is logged or not."""
+    One context variable set and reset: structlog's `bound_contextvars` sets one per field, about eight times the
+    cost for a consumed message's seven fields (16-22 µs against 2-3 µs, timeit), paid on every message, logged or
+    not."""
     outer = _BOUND.get()
     token = _BOUND.set(fields if outer is None else {**outer, **fields})
     try:
