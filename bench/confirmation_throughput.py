@@ -62,7 +62,7 @@ def submissions(count: int) -> list[R.RequestSubmitted]:
 
 
 async def tasks_of(dsn: str, request_ids: list[str]) -> dict[str, tuple[str, str]]:
-    """request_id -> (task_id, loan_id), once every task exists."""
+    """request_id -> (task_id, loan_id), once every task exists; each task then leased to the driver's agent."""
     conn = await asyncpg.connect(dsn)
     try:
         while True:
