@@ -32,6 +32,7 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -81,7 +82,7 @@ async def tasks_of(dsn: str, request_ids: list[str]) -> dict[str, tuple[str, str
         await conn.close()
 
 
-async def outcomes_phase(infra: Infra, count: int, pids: list[int]) -> dict[str, object]:
+async def outcomes_phase(infra: Infra, count: int, pids: list[int]) -> dict[str, Any]:
     dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
     subs = submissions(count)
     await produce(infra.kafka_as(), topics.REQUESTS_EVENTS,
@@ -213,7 +214,7 @@ async def dispatch_phase(infra: Infra, identity: Identity, open_tasks: int, held
 
 
 async def phases(infra: Infra, identity: Identity | None,
-                 args: argparse.Namespace) -> tuple[dict[str, object], dict[str, float] | None]:
+                 args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, float] | None]:
     from shared.kafka_admin import ensure_topics
 
     if identity is not None:
@@ -232,7 +233,7 @@ async def phases(infra: Infra, identity: Identity | None,
         for _ in range(args.rounds):  # fresh tasks each round; the median round is the one reported
             rounds.append(await outcomes_phase(infra, args.tasks, [c.pid for c in copies]))
             print("outcomes", rounds[-1], flush=True)
-        outcomes = sorted(rounds, key=lambda r: float(str(r["requests_per_second"])))[len(rounds) // 2]
+        outcomes = sorted(rounds, key=lambda r: r["requests_per_second"])[len(rounds) // 2]
         if len(rounds) > 1:
             outcomes = outcomes | {"rounds_per_second": [r["requests_per_second"] for r in rounds]}
         dispatch = None

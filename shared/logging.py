@@ -54,8 +54,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     stream: Any = sys.stderr if once else _CurrentStderr()
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        _merge_bound,
+        _merge_bound,  # log_context's fields (nothing binds structlog's own context variables any more)
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
