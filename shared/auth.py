@@ -2,10 +2,16 @@
 
 A token counts only when its RS256 signature verifies with a signing key (`use: sig`) of the realm's JWKS, its
 issuer is the realm, its audience holds this service (`postloan-<service>`), and it is within its lifetime (a
-small leeway for clock skew). Keys are cached; a token naming an unknown key id makes the service fetch the JWKS
-again (a rotated key), at most once per `min_refetch_s`, so a stream of made-up key ids cannot hammer the
-provider. Each service lists the roles of each of its endpoints in one table (`Access`); an endpoint missing
-from it cannot be served (the service refuses to start), so a new route is never open by omission.
+small leeway for clock skew). A token that passed is kept, by its exact text, until its own expiry (with the
+leeway) and no longer, in a bounded cache (`cache_size` tokens, the least recently used going first): an agent's
+next call with the same token costs a lookup instead of a signature check and two JSON decodings (about 0.3 ms
+of the service's CPU per call). Only a token that verified can enter, so a stranger cannot fill the cache; any
+other text, a tampered copy included, is checked in full. (A token verified before its key left the realm's set
+counts until it expires, as it would wherever the service had not fetched the set again since.) Keys are
+cached; a token naming an unknown key id makes the service fetch the JWKS again (a rotated key), at most once
+per `min_refetch_s`, so a stream of made-up key ids cannot hammer the provider. Each service lists the roles of
+each of its endpoints in one table (`Access`); an endpoint missing from it cannot be served (the service refuses
+to start), so a new route is never open by omission.
 """
 
 import asyncio
@@ -17,6 +23,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import structlog
+from cachetools import TLRUCache
 from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,7 +52,7 @@ class Unauthenticated(Exception):
 class TokenValidator:
     def __init__(self, *, issuer: str, jwks_url: str, audience: str, leeway_s: float = 10.0,
                  min_refetch_s: float = 30.0, timeout_s: float = 5.0,
-                 monotonic: Callable[[], float] = time.monotonic,
+                 monotonic: Callable[[], float] = time.monotonic, cache_size: int = 4096,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.issuer = issuer
         self.jwks_url = jwks_url
@@ -59,8 +66,13 @@ class TokenValidator:
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0  # JWKS fetches so far (a figure for /ready-style checks and tests)
+        # token -> (its principal, when it stops counting: `exp` plus the leeway, on the clock PyJWT checks with)
+        self._verified: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
+            maxsize=cache_size, ttu=lambda _token, entry, _now: entry[1], timer=time.time)
 
     async def principal(self, token: str) -> Principal:
+        if (known := self._verified.get(token)) is not None:
+            return known[0]
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
@@ -73,7 +85,9 @@ class TokenValidator:
                                 leeway=self.leeway_s, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"{type(exc).__name__}: {exc}") from None
-        return _principal(claims)
+        principal = _principal(claims)
+        self._verified[token] = (principal, float(claims["exp"]) + self.leeway_s)
+        return principal
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         if kid not in self._keys:

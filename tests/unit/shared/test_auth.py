@@ -1,5 +1,6 @@
 """Token checks against a stand-in identity provider (keys made here); the real Keycloak is in the integration tests."""
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -173,6 +174,47 @@ async def test_an_unreachable_provider_keeps_the_known_keys_and_refuses_unknown_
     assert (await check.principal(key.sign())).username == "agent-1"
     with pytest.raises(Unauthenticated):
         await check.principal(Key("k2").sign())
+
+
+def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature and claims the validator checks (PyJWT's decode), in order."""
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counted(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+    monkeypatch.setattr("shared.auth.jwt.decode", counted)
+    return checked
+
+
+async def test_a_verified_token_is_checked_once_and_nothing_else_rides_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = _counting_decodes(monkeypatch)
+    key = Key("k1")
+    check = validator(Provider(key), cache_size=2)
+    first, second, third = (key.sign(sub=f"u-{n}", preferred_username=f"agent-{n}") for n in (1, 2, 3))
+    for _ in range(3):
+        assert (await check.principal(first)).username == "agent-1"
+    assert checked == [first]  # checked once, then answered from the kept result
+    with pytest.raises(Unauthenticated):  # a copy of it with roles added is other text: checked, and refused
+        await check.principal(_tampered(first))
+    assert (await check.principal(second)).username == "agent-2"
+    assert (await check.principal(third)).username == "agent-3"  # the cache holds two: the least recent goes
+    checked.clear()
+    assert (await check.principal(first)).username == "agent-1"
+    assert checked == [first]
+
+
+async def test_a_kept_token_stops_counting_when_it_expires() -> None:
+    key = Key("k1")
+    check = validator(Provider(key), leeway_s=0)
+    expires = int(time.time()) + 1
+    token = key.sign(exp=expires)
+    assert (await check.principal(token)).username == "agent-1"
+    while time.time() < expires:  # at most a second: the token's own lifetime, on the clock PyJWT checks
+        await asyncio.sleep(expires - time.time() + 0.01)
+    with pytest.raises(Unauthenticated):
+        await check.principal(token)
 
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if (ROOT / "services" / s / "api.py").exists()])
