@@ -203,7 +203,7 @@ def _owed_since(paper: Paper) -> datetime:
                         429: {"description": "Too many calls by this agent; Retry-After says when to come back"}})
 async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = None) -> Any:
     agent = same_person(user, body.agent_id if body else None, "agent_id")
-    await throttle("next_task", agent, _settings(deps).next_task_rate)
+    throttle("next_task", agent, _settings(deps).next_task_rate)
     now = deps.clock.now()
     async with deps.sessions() as session:
         # One statement, atomic by itself: run without BEGIN and COMMIT (two round trips fewer per agent's call).
