@@ -19,7 +19,8 @@ percentiles (all calls, first and last tenth) are recorded, and no task may be h
 count over the throughput), not what one call costs.
 Each phase also records the service's CPU time per outcome or call (its processes and their children), which other
 processes on a shared machine blur less than they blur latencies. CALLS 0: no phase 2 (and no Keycloak).
-BENCH_PYSPY=<file>: py-spy samples the (first) service copy during phase 1.
+BENCH_PYSPY=<file>: py-spy samples the (first) service copy during phase 1; BENCH_PYSPY_DISPATCH=<file>, during
+phase 2.
 The service's port is POSTLOAN_TEST_PORT_BASE + 2 (18102 by default) or --port.
 """
 
@@ -197,9 +198,11 @@ async def dispatch_phase(infra: Infra, identity: Identity, open_tasks: int, held
     warmed = asyncio.Barrier(agents + 1)
     running = asyncio.gather(*(agent(n, warmed) for n in range(agents)))
     await warmed.wait()
+    spy = sampling_profiler(pid, "BENCH_PYSPY_DISPATCH")
     started, cpu = time.perf_counter(), cpu_seconds(pid)
     await running
     elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+    stop_profiler(spy)
     latencies = sorted(ms for _, ms in timed)
     in_order = [ms for _, ms in sorted(timed)]
     tenth = max(len(in_order) // 10, 1)

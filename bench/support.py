@@ -83,10 +83,11 @@ def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
     return pid == ancestor
 
 
-def sampling_profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PYSPY=<file>: py-spy (not a project dependency: `pip install py-spy`, run as root or with
-    ptrace allowed) samples a service while a benchmark's timed phase runs, into <file> as collapsed stacks."""
-    out = os.environ.get("BENCH_PYSPY")
+def sampling_profiler(pid: int, variable: str = "BENCH_PYSPY") -> subprocess.Popen[bytes] | None:
+    """With BENCH_PYSPY=<file> (or the `variable` a phase names): py-spy (not a project dependency: `pip install
+    py-spy`, run as root or with ptrace allowed) samples a service while a benchmark's timed phase runs, into <file>
+    as collapsed stacks."""
+    out = os.environ.get(variable)
     if not out:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # on PATH, or in the venv
