@@ -23,18 +23,20 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.elements import ColumnElement
 
 # SQLSTATE classes worth retrying: connection trouble, database not accepting connections or lock
@@ -44,8 +46,22 @@ _TRANSIENT_SQLSTATES = ("08", "55", "57P01", "57P02", "57P03", "53300", "40001",
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: the values bound to a statement (phones, names, e-mails) never reach an error message or log.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                               hide_parameters=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
+    event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def _closed_by_the_server(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """A pooled connection the server has closed is replaced when it is checked out (SQLAlchemy retries the checkout
+    with a new one). A restart or crash of PostgreSQL ends every backend, and the event loop sees each socket close
+    while its connection waits in the pool, so this costs no round trip. SQLAlchemy's pre-ping, used before, spent
+    three on every checkout (BEGIN, a statement, ROLLBACK: about 0.3 ms of a service's CPU per HTTP call). A
+    connection lost without the socket closing fails at its first statement instead: SQLAlchemy then invalidates
+    the whole pool, and the failure is transient (`is_transient`), so a consumer's batch is retried on new
+    connections."""
+    driver = record.driver_connection
+    if driver is None or driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
