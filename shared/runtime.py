@@ -60,6 +60,14 @@ class Deps:
     tables: Tables
     clock: Clock
     metrics: ServiceMetrics | None = None  # the copy's Prometheus metrics (shared.metrics)
+    gates: dict[str, asyncio.Semaphore] = dataclasses.field(default_factory=dict)  # see `gate`
+
+    def gate(self, name: str, size: int) -> asyncio.Semaphore:
+        """This copy's gate `name`: at most `size` holders at once, the others waiting first come, first served
+        (made on its first use, in the copy's event loop)."""
+        if (found := self.gates.get(name)) is None:
+            found = self.gates[name] = asyncio.Semaphore(size)
+        return found
 
 
 class Worker(Protocol):

@@ -204,6 +204,14 @@ def _owed_since(paper: Paper) -> datetime:
 async def next_task(deps: DepsDep, user: SignedIn, body: AgentRequest | None = None) -> Any:
     agent = same_person(user, body.agent_id if body else None, "agent_id")
     throttle("next_task", agent, _settings(deps).next_task_rate)
+    # A few calls at a time, the others waiting in the order they came: a burst of agents asking at once is then
+    # answered one small group after another instead of all together at the end, so they do not all ask again at
+    # the same moment and the burst does not grow (bench/README.md, issue 12 fourth pass).
+    async with deps.gate("next_task", _settings(deps).next_task_concurrency):
+        return await _take(deps, agent)
+
+
+async def _take(deps: Deps, agent: str) -> Any:
     now = deps.clock.now()
     async with deps.sessions() as session:
         # One statement, atomic by itself: run without BEGIN and COMMIT (two round trips fewer per agent's call).

@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
     next_task_rate: str = Field("120/minute", pattern=r"^\d+/(second|minute|hour)$", description=(
         "Most POST /tasks/next calls per agent (per copy) in a moving window; past it a 429 with Retry-After: each "
         "answer hands out a co-borrower's phone number."))
+    next_task_concurrency: int = Field(4, ge=1, description=(
+        "POST /tasks/next calls a copy serves at once; the rest wait first come, first served. A few at a time keeps "
+        "a burst of agents from being answered all together, and so from asking again all together."))
     alert_window_h: float = Field(24, ge=0, description="A task still open this close to its deadline is flagged.")
     database_pool_size: int = Field(25, ge=1, description=(
         "Connections each copy keeps open: the agents of a call centre ask for work at once (POST /tasks/next), "
