@@ -5,12 +5,16 @@ signed-in user."""
 
 import asyncio
 import base64
+import binascii
 import json
+import string
 import time
 
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
 
 from harness.keycloak import NOTIFIER_ONLY, SHORT_LIVED
 from tests.integration.http.conftest import Served
@@ -86,6 +90,54 @@ async def test_a_tampered_or_foreign_token_is_a_401(platform: dict[str, Served])
         answers = [(await client.put("/policy", json={"preset": "epidemic-2020"}, headers=_bearer(t))).status_code
                    for t in (flipped, promoted, master)]
     assert answers == [401, 401, 401]
+
+
+# An edit of a token's text: replace, insert or delete one character, at a share of the way along it.
+_EDIT = st.tuples(st.sampled_from(["replace", "insert", "delete"]), st.floats(0, 1, exclude_max=True),
+                  st.sampled_from(string.ascii_letters + string.digits + "-_.="))
+_ACCEPTED: list[str] = []  # one real token for every example (signing in again per example would time Keycloak)
+
+
+def _edited(token: str, edits: list[tuple[str, float, str]]) -> str:
+    for kind, where, char in edits:
+        at = int(where * len(token))
+        token = {"replace": token[:at] + char + token[at + 1:], "insert": token[:at] + char + token[at:],
+                 "delete": token[:at] + token[at + 1:]}[kind]
+    return token
+
+
+def _still_the_same_token(forged: str, real: str) -> bool:
+    """What RS256 verification accepts: the signed text (header and payload as sent) unchanged, and a signature
+    that decodes to the same bytes (base64url's last character carries bits the decoder drops)."""
+    forged_parts, real_parts = forged.split("."), real.split(".")
+    if len(forged_parts) != 3 or forged_parts[:2] != real_parts[:2]:
+        return False
+    try:
+        return jwt.utils.base64url_decode(forged_parts[2]) == jwt.utils.base64url_decode(real_parts[2])
+    except (binascii.Error, ValueError):
+        return False
+
+
+@settings(max_examples=40, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(_EDIT, min_size=1, max_size=3))
+@example(edits=[("replace", 0.999, "A")])  # the signature's last character
+@example(edits=[("insert", 0.5, ".")])
+async def test_a_token_the_service_already_accepted_counts_only_as_sent(
+    platform: dict[str, Served], edits: list[tuple[str, float, str]]
+) -> None:
+    """A token that passed is kept by the service (shared/auth.py): any other text, a generated edit of the kept
+    one, is checked in full and refused unless it is the same signed token, and the kept one still works."""
+    if not _ACCEPTED:
+        _ACCEPTED.append(identity().sign_in(as_user("t-agent-kept", "agent").username))
+    real = _ACCEPTED[0]
+    forged = _edited(real, edits)
+    async with httpx.AsyncClient(base_url=platform["confirmation"].url, timeout=10) as client:
+        kept = await client.get("/tasks/mine", headers=_bearer(real))
+        answer = await client.get("/tasks/mine", headers=_bearer(forged))
+    assert kept.status_code == 200, kept.text
+    expected = 200 if forged == real or _still_the_same_token(forged, real) else 401
+    assert answer.status_code == expected, (forged, answer.status_code, answer.text)
 
 
 async def test_an_agent_switching_the_policy_is_a_403_and_a_policy_admin_may(platform: dict[str, Served]) -> None:
