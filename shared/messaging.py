@@ -336,7 +336,7 @@ class BatchConsumer:
         ctx = MessageContext.of_message(uow, self._clock.now(), self._source, event, self._settings)
         with log_context(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
-            causation_id=event.causationid, topic=record.topic, partition=record.partition, offset=record.offset,
+            causation_id=event.causationid, **_coords(record),
         ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers):
             await handler(ctx, event.data)
         return ctx
