@@ -45,7 +45,8 @@ class MovingWindow:
         """Counts one call of `who` to `what` and answers None; past `limit` calls in `window_s` counts nothing and
         answers the seconds until the oldest call in the window leaves it."""
         now = self._clock()
-        calls = self._calls.setdefault((what, who), deque())
+        if (calls := self._calls.get((what, who))) is None:  # not setdefault: no new deque on every call
+            calls = self._calls[(what, who)] = deque()
         while calls and calls[0] <= now - window_s:
             calls.popleft()
         if len(calls) >= limit:
