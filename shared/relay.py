@@ -38,6 +38,7 @@ from shared.db import is_transient, notify_channel, outbox_parked_table
 from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from shared.kafka_security import KafkaAccess
 from shared.metrics import ServiceMetrics
+from shared.produce_batches import Alone, Batch, Pipeline
 
 log = structlog.get_logger("postloan.relay")
 
@@ -227,43 +228,58 @@ class OutboxRelay:
                 parked[row.id] = outcome
 
     async def _send_all(self, rows: Sequence[Any], missing: dict[str, str]) -> list[Outcome]:
-        """Sends `rows` in one pipeline of produce batches; the outcome of each, up to a failure that is not a
-        refusal (after which nothing more is sent this round)."""
+        """Sends `rows` in produce batches (shared.produce_batches); the outcome of each, up to a failure that is not
+        a refusal (after which nothing more is sent this round)."""
         assert self._producer is not None
-        outcomes: list[Outcome | asyncio.Future[Any]] = []
-        spans: dict[int, Span] = {}  # outcome index -> its publish span (records carrying a trace context)
+        pipeline = Pipeline(self._producer)
+        slots: list[Outcome | Batch | Alone] = []
+        spans: dict[int, Span] = {}  # slot index -> its publish span (records carrying a trace context)
         for row in rows:
             if row.topic in missing:
-                outcomes.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))
+                slots.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))
                 continue
             try:
                 headers = outbox.kafka_headers(row.headers)
             except (TypeError, ValueError, AttributeError) as exc:
-                outcomes.append(Refusal("serialization", f"{type(exc).__name__}: {exc}", certain=True))
+                slots.append(Refusal("serialization", f"{type(exc).__name__}: {exc}", certain=True))
                 continue
             if (started := tracing.publishing(row.topic, headers)) is not None:
-                spans[len(outcomes)] = started
+                spans[len(slots)] = started
             try:
-                outcomes.append(await self._producer.send(row.topic, row.value, key=row.key, headers=headers))
+                slots.append(await pipeline.add(row.topic, row.key, row.value, headers))
             except Exception as exc:  # refused before it left (larger than any request), or a failure for now
                 refusal = Refusal.of(exc, certain=True)
-                outcomes.append(refusal or exc)
+                slots.append(refusal or exc)
                 if refusal is None:
+                    pipeline.stop(exc)
                     self._known_topics.discard(row.topic)  # e.g. deleted meanwhile: look it up again next round
                     break
-        judged = [await self._judged(o) if isinstance(o, asyncio.Future) else o for o in outcomes]
+        await pipeline.close()
+        if pipeline.failure is not None:
+            for topic in {row.topic for row in rows}:
+                self._known_topics.discard(topic)
+        judged: dict[int, Outcome] = {}  # id of a Batch or Alone -> its outcome, awaited once for all its records
+        outcomes: list[Outcome] = []
+        for slot in slots:
+            if isinstance(slot, Batch | Alone):
+                if id(slot) not in judged:
+                    judged[id(slot)] = await self._judged(slot)
+                slot = judged[id(slot)]
+            outcomes.append(slot)
         for at, started in spans.items():
-            outcome = judged[at]
+            outcome = outcomes[at]
             tracing.published(started, outcome.kind if isinstance(outcome, Refusal) else outcome)
-        return judged
+        return outcomes
 
     @staticmethod
-    async def _judged(delivery: "asyncio.Future[Any]") -> Outcome:
-        """The outcome of one record's delivery, awaited in turn: the deliveries of a produce batch end together,
-        so most are done by the time they are looked at (gathering them cost a callback and a scheduled call per
-        record, a third of the relay's time)."""
+    async def _judged(sending: Batch | Alone) -> Outcome:
+        """The outcome of a batch's (or a lone record's) delivery, awaited in turn: the deliveries of a produce
+        request end together, so most are done by the time they are looked at."""
+        if sending.failure is not None:  # never sent: what stopped the round
+            return Refusal.of(sending.failure, certain=False) or sending.failure
+        assert sending.future is not None
         try:
-            await delivery
+            await sending.future
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
