@@ -6,13 +6,21 @@ the service's consumer, instead of sharing its event loop. The child reads what 
 (`POSTLOAN_RELAY_*`, set by the parent; the database URL never appears on a command line), dies with its parent
 (Linux parent-death signal, and a watch on the parent's pid) and stops cleanly on SIGTERM. Exactly one relay of
 a service leads at a time either way: the advisory lock decides, not the process layout.
+
+The child reports to its parent on its stdout, one JSON line whenever something changed (at most every
+`REPORT_INTERVAL_S`): whether it leads, and how many records it has published and parked. The parent turns the
+reports into its own metrics (`RelayReports`), so a service exports `postloan_relay_*` wherever its relay runs.
 """
 
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
+import sys
+from dataclasses import dataclass
+from typing import TextIO
 
 import structlog
 from sqlalchemy import MetaData
@@ -21,11 +29,13 @@ from shared import tracing
 from shared.db import create_engine, messaging_tables, outbox_parked_table
 from shared.kafka_security import KafkaAccess
 from shared.logging import configure_logging
+from shared.metrics import ServiceMetrics
 from shared.relay import OutboxRelay
 
 log = structlog.get_logger("postloan.relay")
 PR_SET_PDEATHSIG = 1
 ENV = "POSTLOAN_RELAY_"
+REPORT_INTERVAL_S = 0.5
 
 
 def environment(*, database_url: str, schema: str, kafka: KafkaAccess, batch_size: int, poll_interval_s: float,
@@ -51,6 +61,50 @@ async def _watch_parent(parent: int, relay: OutboxRelay) -> None:
     relay.stop()
 
 
+def report(relay: OutboxRelay) -> str:
+    """What the child tells its parent: one line of JSON."""
+    return json.dumps({"leading": relay.active, "published": relay.published, "parked": relay.parked})
+
+
+async def _report_until_stopped(relay: OutboxRelay, out: TextIO) -> None:
+    last = ""
+    while True:
+        if (line := report(relay)) != last:
+            out.write(line + "\n")
+            out.flush()
+            last = line
+        await asyncio.sleep(REPORT_INTERVAL_S)
+
+
+@dataclass
+class RelayReports:
+    """The parent's side: the last report of its relay child, applied to the service's metrics. Counters grow by
+    what a report adds to the one before it; a new child (the old one exited) starts again from zero."""
+
+    metrics: ServiceMetrics | None = None
+    leading: bool = False
+    published: int = 0
+    parked: int = 0
+
+    def apply(self, line: bytes | str) -> None:
+        """Takes one line of the child's stdout; anything that is not a report is ignored (never trusted)."""
+        try:
+            found = json.loads(line)
+            leading, published, parked = found["leading"], found["published"], found["parked"]
+        except (ValueError, TypeError, KeyError):
+            return
+        if not (isinstance(leading, bool) and type(published) is int and type(parked) is int
+                and published >= 0 and parked >= 0):
+            return
+        if self.metrics is not None:
+            self.metrics.relay_published.inc(max(0, published - self.published))
+            self.metrics.relay_parked.inc(max(0, parked - self.parked))
+        self.leading, self.published, self.parked = leading, published, parked
+
+    def child_gone(self) -> None:
+        self.leading, self.published, self.parked = False, 0, 0
+
+
 async def main() -> None:
     env = os.environ
     schema = env["POSTLOAN_RELAY_SCHEMA"]
@@ -69,10 +123,14 @@ async def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, relay.stop)
     watcher = asyncio.create_task(_watch_parent(os.getppid(), relay))
+    reporter = asyncio.create_task(_report_until_stopped(relay, sys.stdout))
     try:
         await relay.run()
     finally:
         watcher.cancel()
+        reporter.cancel()
+        sys.stdout.write(report(relay) + "\n")  # stopped: no longer leading
+        sys.stdout.flush()
         await engine.dispose()
 
 

@@ -173,6 +173,7 @@ class ServiceRuntime:
         self._joined = _Assignment()
         self._relay_task: asyncio.Task[None] | None = None
         self._relay_child_process: asyncio.subprocess.Process | None = None
+        self.relay_reports = relay_process.RelayReports(self.metrics)  # what the relay's child process last said
         self._stopping = False
         self.freeze_heap_after_start = False  # `serve` sets it: only a process that runs one service may freeze
         self.timers: TimerRunner | None = None
@@ -264,17 +265,33 @@ class ServiceRuntime:
             batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s, log_level=s.log_level,
             log_json=s.log_json)}
         while True:
-            child = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.relay_process", env=env)
+            child = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.relay_process", env=env,
+                                                         stdout=asyncio.subprocess.PIPE)
             self._relay_child_process = child
+            reading = asyncio.create_task(self._read_relay_reports(child))
             try:
                 code = await child.wait()
+                await reading  # the pipe's last lines (ending at its EOF)
             except asyncio.CancelledError:
                 await _stop_child(child)
                 raise
+            finally:
+                reading.cancel()
+                self.relay_reports.child_gone()
             if self._stopping:
                 return
             log.error("relay_process_exited", code=code)
             await asyncio.sleep(1.0)
+
+    async def _read_relay_reports(self, child: asyncio.subprocess.Process) -> None:
+        assert child.stdout is not None
+        async for line in child.stdout:
+            self.relay_reports.apply(line)
+
+    @property
+    def relay_leading(self) -> bool:
+        """Whether this copy's relay (a task of its loop, or its child process) holds the service's relay lock."""
+        return self.relay.active if self.relay is not None else self.relay_reports.leading
 
     def _subscribe(self) -> None:
         """One Kafka consumer per copy of the service, on all its topics (so copies rebalance once, not per topic)."""
@@ -376,7 +393,7 @@ class ServiceRuntime:
             m.outbox_parked.set(figures["outbox_parked"])
             m.timers_parked.set(figures["timers_parked"])
             m.timers_due.set(figures["timers_due"])
-        m.relay_leader.set(1 if self.relay is not None and self.relay.active else 0)
+        m.relay_leader.set(1 if self.relay_leading else 0)
 
     async def health(self) -> dict[str, bool]:
         checks = {"broker": False, "database": False}

@@ -57,12 +57,15 @@ async def running(name: str, infra: Infra, *, clock: Clock | None = None,
                   **overrides: Any) -> AsyncIterator[ServiceRuntime]:
     """One copy of a service inside the test process, consuming and relaying until the block ends.
 
-    Its clock stands still on the account's first day unless the test passes another (SPEC §10).
+    Its clock stands still on the account's first day unless the test passes another (SPEC §10). Its relay is a
+    task of the test's event loop (`relay_process=False`) unless the test asks for the child process, the default
+    of a real service: a child takes a second to start, on every one of the many runtimes the tests start. The
+    end-to-end and fault tests run the services as processes, with their relays in children as deployed.
     """
     build, settings_cls = _builder(name)
     settings = settings_cls(**{**infra.kafka_settings(name), "database_url": infra.service_database_url(name),
-                               "migrate_on_start": False, "timer_interval_s": 0.2, **_console_urls(name),
-                               **overrides})
+                               "migrate_on_start": False, "timer_interval_s": 0.2, "relay_process": False,
+                               **_console_urls(name), **overrides})
     runtime: ServiceRuntime = build(settings)
     runtime.clock = clock or FixedClock(ACCOUNT_DAY)
     await runtime.start()

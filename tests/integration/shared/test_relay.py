@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, Table, func, select, text
@@ -125,18 +126,35 @@ async def _refused_since(relay: OutboxRelay, at_least: int) -> bool:
     return relay.lock_refused >= at_least
 
 
-async def test_a_service_can_run_its_relay_as_a_child_process_that_stops_with_it(
+async def test_a_service_runs_its_relay_as_a_child_process_that_reports_to_its_metrics_and_stops_with_it(
     migrated: Infra, kafka: KafkaDriver
 ) -> None:
-    """relay_process=true: the answer to a command is published by the relay's own process, which goes when the
-    service stops (the setting is off by default; bench/README.md says why)."""
+    """relay_process=true (a service's default): the answer to a command is published by the relay's own process,
+    which reports its leadership and counts to the service's metrics, and goes when the service stops."""
     loan = a_loan()
     async with running("requests", migrated, relay_process=True) as service:
         child = service._relay_child_process
         assert child is not None and child.returncode is None
+        async def leading() -> bool:
+            return service.relay_leading
+
+        async def counted() -> bool:  # RequestSubmitted and RequestApproved at least (other rows may go too)
+            return _sample(service, "postloan_relay_published_total") >= published_before + 2
+
+        await eventually(leading, timeout=30, what="the child's report that it leads")
+        published_before = _sample(service, "postloan_relay_published_total")
         await publish_loan(kafka, loan, requests=service)
         async with kafka.watch(topics.REQUESTS_EVENTS) as watch:
             command = a_debit_day_change(loan, 25)
             await kafka.publish(topics.REQUESTS_COMMANDS, command, subject=loan.loan_id)
             await watch.wait_for(lambda s: s.type == "RequestApproved" and s.event["subject"] == loan.loan_id)
+        await eventually(counted, timeout=10, what="the published records counted by the parent")
+        await service.refresh_metrics()
+        assert _sample(service, "postloan_relay_leader") == 1
     assert child.returncode is not None, "the relay's process stopped with the service"
+    assert not service.relay_leading, "a relay that stopped leads no more"
+
+
+def _sample(service: Any, name: str) -> float:
+    value = service.metrics.registry.get_sample_value(name)
+    return 0.0 if value is None else float(value)
