@@ -12,6 +12,11 @@ the commands were answered (steadier than throughput on a machine whose two core
 the service exports its spans (OTLP/HTTP, to a local endpoint that discards them): tracing's overhead against a run
 without. The service inherits the
 environment, so OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 samples 1 % of requests.
+
+With BENCH_CALLGRIND=<folder> the service and its relay child run under valgrind's callgrind, counting only while
+the commands are answered: the instructions a request costs, the same from run to run (within about 1 %), whatever
+else the machine does. About 15x slower: use --count 1000. No baseline then (its pace says nothing against
+the service's under valgrind).
 """
 
 import argparse
@@ -32,8 +37,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.support import (
     batches_consumed,
+    counting_instructions,
     cpu_seconds,
     discarding_otlp,
+    instructions_counted,
     own_cpu_seconds,
     sampling_profiler,
     service_process,
@@ -116,7 +123,7 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
     }
 
 
-async def run_service(infra: Infra, count: int) -> dict[str, float]:
+async def run_service(infra: Infra, count: int) -> dict[str, Any]:
     loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
     async with service_process("requests", infra, PORT) as proc:
@@ -136,17 +143,22 @@ async def run_service(infra: Infra, count: int) -> dict[str, float]:
         spy = sampling_profiler(proc.pid)
         cpu_before, own_before = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid)
         batches_before = await batches_consumed(PORT)
-        sent = await produce(infra.kafka_as(), topics.REQUESTS_COMMANDS, commands)
-        seen = await collector
+        with counting_instructions():
+            sent = await produce(infra.kafka_as(), topics.REQUESTS_COMMANDS, commands)
+            seen = await collector
         cpu, (user, system) = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid)
         batches = await batches_consumed(PORT) - batches_before
         stop_profiler(spy)
-        answered = max(len(seen), 1)
-        return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),
-                # the main process alone (the relay runs in it unless it is a child): user and system time
-                "user_cpu_us_per_request": round((user - own_before[0]) / answered * 1e6, 1),
-                "system_cpu_us_per_request": round((system - own_before[1]) / answered * 1e6, 1),
-                "batches": batches, "requests_per_batch": round(len(seen) / max(batches, 1), 1)}
+    answered = max(len(seen), 1)
+    counted = instructions_counted()  # with BENCH_CALLGRIND, once the service and its relay child have ended
+    return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),
+            # the main process alone (the relay runs in it unless it is a child): user and system time
+            "user_cpu_us_per_request": round((user - own_before[0]) / answered * 1e6, 1),
+            "system_cpu_us_per_request": round((system - own_before[1]) / answered * 1e6, 1),
+            "batches": batches, "requests_per_batch": round(len(seen) / max(batches, 1), 1),
+            **({} if counted is None else {
+                "instructions_per_request": sum(counted.values()) // answered,
+                "instructions_per_request_by_process": {k: v // answered for k, v in sorted(counted.items())}})}
 
 
 BASELINE_SQL = """
@@ -250,14 +262,16 @@ async def measure(args: argparse.Namespace) -> None:
         await migrate(ROOT / "services" / "requests" / "migrations", infra.service_database_url("requests"), "requests")
         service = await run_service(infra, args.count)
         print("service ", service, flush=True)
-        baseline = await run_baseline(infra, args.count)
+        # Under callgrind the service's instructions are the figure, not its pace: no baseline to set it against.
+        baseline = {} if os.environ.get("BENCH_CALLGRIND") else await run_baseline(infra, args.count)
         print("baseline", baseline, flush=True)
     result = {
         "benchmark": "SubmitDebitDayChange -> RequestApproved, single-borrower loans",
         "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
         "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count, "traced": args.trace,
         "service": service, "baseline": baseline,
-        "ratio_to_baseline": round(service["requests_per_second"] / baseline["requests_per_second"], 2),
+        "ratio_to_baseline": round(service["requests_per_second"] / baseline["requests_per_second"], 2)
+        if baseline else None,
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

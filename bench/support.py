@@ -111,16 +111,66 @@ async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[s
            "PYTHONPATH": str(ROOT)}
     # `python -m services.<name>`, or under cProfile with BENCH_PROFILE=<file> (bench/profiled.py runs the module)
     launcher = ["-m", "bench.profiled", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else ["-m"]
+    counted = callgrind_dir()
+    valgrind = [] if counted is None else [  # BENCH_CALLGRIND: the service and its relay child under callgrind
+        "valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes",
+        f"--callgrind-out-file={counted}/callgrind.%p"]
     log = open(ROOT / ".local" / f"bench-{name}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, *launcher, f"services.{name}"], env=env, cwd=ROOT, stdout=log,
-                            stderr=log)
+    proc = subprocess.Popen([*valgrind, sys.executable, *launcher, f"services.{name}"], env=env, cwd=ROOT,
+                            stdout=log, stderr=log)
     try:
-        await wait_ready(port)
+        await wait_ready(port, seconds=60 if counted is None else 1200)
+        await wait_leading(port, seconds=60 if counted is None else 1200)
         yield proc
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=30 if counted is None else 600)
         log.close()
+
+
+def callgrind_dir() -> Path | None:
+    """With BENCH_CALLGRIND=<folder>, a benchmark's service runs under valgrind's callgrind (Debian's `valgrind`, not
+    a project dependency), counting instructions only while `counting_instructions` is on: what the service and
+    its relay child executed for a phase, the same whatever else the machine does (time swings here by up to 2x)."""
+    folder = os.environ.get("BENCH_CALLGRIND")
+    if not folder:
+        return None
+    path = Path(folder).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("callgrind.*"):
+        old.unlink()
+    return path
+
+
+@contextlib.contextmanager
+def counting_instructions() -> Iterator[None]:
+    """Callgrind's counting on for every process it runs, for the block (nothing without BENCH_CALLGRIND)."""
+    if not os.environ.get("BENCH_CALLGRIND"):
+        yield
+        return
+    subprocess.run(["callgrind_control", "--instr=on"], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["callgrind_control", "--instr=off"], check=True, capture_output=True)
+
+
+def instructions_counted() -> dict[str, int] | None:
+    """The instructions counted, by program (`python -m <module>`: the service, its relay child), from the callgrind
+    files (written when the processes have ended)."""
+    folder = os.environ.get("BENCH_CALLGRIND")
+    if not folder:
+        return None
+    counted: dict[str, int] = {}
+    for path in Path(folder).resolve().glob("callgrind.*"):
+        program, total = "?", 0
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("cmd:"):
+                program = line.split()[-1]
+            elif line.startswith("totals:"):  # (the header's "summary:" is 0 while counting is off at the start)
+                total = int(line.split()[1])
+        counted[program] = counted.get(program, 0) + total
+    return counted
 
 
 @contextlib.contextmanager
@@ -158,9 +208,21 @@ async def batches_consumed(port: int) -> int:
                for sample in family.samples if sample.name == "postloan_batch_duration_seconds_count")
 
 
-async def wait_ready(port: int) -> None:
+async def wait_leading(port: int, seconds: float) -> None:
+    """Until the service's relay (its child process, by default) leads: a relay still starting must not be timed."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        for _ in range(int(seconds / 0.2)):
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            if any(sample.value == 1 for family in text_string_to_metric_families(text)
+                   for sample in family.samples if sample.name == "postloan_relay_leader"):
+                return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the relay of the service on port {port} did not lead")
+
+
+async def wait_ready(port: int, seconds: float = 60) -> None:
     async with httpx.AsyncClient(timeout=2) as client:
-        for _ in range(300):
+        for _ in range(int(seconds / 0.2)):
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
                     return
