@@ -239,7 +239,7 @@ class OutboxRelay:
                 slots.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))
                 continue
             try:
-                headers = outbox.kafka_headers(row.headers)
+                headers = outbox.headers_of_text(row.headers)
             except (TypeError, ValueError, AttributeError) as exc:
                 slots.append(Refusal("serialization", f"{type(exc).__name__}: {exc}", certain=True))
                 continue
@@ -294,7 +294,8 @@ class OutboxRelay:
         if self._probe is None:
             self._probe = await self._started(self._new_producer(idempotent=False))
         try:
-            await (await self._probe.send(row.topic, row.value, key=row.key, headers=outbox.kafka_headers(row.headers)))
+            headers = outbox.headers_of_text(row.headers)
+            await (await self._probe.send(row.topic, row.value, key=row.key, headers=headers))
         except Exception as exc:
             return Refusal.of(exc, certain=True) or exc
         return None
