@@ -66,14 +66,32 @@ def report(relay: OutboxRelay) -> str:
     return json.dumps({"leading": relay.active, "published": relay.published, "parked": relay.parked})
 
 
+def _tell(out: TextIO, line: str) -> None:
+    with contextlib.suppress(OSError):  # the parent gone (its end of the pipe closed): the watch stops this child
+        out.write(line + "\n")
+        out.flush()
+
+
 async def _report_until_stopped(relay: OutboxRelay, out: TextIO) -> None:
     last = ""
     while True:
         if (line := report(relay)) != last:
-            out.write(line + "\n")
-            out.flush()
+            _tell(out, line)
             last = line
         await asyncio.sleep(REPORT_INTERVAL_S)
+
+
+async def read_reports(reader: asyncio.StreamReader, reports: "RelayReports") -> None:
+    """The parent's reading of its child's stdout, until it ends; a line longer than the reader's limit is skipped
+    (no report is that long), never fatal to the service."""
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:  # over the limit: the reader has dropped it
+            continue
+        if not line:
+            return
+        reports.apply(line)
 
 
 @dataclass
@@ -129,8 +147,7 @@ async def main() -> None:
     finally:
         watcher.cancel()
         reporter.cancel()
-        sys.stdout.write(report(relay) + "\n")  # stopped: no longer leading
-        sys.stdout.flush()
+        _tell(sys.stdout, report(relay))  # stopped: no longer leading
         await engine.dispose()
 
 

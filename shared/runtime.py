@@ -268,7 +268,8 @@ class ServiceRuntime:
             child = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.relay_process", env=env,
                                                          stdout=asyncio.subprocess.PIPE)
             self._relay_child_process = child
-            reading = asyncio.create_task(self._read_relay_reports(child))
+            assert child.stdout is not None
+            reading = asyncio.create_task(relay_process.read_reports(child.stdout, self.relay_reports))
             try:
                 code = await child.wait()
                 await reading  # the pipe's last lines (ending at its EOF)
@@ -282,11 +283,6 @@ class ServiceRuntime:
                 return
             log.error("relay_process_exited", code=code)
             await asyncio.sleep(1.0)
-
-    async def _read_relay_reports(self, child: asyncio.subprocess.Process) -> None:
-        assert child.stdout is not None
-        async for line in child.stdout:
-            self.relay_reports.apply(line)
 
     @property
     def relay_leading(self) -> bool:

@@ -1,13 +1,14 @@
 """The parent's reading of its relay child's reports (shared.relay_process): well-formed reports move the service's
 metrics by what they add; anything else on the child's stdout is ignored, never raised or counted."""
 
+import asyncio
 import json
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.metrics import ServiceMetrics
-from shared.relay_process import RelayReports
+from shared.relay_process import RelayReports, read_reports
 
 
 def _value(metrics: ServiceMetrics, name: str) -> float:
@@ -54,3 +55,14 @@ def test_a_line_that_is_not_a_report_changes_nothing(line: bytes | str) -> None:
         assert (reports.leading, reports.published, reports.parked) == before
         assert _value(metrics, "postloan_relay_published_total") == 7
         assert _value(metrics, "postloan_relay_parked_total") == 2
+
+
+async def test_a_line_too_long_for_the_reader_is_skipped_and_the_reports_after_it_are_read() -> None:
+    metrics = ServiceMetrics("requests", "test")
+    reports = RelayReports(metrics)
+    reader = asyncio.StreamReader(limit=256)
+    reader.feed_data(b"x" * 10_000 + b"\n")  # something else wrote a long line to the child's stdout
+    reader.feed_data(json.dumps({"leading": True, "published": 3, "parked": 0}).encode() + b"\n")
+    reader.feed_eof()
+    await read_reports(reader, reports)
+    assert reports.leading and _value(metrics, "postloan_relay_published_total") == 3
