@@ -198,25 +198,27 @@ def discarding_otlp() -> Iterator[str]:
         server.server_close()
 
 
+async def metric_values(port: int, name: str) -> list[float]:
+    """The values of the samples `name` on the /metrics of the service on `port`."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return [sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == name]
+
+
 async def batches_consumed(port: int) -> int:
     """How many batches the service on `port` has consumed so far (its postloan_batch_duration_seconds count): with
     the records of a phase, the records per batch. CPU per record falls as batches grow (a batch's statements and
     commit are shared), and batch size follows how far the service is behind: a run's figures need both."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return sum(int(sample.value) for family in text_string_to_metric_families(text)
-               for sample in family.samples if sample.name == "postloan_batch_duration_seconds_count")
+    return int(sum(await metric_values(port, "postloan_batch_duration_seconds_count")))
 
 
 async def wait_leading(port: int, seconds: float) -> None:
     """Until the service's relay (its child process, by default) leads: a relay still starting must not be timed."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        for _ in range(int(seconds / 0.2)):
-            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-            if any(sample.value == 1 for family in text_string_to_metric_families(text)
-                   for sample in family.samples if sample.name == "postloan_relay_leader"):
-                return
-            await asyncio.sleep(0.2)
+    for _ in range(int(seconds / 0.2)):
+        if 1 in await metric_values(port, "postloan_relay_leader"):
+            return
+        await asyncio.sleep(0.2)
     raise RuntimeError(f"the relay of the service on port {port} did not lead")
 
 

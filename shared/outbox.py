@@ -152,9 +152,10 @@ async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]
     return list(result.all())
 
 
-# An event's row holds one of two header lists; PostgreSQL writes jsonb out with a space after each comma.
-_PG_UNTRACED = json.dumps([list(_CONTENT_TYPE)])
-_PG_TRACED = f'{_PG_UNTRACED[:-1]}, ["{tracing.TRACEPARENT}", "'  # then the traceparent's 55 characters and "]]
+# An event's row holds one of the two header lists `of_event` writes; PostgreSQL writes jsonb out as json.dumps
+# does (a space after each comma), so the texts read back are the ones written.
+_PG_UNTRACED = _UNTRACED_JSON
+_PG_TRACED = f'{_TRACED_JSON}"'  # then the traceparent's 55 characters and "]]
 _TRACED_LENGTH = len(_PG_TRACED) + 55 + len('"]]')
 _CONTENT_TYPE_PAIR = (_CONTENT_TYPE[0], _CONTENT_TYPE[1].encode())
 

@@ -40,10 +40,7 @@ class Batch:
     """Records of one partition sent together: one outcome for all of them (`future`, once sent), or the failure
     that stopped it from being sent (`failure`)."""
 
-    topic: str
-    partition: int
     builder: Any  # aiokafka's BatchBuilder
-    count: int = 0
     future: "asyncio.Future[Any] | None" = None
     failure: BaseException | None = None
 
@@ -88,9 +85,8 @@ class Pipeline:
         if batch is None or batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
             if batch is not None:  # full: it goes, and a new one takes the record
                 await self._send_open(topic, partition)
-            batch = self._open[topic, partition] = Batch(topic, partition, self.producer.create_batch())
+            batch = self._open[topic, partition] = Batch(self.producer.create_batch())
             batch.builder.append(timestamp=None, key=key, value=value, headers=headers)  # an empty batch takes any
-        batch.count += 1
         return batch
 
     def stop(self, exc: BaseException) -> None:

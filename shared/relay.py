@@ -252,12 +252,10 @@ class OutboxRelay:
                 slots.append(refusal or exc)
                 if refusal is None:
                     pipeline.stop(exc)
-                    self._known_topics.discard(row.topic)  # e.g. deleted meanwhile: look it up again next round
                     break
         await pipeline.close()
-        if pipeline.failure is not None:
-            for topic in {row.topic for row in rows}:
-                self._known_topics.discard(topic)
+        if pipeline.failure is not None:  # a topic deleted meanwhile, say: this round's are looked up again next round
+            self._known_topics -= {row.topic for row in rows}
         judged: dict[int, Outcome] = {}  # id of a Batch or Alone -> its outcome, awaited once for all its records
         outcomes: list[Outcome] = []
         for slot in slots:
