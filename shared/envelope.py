@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from shared.contracts import TOPIC_TYPES, Contract
-from shared.contracts._bounds import MAX_VALUE_BYTES, value_problem
+from shared.contracts._bounds import MAX_VALUE_BYTES, text_check
 
 CONTENT_TYPE = "application/cloudevents+json"
 DataT = TypeVar("DataT")
@@ -47,15 +47,17 @@ class CloudEvent(BaseModel, Generic[DataT]):
     @model_validator(mode="after")
     def _within_bounds(self) -> "CloudEvent[DataT]":
         """CONTRACT.md 1.1 bounds on the envelope: ids and the subject are identifiers, the rest short text."""
-        for name, kind in _ENVELOPE_BOUNDS:
-            if (problem := value_problem(kind, getattr(self, name), None)) is not None:
+        values = self.__dict__
+        for name, kind, check in _ENVELOPE_BOUNDS:
+            if (value := values[name]) is not None and (problem := check(value, None)) is not None:
                 raise ValueError(problem.replace(kind, name, 1))
         return self
 
 
-_ENVELOPE_BOUNDS = (("id", "id"), ("type", "type"), ("source", "source"), ("subject", "subject_id"),
-                    ("correlationid", "correlation_id"), ("causationid", "causation_id"),
-                    ("datacontenttype", "datacontenttype"))
+# (attribute, the field name whose bound it keeps, that bound's check): all text
+_ENVELOPE_BOUNDS = tuple((name, kind, text_check(kind)) for name, kind in (
+    ("id", "id"), ("type", "type"), ("source", "source"), ("subject", "subject_id"),
+    ("correlationid", "correlation_id"), ("causationid", "causation_id"), ("datacontenttype", "datacontenttype")))
 
 
 class ErrorKind(StrEnum):

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.contracts._bounds import value_problem
+from shared.contracts._bounds import Check, field_checks
 
 
 def _no_float(value: object) -> object:
@@ -45,14 +45,27 @@ class Contract(BaseModel):
     def _within_bounds(self, info: ValidationInfo) -> "Contract":
         """CONTRACT.md 1.1 "Bounds" (shared.contracts._bounds); a nested contract model checks its own fields."""
         now = info.context.get("now") if isinstance(info.context, dict) else None
-        for name, value in self.__dict__.items():
-            if (problem := value_problem(name, value, now)) is not None:
+        values = self.__dict__
+        for name, check in _checks(type(self)):
+            if (value := values[name]) is not None and (problem := check(value, now)) is not None:
                 raise ValueError(problem)
         return self
 
     @classmethod
     def type_name(cls) -> str:
         return cls.__name__
+
+
+_CHECKS: dict[type[Contract], tuple[tuple[str, Check], ...]] = {}
+
+
+def _checks(model: type[Contract]) -> tuple[tuple[str, Check], ...]:
+    """Each contract model's field checks (shared.contracts._bounds.field_checks), worked out at its first record."""
+    try:
+        return _CHECKS[model]
+    except KeyError:
+        checks = _CHECKS[model] = field_checks({n: f.annotation for n, f in model.model_fields.items()})
+        return checks
 
 
 class Command(Contract):

@@ -11,9 +11,16 @@ receiver's clock, when the receiver says what its clock reads (validation contex
 """
 
 import re
-from datetime import datetime, timedelta
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import AwareDatetime, BaseModel
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_ID, MAX_SHORT, MAX_TEXT = 128, 256, 1000
@@ -89,3 +96,99 @@ def value_problem(name: str, value: Any, now: datetime | None) -> str | None:
 @cache
 def _happened(name: str) -> bool:
     return name == "as_of" or (name.endswith("_at") and name not in NOT_HAPPENED)
+
+
+Check = Callable[[Any, datetime | None], str | None]
+"""One field's bound: the problem with a (validated, not None) value, given the receiver's clock, or None."""
+
+
+def field_checks(fields: Mapping[str, Any]) -> tuple[tuple[str, Check], ...]:
+    """The checks `value_problem` makes on the fields `fields` names (name -> annotation), worked out once per model.
+
+    Every record is checked field by field on every service's hot path, and the generic walk asked each value its
+    type on every record. Here each field's check is chosen once from its declared type; a type whose every value
+    keeps within the bounds (booleans, days, money, enumerations and literals whose members do, nested contract
+    models, which check themselves, times that are not "when it happened") has none; a list of such values, its
+    length alone. A type this cannot tell (maps, lists of text, unions of kinds) keeps the generic walk. The problems found, and their words, are the generic walk's.
+    """
+    return tuple((name, check) for name, annotation in fields.items()
+                 if name not in UNBOUNDED and (check := _check_of(name, annotation)) is not None)
+
+
+def _check_of(name: str, annotation: Any) -> Check | None:
+    kinds = _kinds(annotation)
+    kinds.discard(type(None))
+    if len(kinds) != 1:
+        return _generic(name)
+    kind = kinds.pop()
+    if kind is str:
+        return text_check(name)
+    if isinstance(kind, tuple):  # Literal[...]
+        return None if all(value_problem(name, v, None) is None for v in kind) else _generic(name)
+    if isinstance(kind, _ListOf):  # its length, then each item's own check
+        return _list_check(name, kind.item)
+    if not isinstance(kind, type):
+        return _generic(name)
+    if kind is AwareDatetime:  # pydantic's marker type: the value is a datetime
+        kind = datetime
+    if issubclass(kind, Enum):
+        return None if all(value_problem(name, m, None) is None for m in kind) else _generic(name)
+    if kind is bool or issubclass(kind, Decimal | BaseModel) or (kind is date):
+        return None
+    if kind is int:
+        low, high = INT32
+        return lambda v, now: None if low <= v <= high else value_problem(name, v, now)
+    if kind is datetime:
+        if not _happened(name):
+            return None
+        return lambda v, now: None if now is None or v <= now + MAX_AHEAD else value_problem(name, v, now)
+    return _generic(name)
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The runtime types a value of `annotation` can have (Annotated and Optional unwrapped); a Literal's values
+    as one tuple; list[item] and tuple[item, ...] as `_ListOf`; another generic alias (dict[...]) as itself."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return {kind for arg in get_args(annotation) for kind in _kinds(arg)}
+    if origin is Literal:
+        return {get_args(annotation)}
+    args = get_args(annotation)
+    if (origin is list and len(args) == 1) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+        return {_ListOf(args[0])}
+    return {annotation}
+
+
+@dataclass(frozen=True)
+class _ListOf:
+    """`_kinds`' answer for list[item] and tuple[item, ...]."""
+
+    item: Any
+
+
+def _list_check(name: str, item: Any) -> Check:
+    limit = MAX_PEOPLE if name in PEOPLE else MAX_LIST
+    item_check = _check_of(name, item)
+    if item_check is None:
+        return lambda v, now: None if len(v) <= limit else value_problem(name, v, now)
+    return _generic(name)
+
+
+def _generic(name: str) -> Check:
+    return lambda v, now: value_problem(name, v, now)
+
+
+def text_check(name: str) -> Check:
+    """`text_problem` for the text field `name`, with the common case (within bounds) answered in a line."""
+    identifier, limit = _text_rule(name)
+    if identifier:
+        def identifier_check(v: str, _now: datetime | None) -> str | None:
+            return None if len(v) <= limit and v.isprintable() and v.strip() else text_problem(name, v)
+        return identifier_check
+    search = _CONTROL.search
+
+    def text_check(v: str, _now: datetime | None) -> str | None:
+        return None if len(v) <= limit and search(v) is None else text_problem(name, v)
+    return text_check
