@@ -109,7 +109,8 @@ def field_checks(fields: Mapping[str, Any]) -> tuple[tuple[str, Check], ...]:
     type on every record. Here each field's check is chosen once from its declared type; a type whose every value
     keeps within the bounds (booleans, days, money, enumerations and literals whose members do, nested contract
     models, which check themselves, times that are not "when it happened") has none; a list of such values, its
-    length alone. A type this cannot tell (maps, lists of text, unions of kinds) keeps the generic walk. The problems found, and their words, are the generic walk's.
+    length alone. A type this cannot tell (maps, lists of text, unions of kinds) keeps the generic walk. The problems
+    found, and their words, are the generic walk's.
     """
     return tuple((name, check) for name, annotation in fields.items()
                  if name not in UNBOUNDED and (check := _check_of(name, annotation)) is not None)
