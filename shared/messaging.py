@@ -28,7 +28,7 @@ from shared.clock import Clock
 from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
-from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, new_event
+from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, encode_event
 from shared.logging import log_context
 from shared.metrics import Decision, Outcome, ServiceMetrics, decision_of, record_timestamp_ms
 from shared.outbox import OutgoingRecord
@@ -99,21 +99,18 @@ class MessageContext:
         """`reject_command` with a domain's `Refusal` (shared.refusal): one refusal vocabulary everywhere."""
         self.reject_command(topic, refusal.code.value, refusal.reason, facts=refusal.facts, subject=subject, **named)
 
-    def emit(self, topic: str, data: Contract, *, subject: str) -> CloudEvent[Any]:
+    def emit(self, topic: str, data: Contract, *, subject: str) -> None:
         """Queues an event caused by what is handled. Its `data` was validated against the contract's bounds when
         built; a record larger than the contract allows is refused here (the handler fails, and the message that
         caused it is dead-lettered), never published."""
-        event = new_event(
-            data, source=self.source, subject=subject, time=self.now,
-            correlationid=self.correlationid, causationid=self.causationid,
-        )
-        record = OutgoingRecord.of_event(topic, event, tracing.carrier())
+        value = encode_event(data, source=self.source, subject=subject, time=self.now,
+                             correlationid=self.correlationid, causationid=self.causationid)
+        record = OutgoingRecord.of_encoded(topic, subject, value, tracing.carrier())
         if len(record.value) > MAX_VALUE_BYTES:
-            raise ValueError(f"{event.type} would be {len(record.value)} bytes, more than the contract's "
+            raise ValueError(f"{data.type_name()} would be {len(record.value)} bytes, more than the contract's "
                              f"{MAX_VALUE_BYTES}")
         self.emitted.append(record)
         self.decided.append(decision_of(data))
-        return event
 
 
 Handler = Callable[[MessageContext, Any], Awaitable[None]]

@@ -36,15 +36,21 @@ class OutgoingRecord:
         the encoded event, beside the contract's, without a pass through the model: it is on every emitted event's
         path, and an extension attribute costs the model's validation and encoding more than the rest of the
         envelope. The traceparent also goes in a Kafka header (W3C, as every tracer reads it)."""
-        key = event.subject.encode() if event.subject is not None else None
-        value = encode(event)
+        return cls.of_encoded(topic, event.subject, encode(event), trace,
+                              (event.model_extra or {}).get(tracing.TRACEPARENT))
+
+    @classmethod
+    def of_encoded(cls, topic: str, subject: str | None, value: bytes, trace: Mapping[str, str] | None = None,
+                   traceparent: object = None) -> "OutgoingRecord":
+        """The record of an encoded event (shared.envelope.encode_event), keyed by its `subject`; `trace` as in
+        `of_event`, else `traceparent`, the one the event already carries."""
+        key = subject.encode() if subject is not None else None
         if trace:
-            members, traceparent, headers_json = _last_carrier.of(trace, _carried)
+            members, carried, headers_json = _last_carrier.of(trace, _carried)
             value = b"{" + members + value[1:]  # the object's first members
             if headers_json:
-                return cls(topic, key, value, (_CONTENT_TYPE, (tracing.TRACEPARENT, traceparent)), headers_json)
-        else:
-            traceparent = (event.model_extra or {}).get(tracing.TRACEPARENT)
+                return cls(topic, key, value, (_CONTENT_TYPE, (tracing.TRACEPARENT, carried)), headers_json)
+            traceparent = carried
         if isinstance(traceparent, str):
             return cls(topic, key, value, (_CONTENT_TYPE, (tracing.TRACEPARENT, traceparent)))
         return cls(topic, key, value, (_CONTENT_TYPE,), _UNTRACED_JSON)

@@ -1,15 +1,20 @@
 """CloudEvents envelope: what goes out is a valid structured-mode CloudEvent; what comes in is classified."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from cloudevents.kafka import KafkaMessage, from_structured
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from shared import topics
 from shared.contracts import requests as R
-from shared.envelope import ErrorKind, UndecodableMessage, codec, encode, new_event
+from shared.envelope import ErrorKind, UndecodableMessage, codec, encode, encode_event, new_event
 from shared.outbox import OutgoingRecord
+from tests.unit.shared.test_bounds import DATA, MODELS, NOW, texts
 
 COMMAND = R.WithdrawRequest(command_id="cmd-1", request_id="R-1", applicant_customer_id="C-1")
 
@@ -66,3 +71,35 @@ def test_each_undecodable_message_is_classified(value: bytes | None, kind: Error
         codec(topics.REQUESTS_COMMANDS).decode(value)
     assert caught.value.kind is kind
     assert caught.value.detail
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), source=st.one_of(texts, st.just("postloan/requests")),
+       subject=st.one_of(texts, st.just("L-1")), correlationid=st.one_of(st.none(), texts),
+       causationid=st.one_of(st.none(), texts),
+       time=st.sampled_from([NOW, NOW.replace(tzinfo=None), NOW.astimezone(timezone(timedelta(hours=8))),
+                             NOW.replace(microsecond=123456)]))
+def test_an_emitted_event_is_encoded_or_refused_exactly_as_its_envelope_model_would(
+        name: str, source: str, subject: str, correlationid: str | None, causationid: str | None,
+        time: datetime) -> None:
+    """`encode_event` (every emitted event) builds no envelope model: the same bytes as `encode(new_event(...))`, or
+    refused where the model refuses, with the bound's words."""
+    data = MODELS[name].model_validate(json.loads((DATA / f"{name}.json").read_text(encoding="utf-8")))
+    given_: dict[str, Any] = {"source": source, "subject": subject, "time": time, "correlationid": correlationid,
+                              "causationid": causationid, "event_id": "e-1"}
+    try:
+        built: Any = encode_event(data, **given_)
+    except ValueError as exc:
+        built = ("refused", str(exc))
+    try:
+        modelled: Any = encode(new_event(data, **given_))
+    except ValidationError as exc:
+        modelled = ("refused", str(exc))
+    if isinstance(modelled, tuple):
+        assert isinstance(built, tuple), modelled
+        if "Value error" in modelled[1]:  # a bound: the same words
+            assert built[1] in modelled[1]
+        else:  # pydantic's own words (no time zone, an empty source): the same field named
+            assert built[1].split(": ")[0] in modelled[1]
+    else:
+        assert built == modelled
