@@ -48,10 +48,8 @@ class CloudEvent(BaseModel, Generic[DataT]):
     @model_validator(mode="after")
     def _within_bounds(self) -> "CloudEvent[DataT]":
         """CONTRACT.md 1.1 bounds on the envelope: ids and the subject are identifiers, the rest short text."""
-        values = self.__dict__
-        for name, kind, check in _ENVELOPE_BOUNDS:
-            if (value := values[name]) is not None and (problem := check(value, None)) is not None:
-                raise ValueError(problem.replace(kind, name, 1))
+        if (problem := _envelope_problem(self.__dict__)) is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -59,6 +57,17 @@ class CloudEvent(BaseModel, Generic[DataT]):
 _ENVELOPE_BOUNDS = tuple((name, kind, text_check(kind)) for name, kind in (
     ("id", "id"), ("type", "type"), ("source", "source"), ("subject", "subject_id"),
     ("correlationid", "correlation_id"), ("causationid", "causation_id"), ("datacontenttype", "datacontenttype")))
+
+
+def _envelope_problem(values: Mapping[str, Any]) -> str | None:
+    """The first envelope bound `values` (attribute -> value) breaks, in the words of the field it keeps; or None."""
+    for name, kind, check in _ENVELOPE_BOUNDS:
+        if (value := values[name]) is not None:
+            if not isinstance(value, str):  # (validation has made every one text; `encode_event`'s caller may not)
+                return f"{name}: must be text"
+            if (problem := check(value, None)) is not None:
+                return problem.replace(kind, name, 1)
+    return None
 
 
 class ErrorKind(StrEnum):
@@ -203,12 +212,8 @@ def encode_event(
         raise ValueError("source: an event names its source")
     if not isinstance(time, datetime) or time.utcoffset() is None:
         raise ValueError("time: an event's time has its time zone")
-    for name, kind, check in _ENVELOPE_BOUNDS:
-        if (value := values[name]) is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"{name}: must be text")
-            if (problem := check(value, None)) is not None:
-                raise ValueError(problem.replace(kind, name, 1))
+    if (problem := _envelope_problem(values)) is not None:
+        raise ValueError(problem)
     return to_json({**{k: v for k, v in values.items() if v is not None}, "data": data}, exclude_none=True)
 
 
