@@ -191,16 +191,8 @@ def new_event(
     )
 
 
-def encode_event(
-    data: Contract,
-    *,
-    source: str,
-    subject: str,
-    time: datetime,
-    correlationid: str | None = None,
-    causationid: str | None = None,
-    event_id: str | None = None,
-) -> bytes:
+def encode_event(data: Contract, *, source: str, subject: str, time: datetime, correlationid: str | None = None,
+                 causationid: str | None = None, event_id: str | None = None) -> bytes:
     """`encode(new_event(...))`, byte for byte, without building the envelope's model: every event a service emits
     is encoded here, and validating an envelope whose id, type and content type are made here, around `data`
     validated when it was built, cost more than encoding it. What the caller gives is checked as validation would:
