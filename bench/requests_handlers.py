@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 
 from bench.requests_throughput import envelopes
+from bench.support import callgrind_totals
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from services.requests import repository
 from services.requests.handlers import ROUTES, loan_from_snapshot
@@ -94,11 +95,10 @@ async def run(batches: int, size: int, count: bool) -> dict[str, float]:
 def counted(size: int) -> dict[str, float]:
     """This script under callgrind (three batches, two counted): instructions a message."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-                        sys.executable, "-m", "bench.requests_handlers", "--batches", "3", "--size", str(size),
-                        "--count"], check=True, capture_output=True)
-        total = next(int(line.split()[1]) for line in out.read_text().splitlines() if line.startswith("totals:"))
+        subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                        f"--callgrind-out-file={folder}/callgrind.out", sys.executable, "-m", "bench.requests_handlers",
+                        "--batches", "3", "--size", str(size), "--count"], check=True, capture_output=True)
+        total = sum(callgrind_totals(Path(folder)).values())
     return {"messages": 2 * size, "instructions_per_message": total // (2 * size)}
 
 

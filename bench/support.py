@@ -132,20 +132,24 @@ def callgrind_dir() -> Path | None:
     """With BENCH_CALLGRIND=<folder>, a benchmark's service runs under valgrind's callgrind (Debian's `valgrind`, not
     a project dependency), counting instructions only while `counting_instructions` is on: what the service and
     its relay child executed for a phase, the same whatever else the machine does (time swings here by up to 2x)."""
-    folder = os.environ.get("BENCH_CALLGRIND")
-    if not folder:
+    path = _callgrind_folder()
+    if path is None:
         return None
-    path = Path(folder).resolve()
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("callgrind.*"):
         old.unlink()
     return path
 
 
+def _callgrind_folder() -> Path | None:
+    folder = os.environ.get("BENCH_CALLGRIND")
+    return Path(folder).resolve() if folder else None
+
+
 @contextlib.contextmanager
 def counting_instructions() -> Iterator[None]:
     """Callgrind's counting on for every process it runs, for the block (nothing without BENCH_CALLGRIND)."""
-    if not os.environ.get("BENCH_CALLGRIND"):
+    if _callgrind_folder() is None:
         yield
         return
     subprocess.run(["callgrind_control", "--instr=on"], check=True, capture_output=True)
@@ -158,11 +162,14 @@ def counting_instructions() -> Iterator[None]:
 def instructions_counted() -> dict[str, int] | None:
     """The instructions counted, by program (`python -m <module>`: the service, its relay child), from the callgrind
     files (written when the processes have ended)."""
-    folder = os.environ.get("BENCH_CALLGRIND")
-    if not folder:
-        return None
+    folder = _callgrind_folder()
+    return None if folder is None else callgrind_totals(folder)
+
+
+def callgrind_totals(folder: Path) -> dict[str, int]:
+    """The instructions counted in the callgrind files of `folder`, by program (the last word of its command)."""
     counted: dict[str, int] = {}
-    for path in Path(folder).resolve().glob("callgrind.*"):
+    for path in folder.glob("callgrind.*"):
         program, total = "?", 0
         for line in path.read_text(errors="replace").splitlines():
             if line.startswith("cmd:"):

@@ -176,19 +176,16 @@ def new_event(
 ) -> CloudEvent[Any]:
     """An envelope for `data`; its `type` is the contract class name. `extensions` are extension attributes (the
     trace context, shared.tracing.carrier): added beside the contract's, never in place of one."""
-    return _ANY_EVENT(
-        specversion="1.0",
-        id=event_id or str(uuid4()),
-        type=data.type_name(),
-        source=source,
-        time=time,
-        subject=subject,
-        datacontenttype="application/json",
-        correlationid=correlationid,
-        causationid=causationid,
-        data=data,
-        **(extensions or {}),
-    )
+    return _ANY_EVENT(**_attributes(data, source, subject, time, correlationid, causationid, event_id), data=data,
+                      **(extensions or {}))
+
+
+def _attributes(data: Contract, source: str, subject: str, time: datetime, correlationid: str | None,
+                causationid: str | None, event_id: str | None) -> dict[str, Any]:
+    """A new event's context attributes, in the envelope's order: the id, type and content type made here."""
+    return {"specversion": "1.0", "id": event_id or str(uuid4()), "type": data.type_name(), "source": source,
+            "time": time, "subject": subject, "datacontenttype": "application/json",
+            "correlationid": correlationid, "causationid": causationid}
 
 
 def encode_event(data: Contract, *, source: str, subject: str, time: datetime, correlationid: str | None = None,
@@ -197,9 +194,7 @@ def encode_event(data: Contract, *, source: str, subject: str, time: datetime, c
     is encoded here, and validating an envelope whose id, type and content type are made here, around `data`
     validated when it was built, cost more than encoding it. What the caller gives is checked as validation would:
     the envelope's bounds (with their words), a time with its zone, a source."""
-    values = {"specversion": "1.0", "id": event_id or str(uuid4()), "type": data.type_name(), "source": source,
-              "time": time, "subject": subject, "datacontenttype": "application/json",
-              "correlationid": correlationid, "causationid": causationid}
+    values = _attributes(data, source, subject, time, correlationid, causationid, event_id)
     if not source:  # (the fields' own checks first, then the bounds, as validation orders them)
         raise ValueError("source: an event names its source")
     if not isinstance(time, datetime) or time.utcoffset() is None:

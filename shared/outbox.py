@@ -160,9 +160,8 @@ async def pending(conn: AsyncConnection, outbox: Table, limit: int) -> list[Any]
 
 # An event's row holds one of the two header lists `of_event` writes; PostgreSQL writes jsonb out as json.dumps
 # does (a space after each comma), so the texts read back are the ones written.
-_PG_UNTRACED = _UNTRACED_JSON
-_PG_TRACED = f'{_TRACED_JSON}"'  # then the traceparent's 55 characters and "]]
-_TRACED_LENGTH = len(_PG_TRACED) + 55 + len('"]]')
+_PG_TRACED = f'{_TRACED_JSON}"'  # then the traceparent and "]]
+_TRACED_LENGTH = len(_PG_TRACED) + tracing.TRACEPARENT_LENGTH + len('"]]')
 _CONTENT_TYPE_PAIR = (_CONTENT_TYPE[0], _CONTENT_TYPE[1].encode())
 
 
@@ -170,7 +169,7 @@ def headers_of_text(text: str) -> list[tuple[str, bytes]]:
     """A row's headers, from the jsonb's text (`pending`), as the producer takes them. The two lists an event's row
     holds (its content type; and its traceparent) are read without a JSON parser: the relay reads every row, and
     parsing was most of what a traceparent cost it. Anything else is parsed and checked (`kafka_headers`)."""
-    if text == _PG_UNTRACED:
+    if text == _UNTRACED_JSON:
         return [_CONTENT_TYPE_PAIR]
     if len(text) == _TRACED_LENGTH and text.startswith(_PG_TRACED) and text.endswith('"]]'):
         traceparent = text[len(_PG_TRACED):-3]

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
-MAX_TRACEPARENT = 128  # the contract's identifier bound; a version-00 traceparent is 55 characters
+MAX_TRACEPARENT = 128  # the contract's identifier bound
+TRACEPARENT_LENGTH = 55  # a version-00 traceparent: "00-" 32 hex "-" 16 hex "-" 2 hex
 MAX_TRACESTATE = 512  # W3C: at most 32 list members, and 512 characters is what a propagator must keep
 MAX_LINKS = 32  # an outbox write of many traces links at most this many of them
 
@@ -233,14 +234,15 @@ def _sampled(context: Context) -> bool:
 
 _SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(1, 256, 2))
 _SAMPLED_FLAGS_BYTES = frozenset(flags.encode() for flags in _SAMPLED_FLAGS)
+_FLAGS_AT = slice(TRACEPARENT_LENGTH - 2, TRACEPARENT_LENGTH)  # a traceparent's last two characters
 
 
 def _flagged(traceparent: object) -> bool:
     """Whether a traceparent's flags say "sampled", read from the text (or a Kafka header's bytes): the outbox and
     the relay skip the records of traces not recorded without parsing or decoding them (`_sampled`)."""
     if isinstance(traceparent, str):
-        return traceparent[53:55] in _SAMPLED_FLAGS
-    return isinstance(traceparent, bytes) and traceparent[53:55] in _SAMPLED_FLAGS_BYTES
+        return traceparent[_FLAGS_AT] in _SAMPLED_FLAGS
+    return isinstance(traceparent, bytes) and traceparent[_FLAGS_AT] in _SAMPLED_FLAGS_BYTES
 
 
 def carrier() -> Mapping[str, str]:
