@@ -51,10 +51,12 @@ def spoilt(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     name = draw(st.sampled_from(sorted(MODELS)))
     doc = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
-        containers = [(p, v) for p, v in paths if isinstance(v, list | dict) and v]  # rarer, as often drawn
-        path, old = draw(st.sampled_from(paths) | st.sampled_from(containers) if containers else
-                         st.sampled_from(paths))
+        by_kind: dict[str, list[tuple[tuple[Any, ...], Any]]] = {}
+        for path, value in _paths(doc):  # the rarer kinds (numbers, lists, maps) drawn as often as texts
+            kind = "other" if isinstance(value, bool) or value is None else type(value).__name__
+            kind = "time" if kind == "str" and value[:4].isdigit() and "T" in value else kind
+            by_kind.setdefault(kind, []).append((path, value))
+        path, old = draw(st.sampled_from(by_kind[draw(st.sampled_from(sorted(by_kind)))]))
         if isinstance(old, bool) or old is None:
             continue
         if isinstance(old, int):
@@ -62,7 +64,7 @@ def spoilt(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         elif isinstance(old, str):
             new = draw(times if old[:4].isdigit() and "T" in old else texts)
         elif isinstance(old, list) and old:
-            new = (old * draw(st.sampled_from([1, 2, 6, 11, 200, 501])))[:520]  # past each bound, never huge
+            new = (old * draw(st.sampled_from([1, 2, 11, 501])))[:520]  # past each bound, never huge
         elif isinstance(old, dict):
             new = {**old, **{draw(texts): draw(texts) for _ in range(draw(st.sampled_from([0, 1, 70])))}}
         else:
@@ -110,16 +112,20 @@ def test_the_envelopes_checks_find_what_the_generic_walk_finds(attribute: str, v
 
 
 def test_the_generated_records_meet_every_kind_of_bound() -> None:
-    """The generator above is not idle: among its records some break each kind of bound the checks skip or keep."""
+    """The generator above is not idle: among its records some break each kind of bound the checks skip or keep.
+
+    Derandomized (hypothesis is pinned in deploy/constraints.txt), so that a rare kind, one in a hundred records,
+    cannot go missing on one run in a few hundred: the answer is the same on every machine and every run."""
     words = set()
-    for _ in range(4):
-        @settings(max_examples=300, deadline=None, database=None)
-        @given(spoilt())
-        def collect(case: tuple[str, dict[str, Any]]) -> None:
-            outcome = _outcome(MODELS[case[0]], case[1])
-            if isinstance(outcome, list):
-                words.update(msg for _, msg in outcome)
-        collect()
+
+    @settings(max_examples=1500, deadline=None, database=None, derandomize=True)
+    @given(spoilt())
+    def collect(case: tuple[str, dict[str, Any]]) -> None:
+        outcome = _outcome(MODELS[case[0]], case[1])
+        if isinstance(outcome, list):
+            words.update(msg for _, msg in outcome)
+
+    collect()
     found = " ".join(words)
     for kind in ("an identifier must be printable", "control characters", "characters, at most 128",
                  "characters, at most 256", "outside the 32-bit range", "ahead of the receiver's clock",
