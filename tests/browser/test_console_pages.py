@@ -6,6 +6,7 @@ language switch changes the words. Each page is photographed (docs/screens with 
 import time as clock
 from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -142,6 +143,18 @@ async def test_a_cap_cut_below_the_bookings_lists_them_and_a_check_in_prints_tic
     assert all(b.data["booking_id"] in listed for b in booked), listed
     assert "09:00" in warning.text and "3" in warning.text
     screenshot(browser, "console-branch-over-capacity")
+    # The answer to the form stands for the desk: live updates fetch /branch?branch_id=…, and the language switch
+    # comes back there, not to /branch/plan, which only takes a form (a GET of it was refused with 405).
+    desk = f"/branch?branch_id={plan.branch_id}"
+    assert quote(desk, safe="") in browser.find_element(By.CSS_SELECTOR, ".languages a[lang=zh-Hant]").get_attribute(
+        "href")
+    late = A.BookSlot(command_id=ref("cmd"), customer_id=ref("C"), branch_id=plan.branch_id, date=tuesday,
+                      start_time=time(9, 30), service_type=A.ServiceType.DEBIT_DAY_CHANGE)
+    async with kafka.watch(topics.APPOINTMENTS_EVENTS) as watch:
+        await kafka.publish(topics.APPOINTMENTS_COMMANDS, late, subject=plan.branch_id)
+        await first(watch, "SlotBooked", command_id=late.command_id)
+    wait_text(browser, "#usage", "09:30 1/1")  # fetched again and swapped in place
+    assert js_errors(browser) == []
 
     # The customer arrives on the 4th at 08:50: the appointments service runs on that day's clock meanwhile.
     arrive = datetime(2020, 2, 4, 8, 50, tzinfo=SHANGHAI)

@@ -3,9 +3,12 @@ needs its role, forms need the session's token, refusals come back in plain word
 (The browser tests, tests/browser/, drive the same pages in headless Chromium.)"""
 
 import contextlib
+import html
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -40,7 +43,8 @@ async def test_without_a_session_every_page_sends_the_browser_to_the_realm(platf
         assert realm.status_code == 302
         assert "code_challenge_method=S256" in realm.headers["location"]  # PKCE
         assert "/realms/postloan/protocol/openid-connect/auth" in realm.headers["location"]
-        forged = await client.get("/policy", cookies={"postloan_console": "made-up-session"})
+    async with httpx.AsyncClient(base_url=platform["console"].url, cookies={"postloan_console": "made-up"}) as forger:
+        forged = await forger.get("/policy")
         assert forged.status_code == 303  # an unknown session id is no session
 
 
@@ -112,6 +116,13 @@ async def test_the_hotline_submits_for_a_customer_and_sees_a_refusal_in_plain_wo
         accepted = await hotline.post("/hotline/debit-day-change", {**fields, "new_debit_day": "20"},
                                       csrf=found.csrf)
         assert accepted.has("submitted"), accepted.text[:800]
+        # The answer to the form stands for the desk's page of this loan: the language switch comes back there (the
+        # form's address only takes a POST), and so does a sign-in needed by a form.
+        switch = re.search(r'href="(/language/zh-Hans\?next=[^"]*)"', accepted.html)
+        assert switch is not None and quote(f"/hotline?loan_id={loan.loan_id}", safe="") in switch.group(1)
+        back = await hotline.client.get(html.unescape(switch.group(1)))  # as the link is, query included
+        assert back.status_code == 200 and str(back.url).endswith(f"/hotline?loan_id={loan.loan_id}")
+        assert 'id="loan-masked"' in back.text
 
 
 @pytest.mark.parametrize(("language", "word"), [("zh-Hans", "热线工作台"), ("zh-Hant", "熱線工作台"),

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from services.console import queries
 from services.console.web.apis import Refused, seg
 from services.console.web.forms import invalid_fields, text
-from services.console.web.pages import FormStaff, PageStaff, console_of, render
+from services.console.web.pages import FormStaff, PageStaff, console_of, desk_page, render
 
 router = APIRouter(include_in_schema=False)
 OPERATOR = frozenset({"branch-operator"})
@@ -63,8 +63,9 @@ async def _page(request: Request, staff: Any, branch_id: str | None, **extra: An
             if refused.status != 404:
                 raise
             extra.setdefault("unknown_branch", True)
-    return render(request, "branch.html", staff, branches=branches, branch_id=branch_id or "", plan=plan,
-                  usage=usage, weekdays=WEEKDAYS, typed=typed, **extra)
+    return render(request, "branch.html", staff, page=desk_page("/branch", branch_id=branch_id or ""),
+                  branches=branches, branch_id=branch_id or "", plan=plan, usage=usage, weekdays=WEEKDAYS,
+                  typed=typed, **extra)
 
 
 @router.get("/branch", response_class=HTMLResponse)
@@ -136,4 +137,5 @@ async def check_in(request: Request, staff: FormStaff) -> HTMLResponse:
             return await _page(request, staff, branch_id, invalid=invalid_fields(refused.detail))
         return await _page(request, staff, branch_id, refused=refused)
     ticket = next(e["data"] for e in answer["events"] if e["type"] == "CheckedIn")
-    return render(request, "ticket.html", staff, ticket=ticket, branch_id=branch_id)
+    return render(request, "ticket.html", staff, page=desk_page("/branch", branch_id=branch_id), ticket=ticket,
+                  branch_id=branch_id)

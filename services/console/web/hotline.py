@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from services.console.web.apis import Refused, seg
 from services.console.web.forms import fields, invalid_fields, text
-from services.console.web.pages import FormStaff, PageStaff, console_of, render
+from services.console.web.pages import FormStaff, PageStaff, console_of, desk_page, render
 
 router = APIRouter(include_in_schema=False)
 HOTLINE = frozenset({"hotline"})
@@ -32,8 +32,8 @@ async def _page(request: Request, staff: Any, loan_id: str | None, **extra: Any)
             missing = refused.status in (404, 422)
             if not missing:
                 raise
-    return render(request, "hotline.html", staff, loan_id=loan_id or "", loan=loan, requests=requests,
-                  missing=missing, **extra)
+    return render(request, "hotline.html", staff, page=desk_page("/hotline", loan_id=loan_id or ""),
+                  loan_id=loan_id or "", loan=loan, requests=requests, missing=missing, **extra)
 
 
 @router.get("/hotline", response_class=HTMLResponse)

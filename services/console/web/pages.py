@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -148,24 +148,36 @@ def mask(identifier: str | None) -> str:
     return "•" * min(len(identifier) - 4, 8) + identifier[-4:] if len(identifier) > 4 else "•" * len(identifier)
 
 
-def render(request: Request, template: str, staff: Staff | None, *, status: int = 200,
+def render(request: Request, template: str, staff: Staff | None, *, status: int = 200, page: str | None = None,
            **context: Any) -> HTMLResponse:
+    """`page`: the GET address of what this answer shows (`desk_page`), for an answer to a form; otherwise `here`."""
     console = console_of(request)
     language = i18n.language_of(request)
     pages = [(name, title) for name, title in NAVIGATION
              if staff is not None and staff.roles & console.roles.get(name, frozenset())]
     body = console.environments[language].get_template(template).render(
         request=request, staff=staff, language=language, html_lang=i18n.html_lang(language),
-        languages=i18n.LANGUAGES, pages=pages, path=here(request), now=console.now(),
+        languages=i18n.LANGUAGES, pages=pages, path=page or here(request), now=console.now(),
         outcome_words=words.OUTCOMES, state_words=words.STATES,
         reason_words=lambda refused: words.reason(refused.reason_code, refused.reason, language), **context)
     return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
 
 def here(request: Request) -> str:
-    """The request's path with its query: where to come back to."""
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{request.url.path}{query}"
+    """Where to come back to after a language switch, and what live updates fetch again: a GET's own path and query;
+    for a form's POST, which has no GET of its own (`/branch/plan`), the desk it belongs to (`/branch`), or home."""
+    if request.method == "GET":
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{request.url.path}{query}"
+    desk = "/" + request.url.path.strip("/").split("/", 1)[0]
+    return desk if desk in {request.app.url_path_for(name) for name, _title in NAVIGATION} else "/"
+
+
+def desk_page(path: str, **query: str) -> str:
+    """A desk's GET address with its non-empty query values (`/branch?branch_id=BR-1`): an answer to a form stands
+    for it."""
+    given = {name: value for name, value in query.items() if value}
+    return f"{path}?{urlencode(given)}" if given else path
 
 
 def safe_next(target: str | None) -> str:

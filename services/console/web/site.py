@@ -124,8 +124,8 @@ def _secure(settings: Settings) -> bool:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInNeeded)
     async def to_sign_in(request: Request, _exc: SignInNeeded) -> Response:
-        # After signing in, back to the page (a POST's form is gone: back to the page it was on, the desk's root).
-        target = here(request) if request.method == "GET" else "/" + request.url.path.strip("/").split("/")[0]
+        # After signing in, back to the page (a POST's form is gone: back to the desk it belongs to).
+        target = here(request)
         if request.url.path == "/live":  # an event stream cannot follow a redirect to a login form
             return Response(status_code=401)
         return RedirectResponse(f"/login?{urlencode({'next': safe_next(target)})}", status_code=303)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +16,7 @@ from services.appointments.domain import RefusalCode as AppointmentsRefusal
 from services.confirmation.domain import RefusalCode as ConfirmationRefusal
 from services.console.web import branch, i18n, site, words
 from services.console.web.apis import seg
-from services.console.web.pages import NAVIGATION, mask, safe_next
+from services.console.web.pages import NAVIGATION, desk_page, here, mask, safe_next
 from services.requests.domain import RefusalCode as RequestsRefusal
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -86,6 +88,25 @@ def test_a_next_address_never_leaves_the_console(target: str) -> None:
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"])
 def test_known_open_redirect_tricks_go_home(target: str) -> None:
     assert safe_next(target) == "/"
+
+
+def test_an_answer_to_any_form_comes_back_to_a_page_that_takes_a_get() -> None:
+    """The language switch and live updates of an answer to a form go to `here`: never to the form's own address,
+    which only takes a POST (a GET of /branch/plan was answered 405)."""
+    app = FastAPI()
+    for router in (site.router, *(d.router for d in site.DESKS)):
+        app.include_router(router)
+    routes = [r for router in (site.router, *(d.router for d in site.DESKS)) for r in router.routes]
+    gets = {r.path for r in routes if isinstance(r, APIRoute) and "GET" in r.methods}
+    forms = [r.path for r in routes if isinstance(r, APIRoute) and "POST" in r.methods]
+    assert len(forms) >= 10
+    for path in forms:
+        request = Request({"type": "http", "method": "POST", "path": path.replace("{task_id}", "T-1"),
+                           "query_string": b"", "headers": [], "app": app})
+        assert here(request) in gets - {"/live"}, path
+    assert here(Request({"type": "http", "method": "GET", "path": "/branch", "query_string": b"branch_id=B%201",
+                         "headers": [], "app": app})) == "/branch?branch_id=B%201"
+    assert desk_page("/hotline", loan_id="L 1&x") == "/hotline?loan_id=L+1%26x" and desk_page("/branch") == "/branch"
 
 
 @given(st.text(max_size=200))
