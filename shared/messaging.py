@@ -6,6 +6,7 @@ the transaction commits before the caller commits the Kafka offsets. Transient f
 back-off; a handler that fails for any other reason sends its message to the dead-letter topic instead.
 """
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,6 +37,14 @@ from shared.refusal import Refusal
 from shared.unit_of_work import Prepare, UniqueConflict, UnitOfWork
 
 log = structlog.get_logger("postloan.messaging")
+
+WRITE_BEHIND = 100
+"""Every this many handled messages, the batch's buffered rows start going to PostgreSQL while the next messages
+are handled (`UnitOfWork.flush_behind`): PostgreSQL inserts them on the other core instead of all at the batch's
+end, while this loop waits (bench/README.md, issue 12's seventh pass)."""
+YIELD_EVERY = 10
+"""While rows are written behind, the loop gets a turn every this many messages (handlers that hit the cache never
+yield): enough for the write's few round trips, far fewer than one a message, which cost more than it saved."""
 
 
 class Record(Protocol):
@@ -237,7 +246,8 @@ class BatchConsumer:
     async def _apply_batch(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
                            answers: "_Answers", tally: "_Tally") -> list[OutgoingRecord]:
         """The fast path: one inbox claim, one unit of work (preloaded by the service's `prepare`) shared by every
-        handler, one flush of the buffered rows, one write of the answers."""
+        handler, the buffered rows written behind the handlers every `WRITE_BEHIND` messages and the rest at the
+        end, one write of the answers."""
         claimed = await self._claim(session, [(record.topic, event.source, event.id) for record, event in decoded])
         todo = []
         for record, event in decoded:
@@ -256,17 +266,26 @@ class BatchConsumer:
         if self._prepare is not None and fresh:
             await self._prepare(uow, fresh)
         out: list[OutgoingRecord] = []
-        for record, event, handler in todo:
-            if (previous := answers.previous(event)) is not None:
-                log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
-                tally.outcome(record, event, "replayed")
-                out.extend(previous)
-                continue
-            ctx = await self._handle(uow, handler, record, event)
-            tally.applied(record, event, ctx)
-            out.extend(ctx.emitted)
-            answers.remember(event, ctx.emitted)
-        await uow.flush()
+        try:
+            for n, (record, event, handler) in enumerate(todo, 1):
+                if (previous := answers.previous(event)) is not None:
+                    log.info("command_replayed", command_id=event.data.command_id, **_coords(record))
+                    tally.outcome(record, event, "replayed")
+                    out.extend(previous)
+                    continue
+                ctx = await self._handle(uow, handler, record, event)
+                tally.applied(record, event, ctx)
+                out.extend(ctx.emitted)
+                answers.remember(event, ctx.emitted)
+                if n % WRITE_BEHIND == 0:
+                    await uow.settle()
+                    uow.flush_behind()
+                if uow.writing_behind and n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a turn of the loop: the write behind sends its rows, reads the answer
+            await uow.flush()
+        except BaseException:
+            await uow.abandon()
+            raise
         await answers.store(session)
         return out
 

@@ -10,12 +10,16 @@ hands it to the services through the message context. Repositories go through it
   order made;
 - **any statement that touches a table with buffered rows flushes that table first** (`execute`), like
   SQLAlchemy's autoflush, so a handler can never read around what an earlier handler of the batch wrote;
+- **writes can go behind** (`flush_behind`): the batch consumer starts writing what is buffered every hundred
+  messages and goes on handling while PostgreSQL inserts it; every later statement of the unit of work waits for
+  that write first, so order and reads are as if it had been written in place;
 - **a unique-key conflict** at a flush raises `UniqueConflict`: the consumer redoes the batch message by
   message, and there a message that meets one is redone once (it then reads the other writer's committed row).
 
 So every handler has one code path, batched or not; a handler that needs no batch state simply has none.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -45,6 +49,7 @@ class UnitOfWork:
         self.session = session
         self._cache: dict[tuple[str, Hashable], Any] = {}
         self._staged: dict[Table, list[_Segment]] = {}  # in the order tables were first written
+        self._behind: asyncio.Future[None] | None = None  # a write started by `flush_behind`, not yet settled
 
     # --- reads -------------------------------------------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class UnitOfWork:
                       ) -> Result[Any]:
         """Runs `statement` in the transaction after flushing the buffered writes of every table it names (all
         of them when it names none that can be told, e.g. textual SQL)."""
+        await self.settle()
         if self._staged:  # (finding the tables walks the statement: not worth it with nothing to flush)
             await self.flush(*_tables_of(statement))
         return await self.session.execute(statement, params)
@@ -123,9 +129,40 @@ class UnitOfWork:
     async def flush(self, *tables: Table) -> None:
         """Writes the buffered rows (of `tables`, or of all) table by table in first-written order: inserts with
         COPY, updates and deletes with one executemany per shape."""
-        for table in [t for t in self._staged if not tables or t in tables]:
-            for segment in self._staged.pop(table):
+        await self.settle()
+        await self._write({t: self._staged.pop(t) for t in [t for t in self._staged if not tables or t in tables]})
+
+    async def _write(self, staged: Mapping[Table, list["_Segment"]]) -> None:
+        for table, segments in staged.items():
+            for segment in segments:
                 await segment.write(self.session, table)
+
+    def flush_behind(self) -> None:
+        """Starts writing every buffered row while the caller goes on (the batch consumer, every hundred messages or
+        so): PostgreSQL inserts them on its own core while this process handles the next messages, instead of all
+        at the end of the batch. The caller must give the event loop a turn now and then (`writing_behind`) for
+        the write to go on. Every later statement of this unit of work waits for it first (`settle`, called by
+        `execute` and `flush`), so writes keep their order and reads see them; its error surfaces there."""
+        if self._behind is None and self._staged:
+            staged, self._staged = self._staged, {}
+            self._behind = asyncio.ensure_future(self._write(staged))
+
+    @property
+    def writing_behind(self) -> bool:
+        return self._behind is not None
+
+    async def settle(self) -> None:
+        """Waits for the write `flush_behind` started, raising its error (a unique conflict, say)."""
+        if (behind := self._behind) is not None:
+            self._behind = None
+            await behind
+
+    async def abandon(self) -> None:
+        """Waits for a write started behind without raising its error: the transaction is failing anyway, and its
+        connection must be idle before it is rolled back."""
+        if (behind := self._behind) is not None:
+            self._behind = None
+            await asyncio.gather(behind, return_exceptions=True)
 
     def discard(self) -> None:
         """Forgets everything: the savepoint this unit of work followed was rolled back."""

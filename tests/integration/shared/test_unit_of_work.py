@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import Infra
-from shared import topics
+from shared import messaging, topics
 from shared.clock import FixedClock
 from shared.contracts import requests as R
 from shared.db import command_table, create_engine, messaging_tables
@@ -134,6 +134,50 @@ async def test_a_unique_key_taken_meanwhile_fails_the_flush_as_a_conflict(schema
     assert await stored(schema) == {"taken": (1, None)}
 
 
+async def test_rows_written_behind_keep_their_order_and_every_later_statement_waits_for_them(schema: Schema) -> None:
+    """`flush_behind` starts a write and returns; what the unit of work does next (a read of the table, more writes
+    of the same rows, the final flush) comes after it, as if it had been written in place."""
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        uow = UnitOfWork(session)
+        uow.add_all(schema.things, [{"key": f"k{i}", "value": i} for i in range(300)])
+        uow.flush_behind()
+        assert uow.writing_behind and uow.pending == 0
+        uow.flush_behind()  # one write behind at a time: a second call while it runs starts nothing
+        uow.update(schema.things, {"key": "k1"}, {"note": "changed after"})
+        uow.delete(schema.things, {"key": "k2"})
+        uow.add(schema.things, {"key": "late", "value": -1})
+        count = await uow.scalar(select(func.count()).select_from(schema.things))
+        assert count == 300, "the read waited for the write behind, then flushed the table's buffer"
+        assert not uow.writing_behind and uow.pending == 0
+        uow.add(schema.things, {"key": "last", "value": -2})
+        uow.flush_behind()
+        await uow.flush()
+    rows = await stored(schema)
+    assert len(rows) == 301 and rows["k1"] == (1, "changed after") and "k2" not in rows
+    assert rows["late"] == (-1, None) and rows["last"] == (-2, None)
+
+
+async def test_a_conflict_met_behind_surfaces_at_the_next_statement_and_nothing_is_kept(schema: Schema) -> None:
+    sessions = async_sessionmaker(schema.engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        await session.execute(schema.things.insert().values(key="taken", value=1))
+    with pytest.raises(UniqueConflict):
+        async with sessions.begin() as session:
+            uow = UnitOfWork(session)
+            uow.add_all(schema.things, [{"key": "free", "value": 1}, {"key": "taken", "value": 2}])
+            uow.flush_behind()
+            uow.add(schema.things, {"key": "after", "value": 3})
+            await uow.flush()
+    async with sessions.begin() as session:  # the abandoned write leaves its connection clean for the next user
+        uow = UnitOfWork(session)
+        uow.add(schema.things, {"key": "again", "value": 4})
+        uow.flush_behind()
+        await uow.abandon()
+        assert not uow.writing_behind
+    assert await stored(schema) == {"taken": (1, None), "again": (4, None)}
+
+
 @dataclass
 class FakeRecord:
     topic: str
@@ -151,12 +195,15 @@ def records_of(commands: Sequence[R.SubmitDebitDayChange]) -> list[FakeRecord]:
             for i, (c, e) in enumerate(zip(commands, events, strict=True))]
 
 
+@pytest.mark.parametrize("write_behind", [messaging.WRITE_BEHIND, 1])
 async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_message_decides_on_what_is_there(
-    schema: Schema,
+    schema: Schema, write_behind: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch reads (prepare), a concurrent writer then commits a row under one of the batch's keys, and the
     batch's flush conflicts: the consumer redoes it message by message; the one message finds the other writer's
-    row and decides on it; the others are applied; nothing is dead-lettered."""
+    row and decides on it; the others are applied; nothing is dead-lettered. With rows written behind after every
+    message, the conflict surfaces at a later message's read instead of the batch's end: the same outcome."""
+    monkeypatch.setattr(messaging, "WRITE_BEHIND", write_behind)
     loans = [a_loan() for _ in range(3)]
     taken = loans[1].loan_id
     decisions: dict[str, str] = {}
@@ -191,7 +238,11 @@ async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_mes
     assert await outbox_topics(schema) == [], "nothing dead-lettered (the handler emits nothing)"
 
 
-async def test_a_message_that_conflicts_on_every_try_alone_is_dead_lettered(schema: Schema) -> None:
+@pytest.mark.parametrize("write_behind", [messaging.WRITE_BEHIND, 1])
+async def test_a_message_that_conflicts_on_every_try_alone_is_dead_lettered(
+    schema: Schema, write_behind: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(messaging, "WRITE_BEHIND", write_behind)
     loans = [a_loan() for _ in range(3)]
     async with schema.engine.begin() as conn:
         await conn.execute(schema.things.insert().values(key=loans[1].loan_id, value=99))
