@@ -39,9 +39,11 @@ from shared.unit_of_work import Prepare, UniqueConflict, UnitOfWork
 log = structlog.get_logger("postloan.messaging")
 
 WRITE_BEHIND = 100
-"""Every this many handled messages, the batch's buffered rows start going to PostgreSQL while the next messages
-are handled (`UnitOfWork.flush_behind`): PostgreSQL inserts them on the other core instead of all at the batch's
-end, while this loop waits (bench/README.md, issue 12's seventh pass)."""
+"""A consumer's `write_behind` for a service that asks for it (shared.runtime.ServiceSpec): every this many handled
+messages, the batch's buffered rows start going to PostgreSQL while the next messages are handled
+(`UnitOfWork.flush_behind`), so PostgreSQL inserts them on the other core instead of all at the batch's end while
+this loop waits. Off by default: measured as a gain for the requests service, and not for appointments, whose
+batches update the same counter rows again and again (bench/README.md, issue 12's seventh pass)."""
 YIELD_EVERY = 10
 """While rows are written behind, the loop gets a turn every this many messages (handlers that hit the cache never
 yield): enough for the write's few round trips, far fewer than one a message, which cost more than it saved."""
@@ -152,8 +154,10 @@ class BatchConsumer:
         prepare: Prepare | None = None,
         settings: Any = None,
         metrics: ServiceMetrics | None = None,
+        write_behind: int = 0,
     ) -> None:
         self.service = service
+        self._write_behind = write_behind  # every this many messages, rows written behind the handlers (0: never)
         self._metrics = metrics
         self._prepare = prepare
         self.handlers = {topic: {route_type(key): handler for key, handler in by_type.items()}
@@ -246,8 +250,8 @@ class BatchConsumer:
     async def _apply_batch(self, session: AsyncSession, decoded: Sequence[tuple[Record, CloudEvent[Any]]],
                            answers: "_Answers", tally: "_Tally") -> list[OutgoingRecord]:
         """The fast path: one inbox claim, one unit of work (preloaded by the service's `prepare`) shared by every
-        handler, the buffered rows written behind the handlers every `WRITE_BEHIND` messages and the rest at the
-        end, one write of the answers."""
+        handler, the buffered rows written at the end (or behind the handlers every `write_behind` messages), one
+        write of the answers."""
         claimed = await self._claim(session, [(record.topic, event.source, event.id) for record, event in decoded])
         todo = []
         for record, event in decoded:
@@ -277,7 +281,7 @@ class BatchConsumer:
                 tally.applied(record, event, ctx)
                 out.extend(ctx.emitted)
                 answers.remember(event, ctx.emitted)
-                if n % WRITE_BEHIND == 0:
+                if self._write_behind and n % self._write_behind == 0:
                     await uow.settle()
                     uow.flush_behind()
                 if uow.writing_behind and n % YIELD_EVERY == 0:

@@ -92,6 +92,9 @@ class ServiceSpec:
     timers: Mapping[str, TimerHandler] | None = None  # timer kind -> handler
     on_start: Callable[[Deps], Awaitable[None]] | None = None  # e.g. seed reference data
     prepare: Prepare | None = None  # a batch's preload into its unit of work (shared.unit_of_work.Prepare)
+    # Every this many handled messages a batch's buffered rows go to PostgreSQL behind the handlers (0: at the end;
+    # shared.messaging.WRITE_BEHIND, measured for the requests service only: bench/README.md, seventh pass).
+    write_behind: int = 0
     workers: Callable[[Deps], Sequence[Worker]] = lambda _deps: ()  # background loops of the service
     prune: PruneHook | None = None  # the service's own retention, run with the outbox and inbox pruning
     # More of the HTTP face that is not a bearer-token API (the console's pages, signed in by their own session);
@@ -213,7 +216,7 @@ class ServiceRuntime:
         self.consumer = BatchConsumer(
             service=self.spec.name, handlers=self.spec.consumers,
             sessions=sessions, tables=self.tables, clock=self.clock,
-            prepare=self.spec.prepare, settings=s, metrics=self.metrics,
+            prepare=self.spec.prepare, settings=s, metrics=self.metrics, write_behind=self.spec.write_behind,
         )
         # A reader only (produces=None) still has a relay: the dead letters of what it consumes leave by its outbox.
         if s.relay_process:

@@ -14,6 +14,7 @@ from services.requests.repository import SCHEMA, metadata, prepare
 from services.requests.service import switch_policy
 from services.requests.settings import Settings
 from shared import topics
+from shared.messaging import WRITE_BEHIND
 from shared.runtime import Deps, ServiceRuntime, ServiceSpec, serve
 from shared.settings import settings_or_exit
 from shared.unit_of_work import UnitOfWork
@@ -42,6 +43,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         timers=TIMERS,
         on_start=seed_policy,
         prepare=prepare,
+        write_behind=WRITE_BEHIND,
     )
     return ServiceRuntime(spec, settings)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import Infra
-from shared import messaging, topics
+from shared import topics
 from shared.clock import FixedClock
 from shared.contracts import requests as R
 from shared.db import command_table, create_engine, messaging_tables
@@ -195,15 +195,14 @@ def records_of(commands: Sequence[R.SubmitDebitDayChange]) -> list[FakeRecord]:
             for i, (c, e) in enumerate(zip(commands, events, strict=True))]
 
 
-@pytest.mark.parametrize("write_behind", [messaging.WRITE_BEHIND, 1])
+@pytest.mark.parametrize("write_behind", [0, 1])
 async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_message_decides_on_what_is_there(
-    schema: Schema, write_behind: int, monkeypatch: pytest.MonkeyPatch
+    schema: Schema, write_behind: int
 ) -> None:
     """The batch reads (prepare), a concurrent writer then commits a row under one of the batch's keys, and the
     batch's flush conflicts: the consumer redoes it message by message; the one message finds the other writer's
     row and decides on it; the others are applied; nothing is dead-lettered. With rows written behind after every
     message, the conflict surfaces at a later message's read instead of the batch's end: the same outcome."""
-    monkeypatch.setattr(messaging, "WRITE_BEHIND", write_behind)
     loans = [a_loan() for _ in range(3)]
     taken = loans[1].loan_id
     decisions: dict[str, str] = {}
@@ -229,7 +228,7 @@ async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_mes
 
     consumer = BatchConsumer(service=schema.name, handlers={topics.REQUESTS_COMMANDS: {R.SubmitDebitDayChange: handle}},
                              sessions=async_sessionmaker(schema.engine, expire_on_commit=False), tables=schema.tables,
-                             clock=FixedClock(ACCOUNT_DAY), prepare=prepare)
+                             clock=FixedClock(ACCOUNT_DAY), prepare=prepare, write_behind=write_behind)
     await consumer.process(records_of([a_debit_day_change(loan) for loan in loans]))
 
     assert decisions == {loans[0].loan_id: "claimed", taken: "found the other writer's row",
@@ -238,11 +237,10 @@ async def test_a_batch_whose_key_a_concurrent_writer_took_is_redone_and_each_mes
     assert await outbox_topics(schema) == [], "nothing dead-lettered (the handler emits nothing)"
 
 
-@pytest.mark.parametrize("write_behind", [messaging.WRITE_BEHIND, 1])
+@pytest.mark.parametrize("write_behind", [0, 1])
 async def test_a_message_that_conflicts_on_every_try_alone_is_dead_lettered(
-    schema: Schema, write_behind: int, monkeypatch: pytest.MonkeyPatch
+    schema: Schema, write_behind: int
 ) -> None:
-    monkeypatch.setattr(messaging, "WRITE_BEHIND", write_behind)
     loans = [a_loan() for _ in range(3)]
     async with schema.engine.begin() as conn:
         await conn.execute(schema.things.insert().values(key=loans[1].loan_id, value=99))
@@ -252,7 +250,7 @@ async def test_a_message_that_conflicts_on_every_try_alone_is_dead_lettered(
 
     consumer = BatchConsumer(service=schema.name, handlers={topics.REQUESTS_COMMANDS: {R.SubmitDebitDayChange: handle}},
                              sessions=async_sessionmaker(schema.engine, expire_on_commit=False), tables=schema.tables,
-                             clock=FixedClock(ACCOUNT_DAY))
+                             clock=FixedClock(ACCOUNT_DAY), write_behind=write_behind)
     await consumer.process(records_of([a_debit_day_change(loan) for loan in loans]))
 
     assert await stored(schema) == {loans[0].loan_id: (1, None), loans[1].loan_id: (99, None),
