@@ -10,9 +10,9 @@ hands it to the services through the message context. Repositories go through it
   order made;
 - **any statement that touches a table with buffered rows flushes that table first** (`execute`), like
   SQLAlchemy's autoflush, so a handler can never read around what an earlier handler of the batch wrote;
-- **writes can go behind** (`flush_behind`): the batch consumer starts writing what is buffered every hundred
-  messages and goes on handling while PostgreSQL inserts it; every later statement of the unit of work waits for
-  that write first, so order and reads are as if it had been written in place;
+- **writes can go behind** (`flush_behind`): a batch consumer that asks for it (the requests service's) starts
+  writing what is buffered every hundred messages and goes on handling while PostgreSQL inserts it; every later
+  statement of the unit of work waits for that write first, so order and reads are as if written in place;
 - **a unique-key conflict** at a flush raises `UniqueConflict`: the consumer redoes the batch message by
   message, and there a message that meets one is redone once (it then reads the other writer's committed row).
 
@@ -138,11 +138,12 @@ class UnitOfWork:
                 await segment.write(self.session, table)
 
     def flush_behind(self) -> None:
-        """Starts writing every buffered row while the caller goes on (the batch consumer, every hundred messages or
-        so): PostgreSQL inserts them on its own core while this process handles the next messages, instead of all
-        at the end of the batch. The caller must give the event loop a turn now and then (`writing_behind`) for
-        the write to go on. Every later statement of this unit of work waits for it first (`settle`, called by
-        `execute` and `flush`), so writes keep their order and reads see them; its error surfaces there."""
+        """Starts writing every buffered row while the caller goes on (a batch consumer with `write_behind`, every
+        hundred messages): PostgreSQL inserts them on its own core while this process handles the next messages,
+        instead of all at the end of the batch. The caller must give the event loop a turn now and then
+        (`writing_behind`) for the write to go on. Every later statement of this unit of work waits for it first
+        (`settle`, called by `execute` and `flush`), so writes keep their order and reads see them; its error
+        surfaces there."""
         if self._behind is None and self._staged:
             staged, self._staged = self._staged, {}
             self._behind = asyncio.ensure_future(self._write(staged))
