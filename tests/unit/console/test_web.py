@@ -4,6 +4,7 @@ a stranger's input reaches (windows typed by an operator, a `next` address, a lo
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
@@ -107,6 +108,16 @@ def test_an_answer_to_any_form_comes_back_to_a_page_that_takes_a_get() -> None:
     assert here(Request({"type": "http", "method": "GET", "path": "/branch", "query_string": b"branch_id=B%201",
                          "headers": [], "app": app})) == "/branch?branch_id=B%201"
     assert desk_page("/hotline", loan_id="L 1&x") == "/hotline?loan_id=L+1%26x" and desk_page("/branch") == "/branch"
+
+
+@given(st.text(max_size=300))
+def test_a_desk_page_carries_any_typed_id_back_unchanged_and_stays_on_the_console(typed: str) -> None:
+    """A branch or loan id typed into a form (any text: controls, `&`, `#`, `//`, other scripts) goes into the
+    answer's desk address as one query value: read back, it is the same text, and the address stays local."""
+    page = desk_page("/branch", branch_id=typed)
+    assert page.startswith("/branch") and "#" not in page and "&" not in page
+    assert parse_qs(urlsplit(page).query).get("branch_id", [""]) == [typed]
+    assert safe_next(page) in (page, "/")  # too long an address is refused as a whole, never cut into another
 
 
 @given(st.text(max_size=200))
