@@ -10,7 +10,7 @@ PostgreSQL nor Kafka, and the largest one (bench/README.md, issue 12). Prints mi
 speed drifts: compare runs side by side); with `--instructions` it runs itself under valgrind's callgrind (Debian's
 `valgrind`, not a project dependency) and counts the instructions of the batches after the first (the same from
 run to run, whatever else the machine does). Logging as the service logs (INFO,
-JSON, loggers cached); the heap frozen after set-up, as `serve` does.
+JSON, loggers cached); the heap frozen after set-up and the collector's threshold set, as `serve` does.
 """
 
 import argparse
@@ -38,6 +38,7 @@ from shared import topics
 from shared.db import command_table
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, Tables
+from shared.runtime import YOUNG_GC_THRESHOLD
 from shared.unit_of_work import UnitOfWork
 
 
@@ -66,6 +67,7 @@ async def run(batches: int, size: int, count: bool) -> dict[str, float]:
     made = [batch_of(n, size) for n in range(batches)]
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     decoding = handling = 0.0
     for n, (records, loans) in enumerate(made):
         uow = UnitOfWork(None)  # type: ignore[arg-type]  # the cache alone: nothing here reaches a database
