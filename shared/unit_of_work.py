@@ -130,7 +130,8 @@ class UnitOfWork:
         """Writes the buffered rows (of `tables`, or of all) table by table in first-written order: inserts with
         COPY, updates and deletes with one executemany per shape."""
         await self.settle()
-        await self._write({t: self._staged.pop(t) for t in [t for t in self._staged if not tables or t in tables]})
+        chosen = [t for t in self._staged if not tables or t in tables]  # listed first: popping changes the dict
+        await self._write({t: self._staged.pop(t) for t in chosen})
 
     async def _write(self, staged: Mapping[Table, list["_Segment"]]) -> None:
         for table, segments in staged.items():
