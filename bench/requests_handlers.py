@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 
 from bench.requests_throughput import envelopes
-from bench.support import callgrind_totals
+from bench.support import CALLGRIND_ENV, callgrind_totals
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from services.requests import repository
 from services.requests.handlers import ROUTES, loan_from_snapshot
@@ -99,7 +99,8 @@ def counted(size: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
                         f"--callgrind-out-file={folder}/callgrind.out", sys.executable, "-m", "bench.requests_handlers",
-                        "--batches", "3", "--size", str(size), "--count"], check=True, capture_output=True)
+                        "--batches", "3", "--size", str(size), "--count"], check=True, capture_output=True,
+                       env={**os.environ, **CALLGRIND_ENV})
         total = sum(callgrind_totals(Path(folder)).values())
     return {"messages": 2 * size, "instructions_per_message": total // (2 * size)}
 

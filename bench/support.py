@@ -116,7 +116,8 @@ async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[s
         "valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes",
         f"--callgrind-out-file={counted}/callgrind.%p"]
     log = open(ROOT / ".local" / f"bench-{name}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*valgrind, sys.executable, *launcher, f"services.{name}"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([*valgrind, sys.executable, *launcher, f"services.{name}"], cwd=ROOT,
+                            env=env if counted is None else {**env, **CALLGRIND_ENV},
                             stdout=log, stderr=log)
     try:
         await wait_ready(port, seconds=60 if counted is None else 1200)
@@ -126,6 +127,14 @@ async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[s
         proc.terminate()
         proc.wait(timeout=30 if counted is None else 600)
         log.close()
+
+
+# Under callgrind, glibc's memcpy copies anything over a few KiB with `rep movsb`, which valgrind counts as one
+# instruction a byte: a 1 MiB copy counted 1,048,576 instructions, where the vector loop it uses below that size
+# counts about 0.1 a byte, near what either costs on the processor. Large copies (asyncpg's growing COPY buffer,
+# aiokafka's produce requests) then outweighed whole functions of Python. So every counted run copies with the
+# vector loop (bench/README.md, issue 12, eighth pass).
+CALLGRIND_ENV = {"GLIBC_TUNABLES": "glibc.cpu.x86_rep_movsb_threshold=1099511627776"}
 
 
 def callgrind_dir() -> Path | None:

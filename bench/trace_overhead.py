@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from bench.support import CALLGRIND_ENV
 from harness.builders import a_debit_day_change, a_loan
 from shared import outbox, topics, tracing
 from shared.envelope import new_event
@@ -81,7 +82,7 @@ def instructions(how: str) -> int:
     def counted(requests: int) -> int:
         out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                               "-m", "bench.trace_overhead", "--count", how, str(requests)], cwd=ROOT,
-                             env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, check=True)
+                             env={**os.environ, **CALLGRIND_ENV, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, check=True)
         return int(re.findall(r"Collected : (\d+)", out.stderr)[-1])
     return (counted(WARM + COUNTED) - counted(WARM)) // COUNTED
 
