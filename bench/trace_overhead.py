@@ -82,7 +82,8 @@ def instructions(how: str) -> int:
     def counted(requests: int) -> int:
         out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                               "-m", "bench.trace_overhead", "--count", how, str(requests)], cwd=ROOT,
-                             env={**os.environ, **CALLGRIND_ENV, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, check=True)
+                             env={**os.environ, **CALLGRIND_ENV, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
+                             check=True)
         return int(re.findall(r"Collected : (\d+)", out.stderr)[-1])
     return (counted(WARM + COUNTED) - counted(WARM)) // COUNTED
 
