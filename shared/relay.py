@@ -214,7 +214,8 @@ class OutboxRelay:
             raise failure
         return len(sent) + len(parked)
 
-    async def _resend_alone(self, suspects: Sequence[Any], sent: list[int], parked: dict[int, Refusal]) -> None:
+    async def _resend_alone(self, suspects: Sequence[outbox.Pending], sent: list[int],
+                            parked: dict[int, Refusal]) -> None:
         """The broker refused produce batches: this producer's sequence numbers for their partitions are spent, so
         it is replaced; each refused record goes again alone, so only the culprit of a batch is parked."""
         await self._replace_producer()
@@ -227,7 +228,7 @@ class OutboxRelay:
             else:
                 parked[row.id] = outcome
 
-    async def _send_all(self, rows: Sequence[Any], missing: dict[str, str]) -> list[Outcome]:
+    async def _send_all(self, rows: Sequence[outbox.Pending], missing: dict[str, str]) -> list[Outcome]:
         """Sends `rows` in produce batches (shared.produce_batches); the outcome of each, up to a failure that is not
         a refusal (after which nothing more is sent this round)."""
         assert self._producer is not None
@@ -287,7 +288,7 @@ class OutboxRelay:
             return Refusal.of(exc, certain=False) or exc
         return None
 
-    async def _send_alone(self, row: Any) -> Outcome:
+    async def _send_alone(self, row: outbox.Pending) -> Outcome:
         """One record on a producer without sequence numbers, so a refusal spoils nothing sent after it."""
         if self._probe is None:
             self._probe = await self._started(self._new_producer(idempotent=False))
@@ -329,7 +330,7 @@ class OutboxRelay:
         response = await client.send(node, MetadataRequest(sorted(names), allow_auto_topic_creation=False))
         return {topic: _TOPIC_ERRORS[code] for code, topic, *_ in response.topics if code in _TOPIC_ERRORS}
 
-    async def _settle(self, conn: AsyncConnection, rows: Sequence[Any], sent: list[int],
+    async def _settle(self, conn: AsyncConnection, rows: Sequence[outbox.Pending], sent: list[int],
                       parked: dict[int, Refusal]) -> None:
         """Marks `sent` and moves `parked` to outbox_parked in one transaction, then raises the alerts."""
         if not sent and not parked:
