@@ -5,7 +5,6 @@ moved to `outbox_parked` with its error (`park`), so nothing waits behind it.
 """
 
 import json
-import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +64,6 @@ class OutgoingRecord:
 _CONTENT_TYPE = ("content-type", CONTENT_TYPE)
 _UNTRACED_JSON = json.dumps([list(_CONTENT_TYPE)])
 _TRACED_JSON = f"{_UNTRACED_JSON[:-1]}, [{json.dumps(tracing.TRACEPARENT)}, "  # then the traceparent and "]]"
-_plain = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}").fullmatch  # a W3C traceparent's text
 
 
 class _LastOne:
@@ -95,12 +93,18 @@ def _carried(trace: Mapping[str, str]) -> tuple[bytes, str | None, str]:
     followed by a comma (an encoded event has at least one member); its traceparent; and the headers' JSON with it
     ("" when there is none, or it is not as a tracer writes it: then that JSON is escaped when asked for)."""
     traceparent = trace.get(tracing.TRACEPARENT)
-    plain = isinstance(traceparent, str) and _plain(traceparent) is not None  # nothing in it to escape
+    plain = isinstance(traceparent, str) and _as_json_is(traceparent)
     headers_json = f'{_TRACED_JSON}"{traceparent}"]]' if plain else ""
     if plain and len(trace) == 1:  # most carriers: a traceparent alone, spliced in as it is
         return f'"{tracing.TRACEPARENT}":"{traceparent}",'.encode(), traceparent, headers_json
     members = b"".join(json.dumps(k).encode() + b":" + json.dumps(v).encode() + b"," for k, v in trace.items())
     return members, traceparent, headers_json
+
+
+def _as_json_is(text: str) -> bool:
+    """Whether JSON writes `text` as it is between its quotes (printable ASCII, neither quote nor backslash): a
+    tracer's traceparent always (hex digits and dashes); a check cheaper than a pattern, on every new trace."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 @lru_cache(maxsize=64)

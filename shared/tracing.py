@@ -15,6 +15,7 @@ input): a failed span's status names the exception's type only.
 import contextlib
 import functools
 import os
+import random
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -126,11 +127,16 @@ class _Roots:
     is a bare context: the same trace and flags the SDK would give it, no span object. Other samplers decide in the
     SDK as before (`of` gives None)."""
 
-    __slots__ = ("bound", "ids", "random_flag")
+    __slots__ = ("bound", "draw", "ids", "random_flag")
 
     def __init__(self, bound: int, ids: _PresetIds) -> None:
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
         self.bound, self.ids = bound, ids
         self.random_flag = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
+        # The SDK's own generator draws each id from `random.getrandbits`: both ids of a root are drawn at once, as
+        # one number, and formatted at once (`_root_ids`); any other generator is asked for each.
+        self.draw = type(ids.inner) is RandomIdGenerator
 
     @staticmethod
     def of(sampler: Any, ids: _PresetIds) -> "_Roots | None":
@@ -151,7 +157,10 @@ class _Roots:
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
         """The SDK's span of a root to record; or else the bare scope of a root not recorded, its carrier worked
         out from the ids at hand."""
-        trace_id = self.ids.inner.generate_trace_id()
+        if self.draw:
+            trace_id, span_id, traceparent = _root_ids(self.random_flag)
+        else:
+            trace_id, span_id, traceparent = self.ids.inner.generate_trace_id(), 0, None
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
             self.ids.next = trace_id
             try:
@@ -159,12 +168,25 @@ class _Roots:
                                          set_status_on_exception=False)
             finally:
                 self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
-        span_id = self.ids.inner.generate_span_id()
-        return _Bare(trace_id, span_id, self.random_flag, None,
-                     {TRACEPARENT: _traceparent(trace_id, span_id, self.random_flag)})
+        if traceparent is None:
+            span_id = self.ids.inner.generate_span_id()
+            traceparent = _traceparent(trace_id, span_id, self.random_flag)
+        return _Bare(trace_id, span_id, self.random_flag, None, {TRACEPARENT: traceparent})
 
 
-_TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id
+def _root_ids(flags: int) -> tuple[int, int, str]:
+    """A new root's trace id and span id as RandomIdGenerator draws them (random.getrandbits; never zero), and its
+    traceparent: one draw of 192 bits and one hex formatting for both, on every command that arrives without a
+    context."""
+    bits = random.getrandbits(192)
+    trace_id, span_id = bits >> 64, bits & _TRACE_ID_LIMIT
+    if not trace_id or not span_id:  # one draw in 2**64: drawn again, as the SDK's generator does
+        return _root_ids(flags)
+    text = bits.to_bytes(24).hex()
+    return trace_id, span_id, f"00-{text[:32]}-{text[32:]}-{_FLAGS[flags]}"
+
+
+_TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id (and a span id's bits)
 _roots: _Roots | None = None
 
 
@@ -210,7 +232,8 @@ def context_of(extensions: Mapping[str, Any] | None, headers: Iterable[Sequence[
         found = extract(extensions.get(TRACEPARENT), extensions.get(TRACESTATE))
         if found is not None:
             return found
-    return extract(_header(headers, TRACEPARENT))
+    traceparent = _header(headers, TRACEPARENT)
+    return None if traceparent is None else extract(traceparent)
 
 
 def _header(headers: Iterable[Sequence[Any]], name: str | bytes) -> str | None:
@@ -410,7 +433,7 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     carries the decision's context."""
     if _tracer is None:
         return _OFF
-    parent = context_of(event.model_extra, headers)
+    parent = context_of(event.__pydantic_extra__, headers)  # (its `model_extra`, without the property's call)
     if parent is not None and not _sampled(parent):
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
@@ -458,7 +481,8 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
     if _tracer is None:
         return _OFF
     # Read straight from the outbox's own header pairs (text): this runs over every record of every batch.
-    found = dict.fromkeys(v for r in records for k, v in r.headers if k == TRACEPARENT and _flagged(v))
+    found = dict.fromkeys(v for r in records for k, v in r.headers  # `_flagged` of text, inline
+                          if k == TRACEPARENT and isinstance(v, str) and v[_FLAGS_AT] in _SAMPLED_FLAGS)
     contexts = [c for c in map(extract, found) if c is not None]
     if not contexts:
         return _OFF
@@ -473,9 +497,9 @@ def publishing(topic: str, headers: Sequence[Sequence[Any]]) -> Span | None:
     tracing is off or the record carries no context: the relay sends thousands of records a second."""
     if _tracer is None:
         return None
-    for key, value in headers:  # the flags are read before anything is decoded or parsed
+    for key, value in headers:  # the flags are read before anything is decoded or parsed (`_flagged`, inline)
         if key == TRACEPARENT:
-            if not _flagged(value):
+            if not (value[_FLAGS_AT] in _SAMPLED_FLAGS_BYTES if isinstance(value, bytes) else _flagged(value)):
                 return None
             break
     else:
