@@ -22,13 +22,14 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-import structlog
 from cachetools import TLRUCache
 from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-log = structlog.get_logger("postloan.auth")
+from shared.logging import Logger
+
+log = Logger("postloan.auth")
 
 STAFF_ROLES = frozenset({"agent", "hotline", "paper-clerk", "branch-operator", "supervisor", "policy-admin",
                          "auditor"})

@@ -10,16 +10,16 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 
-import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import principals
 from shared.kafka_admin import admin_client, partitions_of
 from shared.kafka_security import KafkaAccess
+from shared.logging import Logger
 from shared.metrics import ServiceMetrics
 
-log = structlog.get_logger("postloan.lag")
+log = Logger("postloan.lag")
 
 Groups = Mapping[str, Sequence[str]]  # consumer group -> the topics it consumes
 

@@ -14,7 +14,6 @@ from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
 from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -30,13 +29,13 @@ from shared.contracts import Command, CommandRejected, Contract
 from shared.contracts._bounds import MAX_VALUE_BYTES
 from shared.db import copy_rows, is_transient, sqlstate
 from shared.envelope import CloudEvent, ErrorKind, UndecodableMessage, codec, encode_event
-from shared.logging import log_context
+from shared.logging import Logger, log_context
 from shared.metrics import Decision, Outcome, ServiceMetrics, decision_of, record_timestamp_ms
 from shared.outbox import OutgoingRecord
 from shared.refusal import Refusal
 from shared.unit_of_work import Prepare, UniqueConflict, UnitOfWork
 
-log = structlog.get_logger("postloan.messaging")
+log = Logger("postloan.messaging")
 
 WRITE_BEHIND = 100
 """A consumer's `write_behind` for a service that asks for it (shared.runtime.ServiceSpec): every this many handled

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
@@ -37,10 +36,11 @@ from shared import outbox, tracing
 from shared.db import is_transient, notify_channel, outbox_parked_table
 from shared.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from shared.kafka_security import KafkaAccess
+from shared.logging import Logger
 from shared.metrics import ServiceMetrics
 from shared.produce_batches import Alone, Batch, Pipeline
 
-log = structlog.get_logger("postloan.relay")
+log = Logger("postloan.relay")
 
 # What the broker (or the producer, before sending) says about a record itself: sending it again cannot help.
 # Everything else (unreachable broker, timeouts, no leader, too few replicas, authorization) is retried.

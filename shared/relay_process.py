@@ -22,17 +22,16 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-import structlog
 from sqlalchemy import MetaData
 
 from shared import tracing
 from shared.db import create_engine, messaging_tables, outbox_parked_table
 from shared.kafka_security import KafkaAccess
-from shared.logging import configure_logging
+from shared.logging import Logger, configure_logging
 from shared.metrics import ServiceMetrics
 from shared.relay import OutboxRelay
 
-log = structlog.get_logger("postloan.relay")
+log = Logger("postloan.relay")
 PR_SET_PDEATHSIG = 1
 ENV = "POSTLOAN_RELAY_"
 REPORT_INTERVAL_S = 0.5

@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import Column, ColumnElement, Table, and_, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.clock import Clock
 from shared.db import is_transient
+from shared.logging import Logger
 
-log = structlog.get_logger("postloan.retention")
+log = Logger("postloan.retention")
 
 PruneHook = Callable[[AsyncConnection, datetime, int], Awaitable[int]]
 """One chunk of a service's own pruning: touches at most `limit` rows, judged on `now` (the service's clock), and

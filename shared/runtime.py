@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
 import uvicorn
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -32,7 +31,7 @@ from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
 from shared.lag import LagMonitor, every_service_group
-from shared.logging import configure_logging
+from shared.logging import Logger, configure_logging
 from shared.messaging import BatchConsumer, Routes, Tables, route_type
 from shared.metrics import CONTENT_TYPE, HttpMetrics, ServiceMetrics
 from shared.outbox import backlog
@@ -43,7 +42,7 @@ from shared.timers import TimerHandler, TimerRunner, timer_table
 from shared.timers import figures as timer_figures
 from shared.unit_of_work import Prepare
 
-log = structlog.get_logger("postloan.runtime")
+log = Logger("postloan.runtime")
 
 YOUNG_GC_THRESHOLD = 50_000  # a service process's first-generation threshold, set once its start-up heap is frozen
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {

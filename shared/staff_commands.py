@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, ValidationError
 
@@ -16,11 +15,12 @@ from shared import outbox, tracing
 from shared.auth import Principal
 from shared.contracts import Command, Contract
 from shared.envelope import new_event
+from shared.logging import Logger
 from shared.messaging import MessageContext
 from shared.runtime import Deps
 from shared.unit_of_work import UniqueConflict, UnitOfWork
 
-log = structlog.get_logger("postloan.staff")
+log = Logger("postloan.staff")
 
 Handler = Callable[[MessageContext, Any], Awaitable[None]]
 

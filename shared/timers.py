@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,12 +37,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from shared import outbox, tracing
 from shared.clock import Clock
 from shared.db import is_transient
-from shared.logging import log_context
+from shared.logging import Logger, log_context
 from shared.messaging import MessageContext, Tables
 from shared.metrics import Decision, ServiceMetrics
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.timers")
+log = Logger("postloan.timers")
 
 TimerHandler = Callable[[MessageContext, str, Mapping[str, Any]], Awaitable[None]]
 

@@ -45,6 +45,7 @@ from services.appointments.domain import (
     Plan,
     Window,
 )
+from shared import ids
 from shared.contracts import appointments as contract
 from shared.db import among, messaging_tables
 from shared.envelope import CloudEvent
@@ -133,7 +134,7 @@ DayKey = tuple[str, date]
 
 def booking_id_for(command_id: str) -> str:
     """The booking's id, derived from the command that made it (the same command always names the same booking)."""
-    return f"B-{uuid.uuid5(_BOOKING_NS, command_id)}"
+    return f"B-{ids.uuid5(_BOOKING_NS, command_id)}"
 
 
 def new_booking_code() -> str:

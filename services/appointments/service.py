@@ -6,8 +6,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from services.appointments import domain
 from services.appointments.domain import Booking, BookingState, CheckInFailures, Day, Override, Plan, Slot
 from services.appointments.repository import (
@@ -22,11 +20,12 @@ from services.appointments.settings import Settings
 from shared import topics
 from shared.contracts import Contract
 from shared.contracts import appointments as contract
+from shared.logging import Logger
 from shared.messaging import MessageContext
 from shared.refusal import Refusal
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.appointments")
+log = Logger("postloan.appointments")
 
 
 class Branches(Protocol):

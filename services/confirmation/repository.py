@@ -49,7 +49,7 @@ from services.confirmation.domain import (
     Task,
     TaskState,
 )
-from shared import tracing
+from shared import ids, tracing
 from shared.contracts import confirmation as contract
 from shared.contracts import loans as loan_contract
 from shared.contracts import requests as req
@@ -148,7 +148,7 @@ PaperRow = Table(
 
 def task_id_for(request_id: str, customer_id: str) -> str:
     """The task of a co-borrower in a request: the same id however often the request is announced."""
-    return f"T-{uuid.uuid5(_TASK_NS, f'{request_id}|{customer_id}')}"
+    return f"T-{ids.uuid5(_TASK_NS, f'{request_id}|{customer_id}')}"
 
 
 

@@ -4,8 +4,6 @@ One method per message kind, one code path whether the message is handled in a b
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-import structlog
-
 from services.confirmation import domain
 from services.confirmation.domain import (
     CallReport,
@@ -31,10 +29,11 @@ from services.confirmation.settings import Settings
 from shared import topics, tracing
 from shared.contracts import Contract
 from shared.contracts import confirmation as contract
+from shared.logging import Logger
 from shared.messaging import MessageContext
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.confirmation")
+log = Logger("postloan.confirmation")
 
 
 @dataclass(frozen=True)

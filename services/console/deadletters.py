@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 
-import structlog
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,9 +16,10 @@ from shared import topics
 from shared.clock import Clock
 from shared.kafka_admin import partitions_of
 from shared.kafka_security import KafkaAccess
+from shared.logging import Logger
 from shared.metrics import ServiceMetrics
 
-log = structlog.get_logger("postloan.console.deadletters")
+log = Logger("postloan.console.deadletters")
 DLQ_TOPICS = tuple(topics.dlq(t) for t in topics.ALL)
 
 

@@ -13,14 +13,14 @@ from enum import StrEnum
 from typing import Any
 
 import asyncpg
-import structlog
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared.logging import Logger
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.console.live")
+log = Logger("postloan.console.live")
 CHANNEL = "console_changed"
 
 

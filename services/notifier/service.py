@@ -8,23 +8,22 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from services.notifier import domain
 from services.notifier.domain import Booking, Delivery, LoanBorrowers, Notice, Recipient, Status
 from services.notifier.repository import DeliveryRepository, LoanRepository, RecipientRepository, ReminderRepository
 from services.notifier.settings import Settings
-from shared import topics, tracing
+from shared import ids, topics, tracing
 from shared.contracts import notifications as out
+from shared.logging import Logger
 from shared.messaging import MessageContext
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.notifier")
+log = Logger("postloan.notifier")
 _NOTIFICATION_NS = uuid.UUID("5d7c3d4e-2f0a-4b8e-8c61-0e8f3a9b7c22")
 
 
 def notification_id(event_id: str, customer_id: str, channel: str) -> str:
-    return f"N-{uuid.uuid5(_NOTIFICATION_NS, f'{event_id}|{customer_id}|{channel}')}"
+    return f"N-{ids.uuid5(_NOTIFICATION_NS, f'{event_id}|{customer_id}|{channel}')}"
 
 
 class Recipients(Protocol):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier import domain
@@ -23,12 +22,13 @@ from shared import outbox, topics, tracing
 from shared.clock import Clock
 from shared.contracts import notifications as out
 from shared.db import is_transient
+from shared.logging import Logger
 from shared.messaging import MessageContext, Tables
 from shared.metrics import Decision, ServiceMetrics
 from shared.outbox import OutgoingRecord
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.notifier.worker")
+log = Logger("postloan.notifier.worker")
 _OUTCOMES = {Status.SENT: "sent", Status.FAILED: "failed"}  # any other status after a failure: retried later
 
 

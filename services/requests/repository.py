@@ -149,7 +149,8 @@ PolicyHistoryRow = Table(
 
 
 def _loan(row: Any) -> Loan:
-    return Loan(**{**row._mapping, "co_borrower_ids": tuple(row.co_borrower_ids)})
+    values = row._mapping  # a row's attribute costs a failed lookup with its message formatted first (shared.outbox)
+    return Loan(**{**values, "co_borrower_ids": tuple(values["co_borrower_ids"])})
 
 
 
@@ -168,7 +169,7 @@ class LoanRepository:
 
     async def _fetch(self, loan_ids: list[str]) -> dict[str, Loan]:
         rows = (await self._uow.execute(select(LoanRow).where(among(LoanRow.c.loan_id, loan_ids)))).all()
-        return {r.loan_id: _loan(r) for r in rows}
+        return {loan.loan_id: loan for loan in map(_loan, rows)}
 
     async def save(self, loan: Loan) -> bool:
         """Stores `loan` unless a snapshot at least as new is already stored; True when it was applied."""

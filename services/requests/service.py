@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-import structlog
-
 from services.requests import domain, events
 from services.requests.domain import (
     Applicant,
@@ -32,13 +30,14 @@ from services.requests.repository import (
     PolicySwitch,
     RequestRepository,
 )
-from shared import outbox, topics
+from shared import ids, outbox, topics
 from shared.contracts import Contract
 from shared.contracts import requests as contract
+from shared.logging import Logger
 from shared.messaging import MessageContext, Tables
 from shared.unit_of_work import UnitOfWork
 
-log = structlog.get_logger("postloan.requests")
+log = Logger("postloan.requests")
 EXPIRY = ExpiryRepository.KIND
 POLICY_SUBJECT = "policy"  # CONTRACT.md: the key of PolicyChanged on requests.events
 # Request ids derive from the command id: one command, one request id, whichever copy decides it.
@@ -46,7 +45,7 @@ _REQUEST_NS = uuid.UUID("1b0e5e1c-7f7e-4d3a-9a55-4f1c2a0d9e01")
 
 
 def request_id_for(command_id: str) -> str:
-    return f"R-{uuid.uuid5(_REQUEST_NS, command_id)}"
+    return f"R-{ids.uuid5(_REQUEST_NS, command_id)}"
 
 
 # --- what the service needs of storage (repository.py has the real ones, the unit tests in-memory ones) --------

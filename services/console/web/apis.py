@@ -6,13 +6,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import structlog
 
 from services.console.settings import Settings
 from services.console.web.auth import SignInNeeded, Staff
 from shared import tracing
+from shared.logging import Logger
 
-log = structlog.get_logger("postloan.console.apis")
+log = Logger("postloan.console.apis")
 
 
 @dataclass

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from sqlalchemy import delete, insert, select, update
@@ -25,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.console.schema import WebSession
 from services.console.settings import Settings
 from shared.auth import Principal, TokenValidator, Unauthenticated
+from shared.logging import Logger
 
-log = structlog.get_logger("postloan.console.auth")
+log = Logger("postloan.console.auth")
 COOKIE = "postloan_console"
 REFRESH_MARGIN = timedelta(seconds=30)  # an access token this close to its end is refreshed before use
 

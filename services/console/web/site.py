@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import structlog
 from authlib.integrations.starlette_client import OAuthError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,10 +35,11 @@ from services.console.web.pages import (
     signed_in,
 )
 from shared.auth import STAFF_ROLES, Unauthenticated
+from shared.logging import Logger
 from shared.runtime import ServiceRuntime
 from shared.secret_files import secret
 
-log = structlog.get_logger("postloan.console.web")
+log = Logger("postloan.console.web")
 router = APIRouter(include_in_schema=False)
 DESKS = (agent, paper, hotline, branch, supervisor, policy)
 OPEN = frozenset({"sign_in", "auth_callback", "signed_out", "language"})  # reachable before signing in

@@ -6,7 +6,7 @@ import logging
 import pytest
 import structlog
 
-from shared.logging import configure_logging, log_context
+from shared.logging import Logger, configure_logging, log_context
 from shared.redaction import redact
 
 
@@ -55,3 +55,26 @@ def test_log_context_fields_reach_every_line_inside_and_none_after(capsys: pytes
     assert lines["outer again"]["offset"] == 7 and "timer" not in lines["outer again"]
     assert not {"event_id", "topic", "offset", "timer"} & lines["after"].keys()
     assert all(line["phone"] == "***" for name, line in lines.items() if name != "after")  # redacted as any field
+
+
+def test_a_modules_logger_keeps_the_methods_it_found_only_once_loggers_are_cached(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A module's `Logger` looks a method up through structlog's proxy, and keeps it only when the configuration
+    keeps loggers (a service's `once`): lines are the same either way, redacted, and a later configuration of a
+    test process is still followed."""
+    configure_logging("tests", json=True)
+    log = Logger("t")
+    log.info("first", phone="13800138000")
+    assert "info" not in vars(log)
+    try:
+        configure_logging("tests", json=True, once=True)
+        log.info("second", phone="13800138000")
+        assert "info" in vars(log)
+        log.info("third")
+        log.debug("filtered out at INFO")
+    finally:
+        configure_logging("tests", json=True)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["event"] for line in lines] == ["first", "second", "third"]
+    assert lines[0]["phone"] == lines[1]["phone"] == "***"
