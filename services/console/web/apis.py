@@ -15,6 +15,9 @@ from shared.logging import Logger
 log = Logger("postloan.console.apis")
 
 
+NO_SUCH = frozenset({400, 404, 422})  # a typed id or filter the service cannot look up: no such thing, to a desk
+
+
 @dataclass
 class Refused(Exception):
     """The owning service said no: a refusal (409: reason code, reason and facts), invalid input (422), a role it

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from services.console import queries
-from services.console.web.apis import Refused, seg
+from services.console.web.apis import NO_SUCH, Refused, seg
 from services.console.web.forms import invalid_fields, text
 from services.console.web.pages import FormStaff, PageStaff, console_of, desk_page, render
 
@@ -60,7 +60,7 @@ async def _page(request: Request, staff: Any, branch_id: str | None, **extra: An
                                     params={"from": today.isoformat(),
                                             "to": (today + timedelta(days=DAYS_SHOWN - 1)).isoformat()})
         except Refused as refused:
-            if refused.status != 404:
+            if refused.status not in NO_SUCH:  # (an id with a control character in it is a 400)
                 raise
             extra.setdefault("unknown_branch", True)
     return render(request, "branch.html", staff, page=desk_page("/branch", branch_id=branch_id or ""),

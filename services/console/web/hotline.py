@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
-from services.console.web.apis import Refused, seg
+from services.console.web.apis import NO_SUCH, Refused, seg
 from services.console.web.forms import fields, invalid_fields, text
 from services.console.web.pages import FormStaff, PageStaff, console_of, desk_page, render
 
@@ -29,7 +29,7 @@ async def _page(request: Request, staff: Any, loan_id: str | None, **extra: Any)
             requests = (await apis.json(staff, "GET", "requests", f"/loans/{seg(loan_id)}/requests",
                                         params={"limit": 20}))["items"]
         except Refused as refused:
-            missing = refused.status in (404, 422)
+            missing = refused.status in NO_SUCH
             if not missing:
                 raise
     return render(request, "hotline.html", staff, page=desk_page("/hotline", loan_id=loan_id or ""),

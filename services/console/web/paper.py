@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.console.web.apis import Refused, seg
+from services.console.web.apis import NO_SUCH, Refused, seg
 from services.console.web.forms import fields, invalid_fields, text
 from services.console.web.pages import FormStaff, PageStaff, console_of, render
 
@@ -22,8 +22,14 @@ def _filter(branch_id: str | None) -> dict[str, Any]:
 
 
 async def _page(request: Request, staff: Any, branch_id: str | None, **extra: Any) -> HTMLResponse:
-    owed = await console_of(request).apis.json(staff, "GET", "confirmation", "/paper/owed",
-                                               params={**_filter(branch_id), "limit": PAGE})
+    try:
+        owed = await console_of(request).apis.json(staff, "GET", "confirmation", "/paper/owed",
+                                                   params={**_filter(branch_id), "limit": PAGE})
+    except Refused as refused:
+        if refused.status not in NO_SUCH:  # a filter no branch can have (a control character in it, say)
+            raise
+        owed = {"items": [], "next_cursor": None}
+        extra.setdefault("refused", refused)
     return render(request, "paper.html", staff, owed=owed["items"], more=owed["next_cursor"] is not None,
                   branch_id=_filter(branch_id).get("branch_id", ""), **extra)
 
