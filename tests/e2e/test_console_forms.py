@@ -5,6 +5,7 @@ with a valid session and token. Each answer must be the desk's page (a refusal i
 afterwards. What the services accepted and published meets the contract (tests/e2e/test_zz_contract.py reads
 every record on the topics after this file), and nothing typed reaches a log in clear (test_zz_logs.py)."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -55,24 +56,30 @@ class Desk:
     csrf: str
 
 
+@contextlib.asynccontextmanager
+async def signed_in_as(platform: dict[str, Process], role: str) -> AsyncIterator[StaffBrowser]:
+    staff = StaffBrowser(platform["console"].url)
+    try:
+        home = await staff.sign_in(f"t-forms-{role}", role)
+        assert home.status == 200, home.text[:300]
+        yield staff
+    finally:
+        await staff.close()
+
+
 @pytest.fixture(params=sorted(FORMS))
 async def desk(platform: dict[str, Process], request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
     """Someone with the role a form needs, signed in, on the desk's page (its form token at hand)."""
     route: str = request.param
     role = FORMS[route][0]
-    staff = StaffBrowser(platform["console"].url)
-    try:
-        home = await staff.sign_in(f"t-forms-{role}", role)
-        assert home.status == 200, home.text[:300]
+    async with signed_in_as(platform, role) as staff:
         yield Desk(route, staff, (await staff.get(DESK[role])).csrf)
-    finally:
-        await staff.close()
 
 
 @settings(max_examples=25, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), task_id=VALUES.filter(bool))
-@example(data=None, task_id=MARKUP[1])  # every field the same markup (see `form_of`)
+@example(data=None, task_id=MARKUP[1])  # every field the same markup
 async def test_a_form_filled_in_by_a_stranger_is_answered_with_its_desk_and_nothing_typed_is_markup(
     desk: Desk, data: st.DataObject | None, task_id: str
 ) -> None:
@@ -104,12 +111,8 @@ async def lookup(platform: dict[str, Process], request: pytest.FixtureRequest) -
     """Someone on a desk that looks up what they type in its address (a branch, a loan)."""
     path: str = request.param
     role, parameter = LOOKUPS[path]
-    staff = StaffBrowser(platform["console"].url)
-    try:
-        assert (await staff.sign_in(f"t-forms-{role}", role)).status == 200
+    async with signed_in_as(platform, role) as staff:
         yield Lookup(path, parameter, staff)
-    finally:
-        await staff.close()
 
 
 @settings(max_examples=25, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
