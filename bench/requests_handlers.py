@@ -15,7 +15,6 @@ JSON, loggers cached); the heap frozen after set-up and the collector's threshol
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import subprocess
@@ -38,7 +37,7 @@ from shared import topics
 from shared.db import command_table
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, Tables
-from shared.runtime import YOUNG_GC_THRESHOLD
+from shared.runtime import settle_heap
 from shared.unit_of_work import UnitOfWork
 
 
@@ -65,9 +64,7 @@ async def run(batches: int, size: int, count: bool) -> dict[str, float]:
                              tables=tables, clock=AccountDay())
     policy = load_policy("epidemic-2020")
     made = [batch_of(n, size) for n in range(batches)]
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+    settle_heap()  # as `serve` does
     decoding = handling = 0.0
     for n, (records, loans) in enumerate(made):
         uow = UnitOfWork(None)  # type: ignore[arg-type]  # the cache alone: nothing here reaches a database

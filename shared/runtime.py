@@ -45,6 +45,17 @@ from shared.unit_of_work import Prepare
 log = Logger("postloan.runtime")
 
 YOUNG_GC_THRESHOLD = 50_000  # a service process's first-generation threshold, set once its start-up heap is frozen
+
+
+def settle_heap() -> None:
+    """Once start-up is done. What it made (modules, contract models, the tracing SDK) lives as long as the process:
+    moved out of the collector's reach, so each full collection walks only what handling records makes. And a
+    batch makes and drops hundreds of thousands of short-lived objects (records, rows, events), nearly all freed by
+    their reference counts: the youngest generation is walked every YOUNG_GC_THRESHOLD allocations instead of
+    Python's 700 (bench/README.md, issue 12's seventh pass)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or one that is invalid, expired or not for this service"},
     403: {"description": "The signed-in user's roles do not allow this"},
@@ -250,14 +261,7 @@ class ServiceRuntime:
         self._worker_tasks = [asyncio.create_task(w.run(), name=f"{self.spec.name}-worker") for w in self.workers]
         await self.broker.start()
         if self.freeze_heap_after_start:
-            # What start-up made (modules, contract models, the tracing SDK) lives as long as the process: moved out
-            # of the collector's reach, so each full collection walks only what handling records makes.
-            gc.collect()
-            gc.freeze()
-            # A batch makes and drops hundreds of thousands of short-lived objects (records, rows, events), nearly
-            # all freed by their reference counts: the youngest generation is walked every YOUNG_GC_THRESHOLD
-            # allocations instead of Python's 700 (bench/README.md, issue 12's seventh pass).
-            gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+            settle_heap()
         log.info("service_started", service=self.spec.name, settings=s.describe())
 
     def _lag_groups(self) -> dict[str, tuple[str, ...]]:

@@ -2,11 +2,9 @@
 needs its role, forms need the session's token, refusals come back in plain words, the language switch works.
 (The browser tests, tests/browser/, drive the same pages in headless Chromium.)"""
 
-import contextlib
 import html
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from urllib.parse import quote
 
@@ -14,24 +12,10 @@ import httpx
 import pytest
 
 from harness.builders import a_loan, primary_of
-from tests.support.console import StaffBrowser
+from tests.support.console import DESKS, signed_in
 from tests.support.kafka import KafkaDriver
 from tests.support.services import Process
 from tests.support.wait import publish_loan
-
-DESKS = {"agent": "/agent", "paper-clerk": "/paper", "hotline": "/hotline", "branch-operator": "/branch",
-         "supervisor": "/supervisor", "policy-admin": "/policy"}
-
-
-@contextlib.asynccontextmanager
-async def signed_in(platform: dict[str, Process], *roles: str, language: str = "en") -> AsyncIterator[StaffBrowser]:
-    browser = StaffBrowser(platform["console"].url, language)
-    try:
-        home = await browser.sign_in(f"t-console-{'-'.join(roles) or 'none'}-{uuid.uuid4().hex[:6]}", *roles)
-        assert home.status == 200 and home.has("signed-in-user"), home.text[:300]
-        yield browser
-    finally:
-        await browser.close()
 
 
 async def test_without_a_session_every_page_sends_the_browser_to_the_realm(platform: dict[str, Process]) -> None:

@@ -5,7 +5,6 @@ with a valid session and token. Each answer must be the desk's page (a refusal i
 afterwards. What the services accepted and published meets the contract (tests/e2e/test_zz_contract.py reads
 every record on the topics after this file), and nothing typed reaches a log in clear (test_zz_logs.py)."""
 
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -18,7 +17,7 @@ from services.console.web.branch import WEEKDAYS
 from services.console.web.hotline import KINDS
 from services.requests.policies import presets
 from shared.http import MAX_ID, MAX_QUERY_VALUE
-from tests.support.console import Page, StaffBrowser
+from tests.support.console import DESKS, Page, StaffBrowser, signed_in
 from tests.support.services import Process
 
 PROBE = 'id="stranger-probe"'  # markup a value carries; the page must show it as text, escaped
@@ -45,8 +44,6 @@ FORMS: dict[str, tuple[str, tuple[str, ...]]] = {
                                               "tracking_number")),
     "/policy": ("policy-admin", ("preset", "confirm")),
 }
-DESK = {"agent": "/agent", "branch-operator": "/branch", "hotline": "/hotline", "paper-clerk": "/paper",
-        "policy-admin": "/policy"}
 
 
 @dataclass
@@ -56,24 +53,13 @@ class Desk:
     csrf: str
 
 
-@contextlib.asynccontextmanager
-async def signed_in_as(platform: dict[str, Process], role: str) -> AsyncIterator[StaffBrowser]:
-    staff = StaffBrowser(platform["console"].url)
-    try:
-        home = await staff.sign_in(f"t-forms-{role}", role)
-        assert home.status == 200, home.text[:300]
-        yield staff
-    finally:
-        await staff.close()
-
-
 @pytest.fixture(params=sorted(FORMS))
 async def desk(platform: dict[str, Process], request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
     """Someone with the role a form needs, signed in, on the desk's page (its form token at hand)."""
     route: str = request.param
     role = FORMS[route][0]
-    async with signed_in_as(platform, role) as staff:
-        yield Desk(route, staff, (await staff.get(DESK[role])).csrf)
+    async with signed_in(platform, role) as staff:
+        yield Desk(route, staff, (await staff.get(DESKS[role])).csrf)
 
 
 @settings(max_examples=25, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
@@ -111,7 +97,7 @@ async def lookup(platform: dict[str, Process], request: pytest.FixtureRequest) -
     """Someone on a desk that looks up what they type in its address (a branch, a loan)."""
     path: str = request.param
     role, parameter = LOOKUPS[path]
-    async with signed_in_as(platform, role) as staff:
+    async with signed_in(platform, role) as staff:
         yield Lookup(path, parameter, staff)
 
 

@@ -1,14 +1,24 @@
 """A member of staff on the console's pages without a browser: signed in through the realm's real login form
 (authorization code + PKCE, driven by httpx), then pages read as text and forms sent with the page's token."""
 
+import contextlib
 import html
 import re
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tests.support.auth import identity
+
+if TYPE_CHECKING:
+    from tests.support.services import Process
+
+# Each role's desk.
+DESKS = {"agent": "/agent", "paper-clerk": "/paper", "hotline": "/hotline", "branch-operator": "/branch",
+         "supervisor": "/supervisor", "policy-admin": "/policy"}
 
 _FORM = re.compile(r'<form[^>]*action="([^"]+)"')
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -77,3 +87,15 @@ class StaffBrowser:
 
 def _page(response: httpx.Response) -> Page:
     return Page(response.status_code, str(response.url), response.text)
+
+
+@contextlib.asynccontextmanager
+async def signed_in(platform: "dict[str, Process]", *roles: str, language: str = "en") -> AsyncIterator[StaffBrowser]:
+    """A new member of staff with `roles`, signed in on the running platform's console, on its home page."""
+    browser = StaffBrowser(platform["console"].url, language)
+    try:
+        home = await browser.sign_in(f"t-console-{'-'.join(roles) or 'none'}-{uuid.uuid4().hex[:6]}", *roles)
+        assert home.status == 200 and home.has("signed-in-user"), home.text[:300]
+        yield browser
+    finally:
+        await browser.close()
