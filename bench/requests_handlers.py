@@ -35,9 +35,9 @@ from services.requests.handlers import ROUTES, loan_from_snapshot
 from services.requests.policies import load_policy
 from shared import topics
 from shared.db import command_table
+from shared.heap import settle_heap
 from shared.logging import configure_logging
 from shared.messaging import BatchConsumer, Tables
-from shared.runtime import settle_heap
 from shared.unit_of_work import UnitOfWork
 
 

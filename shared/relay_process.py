@@ -26,6 +26,7 @@ from sqlalchemy import MetaData
 
 from shared import tracing
 from shared.db import create_engine, messaging_tables, outbox_parked_table
+from shared.heap import settle_heap
 from shared.kafka_security import KafkaAccess
 from shared.logging import Logger, configure_logging
 from shared.metrics import ServiceMetrics
@@ -139,6 +140,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, relay.stop)
+    settle_heap()  # a process for one relay's whole life, as a service's (shared/heap.py)
     watcher = asyncio.create_task(_watch_parent(os.getppid(), relay))
     reporter = asyncio.create_task(_report_until_stopped(relay, sys.stdout))
     try:

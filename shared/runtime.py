@@ -6,7 +6,6 @@ Each service's `app.py` describes itself as a `ServiceSpec`; this module owns th
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import os
 import sys
@@ -30,6 +29,7 @@ from shared.clock import Clock, clock_from
 from shared.contracts import TOPIC_TYPES
 from shared.db import command_table, create_engine, messaging_tables, migrate, outbox_parked_table
 from shared.envelope import envelope_union
+from shared.heap import settle_heap
 from shared.lag import LagMonitor, every_service_group
 from shared.logging import Logger, configure_logging
 from shared.messaging import BatchConsumer, Routes, Tables, route_type
@@ -44,18 +44,6 @@ from shared.unit_of_work import Prepare
 
 log = Logger("postloan.runtime")
 
-YOUNG_GC_THRESHOLD = 50_000  # a service process's first-generation threshold, set once its start-up heap is frozen
-
-
-def settle_heap() -> None:
-    """Once start-up is done. What it made (modules, contract models, the tracing SDK) lives as long as the process:
-    moved out of the collector's reach, so each full collection walks only what handling records makes. And a
-    batch makes and drops hundreds of thousands of short-lived objects (records, rows, events), nearly all freed by
-    their reference counts: the youngest generation is walked every YOUNG_GC_THRESHOLD allocations instead of
-    Python's 700 (bench/README.md, issue 12's seventh pass)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or one that is invalid, expired or not for this service"},
     403: {"description": "The signed-in user's roles do not allow this"},
