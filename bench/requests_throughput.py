@@ -41,6 +41,7 @@ from bench.support import (
     cpu_seconds,
     discarding_otlp,
     instructions_counted,
+    native_profiler,
     own_cpu_seconds,
     sampling_profiler,
     service_process,
@@ -140,7 +141,7 @@ async def run_service(infra: Infra, count: int) -> dict[str, Any]:
         collector = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,
                                                 b'"type":"RequestApproved"', timeout=600))
         await asyncio.sleep(1)  # the collector is positioned
-        spy = sampling_profiler(proc.pid)
+        spy, perf = sampling_profiler(proc.pid), native_profiler(proc.pid)
         cpu_before, own_before = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid)
         batches_before = await batches_consumed(PORT)
         with counting_instructions():
@@ -149,6 +150,7 @@ async def run_service(infra: Infra, count: int) -> dict[str, Any]:
         cpu, (user, system) = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds(proc.pid)
         batches = await batches_consumed(PORT) - batches_before
         stop_profiler(spy)
+        stop_profiler(perf)
     answered = max(len(seen), 1)
     counted = instructions_counted()  # with BENCH_CALLGRIND, once the service and its relay child have ended
     return {**figures(sent, seen), "service_cpu_us_per_request": round(cpu / answered * 1e6, 1),

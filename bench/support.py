@@ -95,6 +95,21 @@ def sampling_profiler(pid: int, variable: str = "BENCH_PYSPY") -> subprocess.Pop
                              "--nonblocking", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def native_profiler(pid: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PERF=<file>: Linux `perf` (Debian's `linux-perf`, not a project dependency) samples the service and
+    its children on the software `cpu-clock` event (this VM has no hardware counters) while the timed phase runs,
+    kernel included, into <file>: where the time goes by C function (`perf report -i <file> --sort pid,sym`), which
+    callgrind's instruction counts cannot say (a cache miss costs time, not instructions)."""
+    out = os.environ.get("BENCH_PERF")
+    if not out:
+        return None
+    rows = list(_processes())
+    parents = {child: parent for child, parent, _, _ in rows}
+    pids = ",".join(str(child) for child, _, _, _ in rows if _descends(child, pid, parents))
+    return subprocess.Popen(["perf", "record", "-F", "1999", "-e", "cpu-clock", "-p", pids, "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
