@@ -115,7 +115,7 @@ class MessageContext:
         caused it is dead-lettered), never published."""
         value = encode_event(data, source=self.source, subject=subject, time=self.now,
                              correlationid=self.correlationid, causationid=self.causationid)
-        record = OutgoingRecord.of_encoded(topic, subject, value, tracing.carrier())
+        record = OutgoingRecord.of_encoded(topic, subject, value, tracing.record_carrier())
         if len(record.value) > MAX_VALUE_BYTES:
             raise ValueError(f"{data.type_name()} would be {len(record.value)} bytes, more than the contract's "
                              f"{MAX_VALUE_BYTES}")
@@ -356,7 +356,8 @@ class BatchConsumer:
         with log_context(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
-        ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers):
+        ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers,
+                             services_wrote=principals.written_by_services(record.topic)):
             await handler(ctx, event.data)
         return ctx
 

@@ -97,6 +97,14 @@ def sources(topic: str) -> tuple[str, ...]:
     return tuple(p.source for p in writers(topic) if p.source is not None)
 
 
+@cache
+def written_by_services(topic: str) -> bool:
+    """Whether only postloan services write `topic` (their events, the dead letters): a record there was caused by
+    one the platform handled, never a first step from outside (shared.tracing.consuming)."""
+    found = writers(topic)
+    return bool(found) and all(p.name.startswith("postloan-") for p in found)
+
+
 def accepts(topic: str, source: str) -> bool:
     """CONTRACT "Who may write": a record on `topic` must carry one of its writers' sources (or a sub-source)."""
     return any(source == s or source.startswith(f"{s}/") for s in sources(topic))

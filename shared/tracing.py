@@ -155,8 +155,8 @@ class _Roots:
         return None
 
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
-        """The SDK's span of a root to record; or else the bare scope of a root not recorded, its carrier worked
-        out from the ids at hand."""
+        """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_unrecorded`), its
+        carrier worked out from the ids at hand."""
         if self.draw:
             trace_id, span_id, traceparent = _root_ids(self.random_flag)
         else:
@@ -168,10 +168,22 @@ class _Roots:
                                          set_status_on_exception=False)
             finally:
                 self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
+        return self._unrecorded(trace_id, span_id, traceparent)
+
+    def unrecorded(self) -> "_Bare":
+        """The bare scope of a trace not recorded, on new ids, whatever the sampler would say of them: for work
+        that belongs to a trace its writer did not record (`consuming`)."""
+        if self.draw:
+            return self._unrecorded(*_root_ids(self.random_flag))
+        return self._unrecorded(self.ids.inner.generate_trace_id(), 0, None)
+
+    def _unrecorded(self, trace_id: int, span_id: int, traceparent: str | None) -> "_Bare":
+        """A root not recorded: its context is carried where state is kept or a call is made (`carrier`), never
+        in the records it causes (`record_carrier`)."""
         if traceparent is None:
             span_id = self.ids.inner.generate_span_id()
             traceparent = _traceparent(trace_id, span_id, self.random_flag)
-        return _Bare(trace_id, span_id, self.random_flag, None, {TRACEPARENT: traceparent})
+        return _Bare(trace_id, span_id, self.random_flag, None, {TRACEPARENT: traceparent}, _NO_CARRIER)
 
 
 def _root_ids(flags: int) -> tuple[int, int, str]:
@@ -311,6 +323,21 @@ def _traceparent(trace_id: int, span_id: int, flags: int) -> str:
 _FLAGS = tuple(f"{flags:02x}" for flags in range(256))
 
 
+def record_carrier() -> Mapping[str, str]:
+    """What an emitted record carries of the current trace: `carrier()`, except under a trace not recorded that
+    started in this process (a new trace sampled out, or the unrecorded scope of a record that services wrote
+    without a context): nothing, as when tracing is off. Whoever consumes such a record treats it as part of a
+    trace not recorded (`consuming(services_wrote=True)`), which is what its context would have told them, and
+    the 99 % of requests a 1 % sampler does not record cost their records, the outbox and the relay nothing. A
+    context that came from outside (an unsampled caller's) is carried on: its trace is not ours to cut."""
+    if _tracer is None:
+        return _NO_CARRIER
+    scope = _innermost.get()
+    if isinstance(scope, _Bare):
+        return scope.in_records
+    return carrier()
+
+
 def current_traceparent() -> str | None:
     """The current span's traceparent, to store with state that a later message continues (a task, a delivery)."""
     return carrier().get(TRACEPARENT)
@@ -354,16 +381,18 @@ class _Bare:
     """The scope of a span not recorded (a new trace sampled out, or one carried on from a record whose trace is
     not recorded): its context is made current for this module only (`_innermost`), with no span object and no
     OpenTelemetry context, which cost more than the rest of the request's tracing together. What is asked of it
-    inside the block finds it there: `carrier()` its carried context, a span started under it is bare too (a trace
+    inside the block finds it there: `carrier()` its carried context (`record_carrier()` too, unless the trace
+    started here, in `_Roots`: then nothing), a span started under it is bare too (a trace
     not recorded stays so under the samplers `_Roots` stands for, and `consuming` carries an unsampled one on), and
     `_current_span_context()` builds its span context when a link asks. Entered, it gives a span that records
     nothing."""
 
-    __slots__ = ("_token", "carried", "flags", "span_id", "state", "trace_id")
+    __slots__ = ("_token", "carried", "flags", "in_records", "span_id", "state", "trace_id")
 
     def __init__(self, trace_id: int, span_id: int, flags: int, state: TraceState | None,
-                 carried: Mapping[str, str]) -> None:
+                 carried: Mapping[str, str], in_records: Mapping[str, str] | None = None) -> None:
         self.trace_id, self.span_id, self.flags, self.state, self.carried = trace_id, span_id, flags, state, carried
+        self.in_records = carried if in_records is None else in_records  # `record_carrier()` under it
 
     @classmethod
     def of(cls, context: SpanContext) -> "_Bare":
@@ -371,7 +400,7 @@ class _Bare:
                    _carrier_of_context(context))
 
     def child(self) -> "_Bare":
-        return _Bare(self.trace_id, self.span_id, self.flags, self.state, self.carried)
+        return _Bare(self.trace_id, self.span_id, self.flags, self.state, self.carried, self.in_records)
 
     def span_context(self) -> SpanContext:
         return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=TraceFlags(self.flags),
@@ -426,11 +455,13 @@ def span(name: str, attributes: Attributes | None = None) -> AbstractContextMana
     return _scope(_tracer, name, attributes=attributes)
 
 
-def consuming(topic: str, partition: int, offset: int, event: Any,
-              headers: Iterable[Sequence[Any]] = ()) -> AbstractContextManager[Span | None]:
+def consuming(topic: str, partition: int, offset: int, event: Any, headers: Iterable[Sequence[Any]] = (),
+              *, services_wrote: bool = False) -> AbstractContextManager[Span | None]:
     """Handling one consumed record: a CONSUMER span `consume <topic>` whose parent is the record's trace context
     (a new trace when it has none), and inside it the current span `decide <type>`, so what the handler emits
-    carries the decision's context."""
+    carries the decision's context. A record on a topic only services write (`services_wrote`) that carries no
+    context belongs to a trace not recorded (`record_carrier`): it starts none of its own, which would record a
+    fragment of a customer's request from the middle on."""
     if _tracer is None:
         return _OFF
     parent = context_of(event.__pydantic_extra__, headers)  # (its `model_extra`, without the property's call)
@@ -438,6 +469,8 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
     if parent is None and _roots is not None:  # most commands: a new trace, decided without an OpenTelemetry context
+        if services_wrote:
+            return _roots.unrecorded()
         consumed = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
     else:
         consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())

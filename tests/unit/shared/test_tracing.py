@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from shared import outbox, topics, tracing
+from shared import outbox, principals, topics, tracing
 from shared.contracts import requests as R
 from shared.envelope import CONTENT_TYPE, codec, encode, new_event
 from shared.messaging import MessageContext
@@ -57,6 +57,20 @@ def handled(record: Record) -> OutgoingRecord:
         ctx.emit(topics.REQUESTS_EVENTS, COMMAND, subject="L-1")
     [out] = ctx.emitted
     return out
+
+
+def handled_in_context(record: Record, topic: str = topics.REQUESTS_COMMANDS) -> tuple[OutgoingRecord, str]:
+    """`handled`, with the trace context current while the handler ran (what stored state would keep), read as
+    `record` arrives on `topic` and as the consumer says who writes it."""
+    event = codec(topic).decode(record.value)
+    ctx = MessageContext(None, NOW, "postloan/requests", None, event.id, event)  # type: ignore[arg-type]
+    with tracing.consuming(topic, record.partition, record.offset, event, record.headers,
+                           services_wrote=principals.written_by_services(topic)):
+        ctx.emit(topics.REQUESTS_EVENTS, COMMAND, subject="L-1")
+        current = tracing.current_traceparent()
+    [out] = ctx.emitted
+    assert current is not None
+    return out, current
 
 
 def test_an_emitted_event_carries_the_decide_spans_context_in_its_envelope_and_header(
@@ -306,6 +320,62 @@ def test_the_carried_context_of_a_trace_sampled_out_stays_the_roots_under_nested
     assert root is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]", root)
 
 
+def an_event(**extensions: Any) -> bytes:
+    """A requests.events record (only a service writes that topic), with `extensions` beside the envelope's."""
+    approved = R.RequestApproved(request_id="R-1", loan_id="L-1", request_type=R.RequestType.DEBIT_DAY_CHANGE,
+                                 approved_at=NOW, policy_version="v1")
+    document = json.loads(encode(new_event(approved, source="postloan/requests", subject="L-1", time=NOW)))
+    return json.dumps({**document, **extensions}).encode()
+
+
+def test_a_new_trace_not_recorded_is_kept_with_state_but_not_carried_by_the_records_it_causes() -> None:
+    """Nothing recorded (rate 0): a command without a context gets a context of its own for what it stores (a
+    task, a delivery) and the calls it makes, and its records go out as if tracing were off: no attribute, no
+    header. A command whose caller sent an unsampled context still carries the caller's on."""
+    unsampled = f"00-{TRACE}-{SPAN}-00"
+    with contextlib.contextmanager(ratio_sampled)(0.0) as exporter:
+        out, current = handled_in_context(Record(a_command()))
+        carried_on, _ = handled_in_context(Record(a_command(traceparent=unsampled)))
+        with tracing.deciding("RecordCallOutcome"):  # a staff command over HTTP, no caller's context
+            assert tracing.record_carrier() == {} and tracing.current_traceparent() is not None
+            with tracing.span("inner"), tracing.calling("GET requests") as call:
+                assert tracing.record_carrier() == {} and call.headers() == {"traceparent": call_header(call)}
+        assert exporter.get_finished_spans() == ()
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]", current)
+    assert "traceparent" not in json.loads(out.value) and dict(out.headers) == {"content-type": CONTENT_TYPE}
+    assert out.row()["headers"] == OutgoingRecord.of_event(topics.REQUESTS_EVENTS, new_event(
+        COMMAND, source="tests", subject="L-1", time=NOW)).row()["headers"]
+    assert json.loads(carried_on.value)["traceparent"] == unsampled
+
+
+def call_header(call: tracing.Call) -> str:
+    found = call.headers().get("traceparent")
+    assert found is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[02]", found)
+    return found
+
+
+def test_a_services_record_without_a_context_starts_no_trace_even_when_every_trace_is_recorded(
+    exported: InMemorySpanExporter,
+) -> None:
+    """Every new trace recorded (the default sampler): a command without a context starts one, but an event that
+    a service wrote without one belongs to a trace its writer did not record, so nothing is recorded from the
+    middle of it: no span, no context in what it causes, a context not recorded kept for its state. With a
+    context it continues that trace as any record does."""
+    assert principals.written_by_services(topics.REQUESTS_EVENTS)
+    assert not principals.written_by_services(topics.REQUESTS_COMMANDS)
+    assert not principals.written_by_services(topics.LOANS_SNAPSHOTS)
+    out, current = handled_in_context(Record(an_event()), topics.REQUESTS_EVENTS)
+    assert exported.get_finished_spans() == () and "traceparent" not in json.loads(out.value)
+    assert not int(current[-2:], 16) & 1  # not sampled
+    command_out, _ = handled_in_context(Record(a_command()))
+    assert int(json.loads(command_out.value)["traceparent"][-2:], 16) & 1
+    assert [s.name for s in exported.get_finished_spans()] == ["decide WithdrawRequest", "consume requests.commands"]
+    exported.clear()
+    continued, _ = handled_in_context(Record(an_event(traceparent=PARENT)), topics.REQUESTS_EVENTS)
+    assert json.loads(continued.value)["traceparent"].split("-")[1] == TRACE
+    assert named(exported, "consume requests.events").parent is not None
+
+
 W3C_TRACEPARENT = r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
 
 
@@ -404,17 +474,20 @@ def test_a_new_trace_is_recorded_exactly_when_the_configured_ratio_sampler_would
 
     rate, runs = 0.25, 400
     with contextlib.contextmanager(ratio_sampled)(rate, TraceIdRatioBased if sampler_of else None) as exporter:
-        contexts = [json.loads(handled(Record(a_command())).value)["traceparent"] for _ in range(runs)]
+        handled_ = [handled_in_context(Record(a_command())) for _ in range(runs)]
         spans = exporter.get_finished_spans()
     judge = TraceIdRatioBased(rate)
     recorded = set()
-    for traceparent in contexts:
-        version, trace_id, _, flags = traceparent.split("-")
+    for out, current in handled_:
+        version, trace_id, _, flags = current.split("-")
         wanted = judge.should_sample(None, int(trace_id, 16), "x").decision.is_sampled()
-        assert version == "00" and bool(int(flags, 16) & 1) == wanted, traceparent
+        assert version == "00" and bool(int(flags, 16) & 1) == wanted, current
+        # a recorded trace is carried by the records it causes; one not recorded, which began here, is not
+        assert json.loads(out.value).get("traceparent") == (current if wanted else None), current
+        assert dict(out.headers).get("traceparent") == (current if wanted else None), current
         if wanted:
             recorded.add(trace_id)
-    assert len(set(contexts)) == runs
+    assert len({current for _, current in handled_}) == runs
     assert {hex_ids(s)[0] for s in spans} == recorded
     assert sorted(s.name for s in spans) == sorted(["consume requests.commands", "decide WithdrawRequest"]
                                                    * len(recorded))
