@@ -356,8 +356,7 @@ class BatchConsumer:
         with log_context(
             event_id=event.id, event_type=event.type, correlation_id=event.correlationid,
             causation_id=event.causationid, **_coords(record),
-        ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers,
-                             services_wrote=principals.written_by_services(record.topic)):
+        ), tracing.consuming(record.topic, record.partition, record.offset, event, record.headers):
             await handler(ctx, event.data)
         return ctx
 

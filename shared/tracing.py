@@ -40,6 +40,8 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
+from shared import principals
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.id_generator import IdGenerator
@@ -327,7 +329,7 @@ def record_carrier() -> Mapping[str, str]:
     """What an emitted record carries of the current trace: `carrier()`, except under a trace not recorded that
     started in this process (a new trace sampled out, or the unrecorded scope of a record that services wrote
     without a context): nothing, as when tracing is off. Whoever consumes such a record treats it as part of a
-    trace not recorded (`consuming(services_wrote=True)`), which is what its context would have told them, and
+    trace not recorded (`consuming`), which is what its context would have told them, and
     the 99 % of requests a 1 % sampler does not record cost their records, the outbox and the relay nothing. A
     context that came from outside (an unsampled caller's) is carried on: its trace is not ours to cut."""
     if _tracer is None:
@@ -455,13 +457,13 @@ def span(name: str, attributes: Attributes | None = None) -> AbstractContextMana
     return _scope(_tracer, name, attributes=attributes)
 
 
-def consuming(topic: str, partition: int, offset: int, event: Any, headers: Iterable[Sequence[Any]] = (),
-              *, services_wrote: bool = False) -> AbstractContextManager[Span | None]:
+def consuming(topic: str, partition: int, offset: int, event: Any,
+              headers: Iterable[Sequence[Any]] = ()) -> AbstractContextManager[Span | None]:
     """Handling one consumed record: a CONSUMER span `consume <topic>` whose parent is the record's trace context
     (a new trace when it has none), and inside it the current span `decide <type>`, so what the handler emits
-    carries the decision's context. A record on a topic only services write (`services_wrote`) that carries no
-    context belongs to a trace not recorded (`record_carrier`): it starts none of its own, which would record a
-    fragment of a customer's request from the middle on."""
+    carries the decision's context. A record on a topic only services write (`principals.written_by_services`)
+    that carries no context belongs to a trace not recorded (`record_carrier`): it starts none of its own, which
+    would record a fragment of a customer's request from the middle on."""
     if _tracer is None:
         return _OFF
     parent = context_of(event.__pydantic_extra__, headers)  # (its `model_extra`, without the property's call)
@@ -469,7 +471,7 @@ def consuming(topic: str, partition: int, offset: int, event: Any, headers: Iter
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
     if parent is None and _roots is not None:  # most commands: a new trace, decided without an OpenTelemetry context
-        if services_wrote:
+        if principals.written_by_services(topic):
             return _roots.unrecorded()
         consumed = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
     else:

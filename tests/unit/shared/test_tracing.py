@@ -60,12 +60,11 @@ def handled(record: Record) -> OutgoingRecord:
 
 
 def handled_in_context(record: Record, topic: str = topics.REQUESTS_COMMANDS) -> tuple[OutgoingRecord, str]:
-    """`handled`, with the trace context current while the handler ran (what stored state would keep), read as
-    `record` arrives on `topic` and as the consumer says who writes it."""
+    """`handled`, with the trace context current while the handler ran (what stored state would keep), `record`
+    arriving on `topic`."""
     event = codec(topic).decode(record.value)
     ctx = MessageContext(None, NOW, "postloan/requests", None, event.id, event)  # type: ignore[arg-type]
-    with tracing.consuming(topic, record.partition, record.offset, event, record.headers,
-                           services_wrote=principals.written_by_services(topic)):
+    with tracing.consuming(topic, record.partition, record.offset, event, record.headers):
         ctx.emit(topics.REQUESTS_EVENTS, COMMAND, subject="L-1")
         current = tracing.current_traceparent()
     [out] = ctx.emitted
