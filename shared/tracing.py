@@ -329,9 +329,9 @@ def record_carrier() -> Mapping[str, str]:
     """What an emitted record carries of the current trace: `carrier()`, except under a trace not recorded that
     started in this process (a new trace sampled out, or the unrecorded scope of a record that services wrote
     without a context): nothing, as when tracing is off. Whoever consumes such a record treats it as part of a
-    trace not recorded (`consuming`), which is what its context would have told them, and
-    the 99 % of requests a 1 % sampler does not record cost their records, the outbox and the relay nothing. A
-    context that came from outside (an unsampled caller's) is carried on: its trace is not ours to cut."""
+    trace not recorded (`consuming`), which is what its context would have told them, and the 99 % of requests a
+    1 % sampler does not record cost their records, the outbox and the relay nothing. A context that came from
+    outside (an unsampled caller's) is carried on: its trace is not ours to cut."""
     if _tracer is None:
         return _NO_CARRIER
     scope = _innermost.get()
@@ -384,8 +384,8 @@ class _Bare:
     not recorded): its context is made current for this module only (`_innermost`), with no span object and no
     OpenTelemetry context, which cost more than the rest of the request's tracing together. What is asked of it
     inside the block finds it there: `carrier()` its carried context (`record_carrier()` too, unless the trace
-    started here, in `_Roots`: then nothing), a span started under it is bare too (a trace
-    not recorded stays so under the samplers `_Roots` stands for, and `consuming` carries an unsampled one on), and
+    started here, in `_Roots`: then nothing), a span started under it is bare too (a trace not recorded stays so
+    under the samplers `_Roots` stands for, and `consuming` carries an unsampled one on), and
     `_current_span_context()` builds its span context when a link asks. Entered, it gives a span that records
     nothing."""
 
