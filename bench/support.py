@@ -22,9 +22,14 @@ from harness.infra import ROOT, Infra
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and every live descendant (a service's relay child, say), from /proc:
     what a process spent, whatever else the machine did meanwhile (its throughput swings with that, this does not)."""
+    return sum(spent for _, _, spent, _ in _family(pid))
+
+
+def _family(pid: int) -> list[tuple[int, int, float, str]]:
+    """`_processes()` of `pid` and its live descendants."""
     rows = list(_processes())
     parents = {child: parent for child, parent, _, _ in rows}
-    return sum(spent for child, _, spent, _ in rows if _descends(child, pid, parents))
+    return [row for row in rows if _descends(row[0], pid, parents)]
 
 
 def _processes() -> Iterator[tuple[int, int, float, str]]:
@@ -103,9 +108,7 @@ def native_profiler(pid: int) -> subprocess.Popen[bytes] | None:
     out = os.environ.get("BENCH_PERF")
     if not out:
         return None
-    rows = list(_processes())
-    parents = {child: parent for child, parent, _, _ in rows}
-    pids = ",".join(str(child) for child, _, _, _ in rows if _descends(child, pid, parents))
+    pids = ",".join(str(child) for child, _, _, _ in _family(pid))
     return subprocess.Popen(["perf", "record", "-F", "1999", "-e", "cpu-clock", "-p", pids, "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -159,10 +159,7 @@ class _Roots:
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
         """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_unrecorded`), its
         carrier worked out from the ids at hand."""
-        if self.draw:
-            trace_id, span_id, traceparent = _root_ids(self.random_flag)
-        else:
-            trace_id, span_id, traceparent = self.ids.inner.generate_trace_id(), 0, None
+        trace_id, span_id, traceparent = self._draw()
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
             self.ids.next = trace_id
             try:
@@ -175,9 +172,14 @@ class _Roots:
     def unrecorded(self) -> "_Bare":
         """The bare scope of a trace not recorded, on new ids, whatever the sampler would say of them: for work
         that belongs to a trace its writer did not record (`consuming`)."""
+        return self._unrecorded(*self._draw())
+
+    def _draw(self) -> tuple[int, int, str | None]:
+        """A new trace id, with its span id and traceparent when drawn at once (`_root_ids`); else the span id
+        and the traceparent are made only if needed (`_unrecorded`)."""
         if self.draw:
-            return self._unrecorded(*_root_ids(self.random_flag))
-        return self._unrecorded(self.ids.inner.generate_trace_id(), 0, None)
+            return _root_ids(self.random_flag)
+        return self.ids.inner.generate_trace_id(), 0, None
 
     def _unrecorded(self, trace_id: int, span_id: int, traceparent: str | None) -> "_Bare":
         """A root not recorded: its context is carried where state is kept or a call is made (`carrier`), never
