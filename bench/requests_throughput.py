@@ -36,6 +36,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.support import (
+    Exports,
     batches_consumed,
     counting_instructions,
     cpu_seconds,
@@ -251,12 +252,13 @@ async def main() -> None:
     parser.add_argument("--trace", action="store_true", help="the service exports its spans (to a discarding endpoint)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        if args.trace:  # the service process inherits the environment (bench/support.py)
-            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.enter_context(discarding_otlp())
-        await measure(args)
+        exports = stack.enter_context(discarding_otlp()) if args.trace else None
+        if exports is not None:  # the service process inherits the environment (bench/support.py)
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = exports.endpoint
+        await measure(args, exports)
 
 
-async def measure(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace, exports: Exports | None) -> None:
     async with provide() as infra:
         from shared.kafka_admin import ensure_topics
 
@@ -272,6 +274,8 @@ async def measure(args: argparse.Namespace) -> None:
         "machine": f"{os.cpu_count()} cores; broker, database, service and driver on the same machine",
         "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count, "traced": args.trace,
         "service": service, "baseline": baseline,
+        # the service's spans, from start to stop (its loans, then the commands), as its exporter sent them
+        **({} if exports is None else {"spans_exported": exports.spans()}),
         "ratio_to_baseline": round(service["requests_per_second"] / baseline["requests_per_second"], 2)
         if baseline else None,
     }

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,11 +22,38 @@ from harness.infra import ROOT, Infra
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and every live descendant (a service's relay child, say), from /proc:
     what a process spent, whatever else the machine did meanwhile (its throughput swings with that, this does not)."""
-    return sum(spent for _, _, spent, _ in _family(pid))
+    return sum(spent for _, _, spent, _ in family(pid))
 
 
-def _family(pid: int) -> list[tuple[int, int, float, str]]:
-    """`_processes()` of `pid` and its live descendants."""
+def kernel_counters(pid: int) -> dict[str, float]:
+    """What the kernel counted for a process and its live descendants, summed: user and system CPU seconds, minor
+    page faults, its threads' voluntary (waits: a socket, a lock, a timer) and involuntary (preempted) context
+    switches, and resident memory. Differences of two readings show work an instruction count misses: the
+    kernel's, and waking up."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = dict.fromkeys(("user_seconds", "system_seconds", "minor_faults", "voluntary_switches",
+                           "involuntary_switches", "resident_bytes"), 0.0)
+    for member, _, _, _ in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+            statuses = [status.read_text() for status in Path(f"/proc/{member}/task").glob("*/status")]
+        except OSError:  # gone meanwhile
+            continue
+        found["user_seconds"] += int(fields[11]) / tick
+        found["system_seconds"] += int(fields[12]) / tick
+        found["minor_faults"] += int(fields[7])
+        for status in statuses:
+            for line in status.splitlines():
+                name, _, value = line.partition(":")
+                if name == "VmRSS" and status is statuses[0]:  # the process's, shared by its threads
+                    found["resident_bytes"] += int(value.split()[0]) * 1024
+                elif name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                    found["voluntary_switches" if name[0] == "v" else "involuntary_switches"] += int(value)
+    return found
+
+
+def family(pid: int) -> list[tuple[int, int, float, str]]:
+    """(pid, parent pid, CPU seconds, command line) of `pid` and its live descendants."""
     rows = list(_processes())
     parents = {child: parent for child, parent, _, _ in rows}
     return [row for row in rows if _descends(row[0], pid, parents)]
@@ -88,28 +115,29 @@ def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
     return pid == ancestor
 
 
-def sampling_profiler(pid: int, variable: str = "BENCH_PYSPY") -> subprocess.Popen[bytes] | None:
+def sampling_profiler(pid: int, variable: str = "BENCH_PYSPY", suffix: str = "") -> subprocess.Popen[bytes] | None:
     """With BENCH_PYSPY=<file> (or the `variable` a phase names): py-spy (not a project dependency: `pip install
-    py-spy`, run as root or with ptrace allowed) samples a service while a benchmark's timed phase runs, into <file>
-    as collapsed stacks."""
+    py-spy`, run as root or with ptrace allowed) samples a service while a benchmark's timed phase runs, into
+    <file><suffix> as collapsed stacks."""
     out = os.environ.get(variable)
     if not out:
         return None
+    out += suffix
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # on PATH, or in the venv
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
                              "--nonblocking", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def native_profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PERF=<file>: Linux `perf` (Debian's `linux-perf`, not a project dependency) samples the service and
-    its children on the software `cpu-clock` event (this VM has no hardware counters) while the timed phase runs,
+def native_profiler(*pids: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PERF=<file>: Linux `perf` (Debian's `linux-perf`, not a project dependency) samples the services and
+    their children on the software `cpu-clock` event (this VM has no hardware counters) while the timed phase runs,
     kernel included, into <file>: where the time goes by C function (`perf report -i <file> --sort pid,sym`), which
     callgrind's instruction counts cannot say (a cache miss costs time, not instructions)."""
     out = os.environ.get("BENCH_PERF")
     if not out:
         return None
-    pids = ",".join(str(child) for child, _, _, _ in _family(pid))
-    return subprocess.Popen(["perf", "record", "-F", "1999", "-e", "cpu-clock", "-p", pids, "-o", out],
+    members = ",".join(str(member) for pid in pids for member, _, _, _ in family(pid))
+    return subprocess.Popen(["perf", "record", "-F", "1999", "-e", "cpu-clock", "-p", members, "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -120,20 +148,22 @@ def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def service_process(name: str, infra: Infra, port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """`python -m services.<name>` at log level INFO (as in production), ready when its /ready answers 200."""
+async def service_process(name: str, infra: Infra, port: int,
+                          overrides: Mapping[str, str] | None = None) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`python -m services.<name>` at log level INFO (as in production), ready when its /ready answers 200 and its
+    relay leads. `overrides` go over its environment (another database, consumer group, tracing)."""
     env = {"POSTLOAN_LOG_LEVEL": "INFO", **os.environ,
            **{f"{name.upper()}_{k.upper()}": v for k, v in infra.kafka_settings(name).items()},
            f"{name.upper()}_DATABASE_URL": infra.service_database_url(name), f"{name.upper()}_HTTP_PORT": str(port),
            "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "POSTLOAN_DEMO_MODE": "true",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), **(overrides or {})}
     # `python -m services.<name>`, or under cProfile with BENCH_PROFILE=<file> (bench/profiled.py runs the module)
     launcher = ["-m", "bench.profiled", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else ["-m"]
     counted = callgrind_dir()
     valgrind = [] if counted is None else [  # BENCH_CALLGRIND: the service and its relay child under callgrind
         "valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes",
         f"--callgrind-out-file={counted}/callgrind.%p"]
-    log = open(ROOT / ".local" / f"bench-{name}.log", "wb")  # noqa: SIM115 - closed below
+    log = open(ROOT / ".local" / f"bench-{name}-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([*valgrind, sys.executable, *launcher, f"services.{name}"], cwd=ROOT,
                             env=env if counted is None else {**env, **CALLGRIND_ENV},
                             stdout=log, stderr=log)
@@ -207,14 +237,34 @@ def callgrind_totals(folder: Path) -> dict[str, int]:
     return counted
 
 
+class Exports:
+    """What a `discarding_otlp` endpoint received: each export's body, kept (a run's are a few MiB) and read once the
+    run is over, so that counting them costs the run nothing."""
+
+    def __init__(self, bodies: list[bytes] | None = None) -> None:
+        self.endpoint = ""
+        self.bodies = [] if bodies is None else bodies
+
+    def spans(self) -> int:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        found = 0
+        for body in self.bodies:
+            request = ExportTraceServiceRequest.FromString(body)
+            found += sum(len(scoped.spans) for resource in request.resource_spans for scoped in resource.scope_spans)
+        return found
+
+
 @contextlib.contextmanager
-def discarding_otlp() -> Iterator[str]:
-    """An OTLP/HTTP endpoint (for OTEL_EXPORTER_OTLP_ENDPOINT) that answers every export 200 and keeps nothing: a
-    traced service pays for making and exporting its spans, and the benchmark for nothing more."""
+def discarding_otlp() -> Iterator[Exports]:
+    """An OTLP/HTTP endpoint (its URL for OTEL_EXPORTER_OTLP_ENDPOINT in `.endpoint`) that answers every export 200
+    and only keeps the bodies: a traced service pays for making and exporting its spans, and the benchmark for
+    nothing more."""
+    exports = Exports()
 
     class Discard(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
+            exports.bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
             self.send_response(200)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -225,19 +275,21 @@ def discarding_otlp() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Discard)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    exports.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield exports
     finally:
         server.shutdown()
         server.server_close()
 
 
-async def metric_values(port: int, name: str) -> list[float]:
-    """The values of the samples `name` on the /metrics of the service on `port`."""
+async def metric_values(port: int, name: str, **labels: str) -> list[float]:
+    """The values of the samples `name` on the /metrics of the service on `port` (those with `labels`, if given)."""
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     return [sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples if sample.name == name]
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())]
 
 
 async def batches_consumed(port: int) -> int:

@@ -40,6 +40,17 @@ class Infra:
     how: str
     service_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
     kafka_state: Path | None = None  # the state folder holding the broker's credentials; None: an open broker
+    db_secrets: Path | None = field(default=None, repr=False)  # where the service roles' passwords are kept
+
+    @contextlib.asynccontextmanager
+    async def another_database(self) -> AsyncIterator[tuple[str, dict[str, str]]]:
+        """A second fresh database on the same server, with the services' schemas (not migrated), dropped at the
+        end: its superuser URL and each service's URL of it. Two copies of a service with a database each run side
+        by side without sharing state (bench/trace_side_by_side.py)."""
+        if self.db_secrets is None:
+            raise RuntimeError("this run's database server has no known service passwords")
+        async with fresh_database(self.database_url, self.db_secrets) as (url, _, service_urls):
+            yield url, service_urls
 
     def service_database_url(self, service: str) -> str:
         """The test database as the service's own login role sees it: its schema only (what services run as)."""
@@ -173,7 +184,7 @@ async def provide() -> AsyncIterator[Infra]:
             state = TEST_STATE
             (server, secrets), how = stack.enter_context(_native_postgres()), "native launchers (deploy/)"
         async with fresh_database(server, secrets) as (url, pg_version, service_urls):
-            yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls, state)
+            yield Infra(bootstrap, url, kafka_version, pg_version, how, service_urls, state, secrets)
 
 
 @contextlib.asynccontextmanager
