@@ -287,8 +287,8 @@ async def metric_values(port: int, name: str, **labels: str) -> list[float]:
     """The values of the samples `name` on the /metrics of the service on `port` (those with `labels`, if given)."""
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return [sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples
+    return [sample.value for metric in text_string_to_metric_families(text)
+            for sample in metric.samples
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())]
 
 
