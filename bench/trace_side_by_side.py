@@ -12,7 +12,8 @@ topics; the traced one exports to a local endpoint that keeps the bodies and ans
 traced, so neither database, port nor start order favours a side; each round publishes `--count` new loans and
 then one command for each, as fast as the producer goes, so both copies stay behind and consume full batches.
 `--control` traces neither (the "twin" is where the traced copy would be): what the method reads when there is no
-difference.
+difference. `--against R` traces the other copy too, recording R (0: nothing): what recording `--ratio` costs
+over tracing at all (its side is still named "off").
 
 Per copy and round, from the commands' start until both have published every answer (an idle copy spends next to
 nothing): CPU (user and system, the process and its relay child) per request; the kernel's counts (page faults,
@@ -86,10 +87,10 @@ async def loans_stored(admin_url: str, ids: list[str]) -> int:
 
 
 async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int, tracing: dict[str, str],
-                    count: int) -> dict[str, Any]:
+                    count: int, other: dict[str, str] | None = None) -> dict[str, Any]:
     """Both copies answer `count` commands; copy `traced` (0 or 1) runs with `tracing` in its environment (nothing,
-    for a control round: then it is the "twin"). `databases`: (superuser URL, the requests service's URL) of each
-    copy's database."""
+    for a control round: then it is the "twin"), the other with `other` (nothing: untraced). `databases`:
+    (superuser URL, the requests service's URL) of each copy's database."""
     label = "traced" if tracing else "twin"
     loans = [a_loan(loan_id=f"LS-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
              for _ in range(count)]
@@ -98,7 +99,7 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         procs = []
         for n, (_, service_url) in enumerate(databases):
             overrides = {"REQUESTS_DATABASE_URL": service_url, "REQUESTS_GROUP_ID": f"postloan.requests.side{n}",
-                         **(tracing if n == traced else {})}
+                         **(tracing if n == traced else other or {})}
             procs.append(await stack.enter_async_context(service_process("requests", infra, PORTS[n], overrides)))
         await produce(infra.kafka_as(), topics.LOANS_SNAPSHOTS,
                       envelopes(topics.LOANS_SNAPSHOTS, [(x, x.loan_id) for x in loans]))
@@ -169,6 +170,7 @@ async def measure(args: argparse.Namespace, exports: Exports) -> dict[str, Any]:
     tracing = {} if args.control else {
         "OTEL_EXPORTER_OTLP_ENDPOINT": exports.endpoint, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": str(args.ratio)}
+    other = None if args.against is None else {**tracing, "OTEL_TRACES_SAMPLER_ARG": str(args.against)}
     async with provide() as infra, infra.another_database() as (second_url, second_services):
         await ensure_topics(infra.kafka_as())
         databases = [(infra.database_url, infra.service_database_url("requests")),
@@ -178,7 +180,7 @@ async def measure(args: argparse.Namespace, exports: Exports) -> dict[str, Any]:
         rounds = []
         for r in range(args.rounds):
             exported = len(exports.bodies)
-            found = await one_round(infra, databases, r % 2, tracing, args.count)
+            found = await one_round(infra, databases, r % 2, tracing, args.count, other)
             # the traced copy's spans, start to stop: its loans, then the commands (each copy's exporter flushes when
             # it stops)
             found["spans_exported"] = Exports(exports.bodies[exported:]).spans()
@@ -192,6 +194,7 @@ async def measure(args: argparse.Namespace, exports: Exports) -> dict[str, Any]:
         "kafka": infra.kafka_version, "postgres": infra.postgres_version, "count": args.count,
         "sampler": "none: a control, both copies untraced" if args.control
         else f"parentbased_traceidratio {args.ratio}",
+        "other_copy": "untraced" if other is None else f"traced, parentbased_traceidratio {args.against}",
         "rounds": rounds,
         "median_cpu_gap_percent": round(statistics.median(gaps), 1),
         "mean_cpu_gap_percent": round(statistics.fmean(gaps), 1),
@@ -210,6 +213,8 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=0.01, help="the share of new traces the traced copy records")
     parser.add_argument("--control", action="store_true",
                         help="trace neither copy: what the method shows when there is no difference")
+    parser.add_argument("--against", type=float,
+                        help="the other copy traces too, recording this share of new traces (its \"off\" side)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "trace-side-by-side.json")
     args = parser.parse_args()
     with discarding_otlp() as exports:
