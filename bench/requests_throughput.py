@@ -51,6 +51,7 @@ from bench.support import (
 from harness.builders import ACCOUNT_DAY, a_debit_day_change, a_loan
 from harness.infra import ROOT, Infra, provide
 from shared import principals, topics
+from shared.contracts import loans as L
 from shared.db import migrate
 from shared.envelope import encode, new_event
 from shared.kafka_admin import partitions_of
@@ -125,18 +126,29 @@ def figures(sent: dict[bytes, float], seen: dict[bytes, float]) -> dict[str, flo
     }
 
 
+def fresh_loans(count: int) -> list[L.LoanSnapshot]:
+    """`count` single-borrower loans, new ids, each debiting on the 25th: every change to the 20th is approved."""
+    return [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
+            for _ in range(count)]
+
+
+async def until_stored(database_url: str, loans: list[L.LoanSnapshot]) -> None:
+    """Until the requests service with the database at `database_url` (a superuser's) has stored every loan."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        ids = [x.loan_id for x in loans]
+        while await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids) < len(ids):
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
 async def run_service(infra: Infra, count: int) -> dict[str, Any]:
-    loans = [a_loan(loan_id=f"LB-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
-             for _ in range(count)]
+    loans = fresh_loans(count)
     async with service_process("requests", infra, PORT) as proc:
         await produce(infra.kafka_as(), topics.LOANS_SNAPSHOTS,
                       envelopes(topics.LOANS_SNAPSHOTS, [(x, x.loan_id) for x in loans]))
-        dsn = infra.database_url.replace("postgresql+asyncpg", "postgresql")
-        conn = await asyncpg.connect(dsn)
-        ids = [x.loan_id for x in loans]
-        while await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids) < count:
-            await asyncio.sleep(0.2)
-        await conn.close()
+        await until_stored(infra.database_url, loans)
         commands = envelopes(topics.REQUESTS_COMMANDS, [(a_debit_day_change(x, 25), x.loan_id) for x in loans])
         want = {key for key, _ in commands}
         collector = asyncio.create_task(collect(infra.kafka_as(), topics.REQUESTS_EVENTS, want,

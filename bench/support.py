@@ -35,7 +35,7 @@ def kernel_counters(pid: int) -> dict[str, float]:
                            "involuntary_switches", "resident_bytes"), 0.0)
     for member, _, _, _ in family(pid):
         try:
-            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+            fields = _stat_fields(Path(f"/proc/{member}/stat"))
             statuses = [status.read_text() for status in Path(f"/proc/{member}/task").glob("*/status")]
         except OSError:  # gone meanwhile
             continue
@@ -64,11 +64,17 @@ def _processes() -> Iterator[tuple[int, int, float, str]]:
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()  # after "(comm)", which may hold spaces
+            fields = _stat_fields(stat)
             cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:  # gone meanwhile
             continue
         yield int(stat.parent.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after "(comm)", which may hold spaces: the parent pid at 1, minor faults at
+    7, user and system ticks at 11 and 12."""
+    return stat.read_text().rpartition(")")[2].split()
 
 
 def cpu_by_part(*service_pids: int) -> dict[str, float]:
@@ -102,7 +108,7 @@ def cpu_split_ms(before: dict[str, float], after: dict[str, float], count: int) 
 def own_cpu_seconds(pid: int) -> tuple[float, float]:
     """User and system CPU time of the process alone (without its relay child, if it has one): the code's own
     work, and the kernel's on its behalf (mostly its sockets to the broker and the database)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
 

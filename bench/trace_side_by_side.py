@@ -34,14 +34,10 @@ import contextlib
 import json
 import statistics
 import time
-import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from bench.requests_throughput import envelopes, produce
+from bench.requests_throughput import envelopes, fresh_loans, produce, until_stored
 from bench.support import (
     Exports,
     batches_consumed,
@@ -54,7 +50,7 @@ from bench.support import (
     service_process,
     stop_profiler,
 )
-from harness.builders import a_debit_day_change, a_loan
+from harness.builders import a_debit_day_change
 from harness.infra import ROOT, Infra, provide
 from shared import topics
 from shared.db import migrate
@@ -78,23 +74,13 @@ async def all_published(before: list[int], records: int) -> bool:
     return all([await published(port) - was >= records for port, was in zip(PORTS, before, strict=True)])
 
 
-async def loans_stored(admin_url: str, ids: list[str]) -> int:
-    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM requests.loans WHERE loan_id = ANY($1)", ids))
-    finally:
-        await conn.close()
-
-
 async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int, tracing: dict[str, str],
                     count: int, other: dict[str, str] | None = None) -> dict[str, Any]:
     """Both copies answer `count` commands; copy `traced` (0 or 1) runs with `tracing` in its environment (nothing,
     for a control round: then it is the "twin"), the other with `other` (nothing: untraced). `databases`:
     (superuser URL, the requests service's URL) of each copy's database."""
     label = "traced" if tracing else "twin"
-    loans = [a_loan(loan_id=f"LS-{uuid.uuid4().hex[:12]}", debit_day=25, next_due_date=date(2020, 2, 25))
-             for _ in range(count)]
-    ids = [x.loan_id for x in loans]
+    loans = fresh_loans(count)
     async with contextlib.AsyncExitStack() as stack:
         procs = []
         for n, (_, service_url) in enumerate(databases):
@@ -104,8 +90,7 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         await produce(infra.kafka_as(), topics.LOANS_SNAPSHOTS,
                       envelopes(topics.LOANS_SNAPSHOTS, [(x, x.loan_id) for x in loans]))
         for admin_url, _ in databases:
-            while await loans_stored(admin_url, ids) < count:
-                await asyncio.sleep(0.2)
+            await until_stored(admin_url, loans)
         commands = envelopes(topics.REQUESTS_COMMANDS, [(a_debit_day_change(x, 25), x.loan_id) for x in loans])
         decided_before = [await decided(port) for port in PORTS]
         published_before = [await published(port) for port in PORTS]
