@@ -69,6 +69,11 @@ async def published(port: int) -> int:
     return int(sum(await metric_values(port, "postloan_relay_published_total")))
 
 
+async def collections(port: int) -> list[int]:
+    """The collector's runs so far in the service's main process (not its relay child), by generation (0, 1, 2)."""
+    return [int(sum(await metric_values(port, "python_gc_collections_total", generation=str(g)))) for g in range(3)]
+
+
 async def all_published(before: list[int], records: int) -> bool:
     """Whether each copy's relay has published `records` more than `before` (its count when the round began)."""
     return all([await published(port) - was >= records for port, was in zip(PORTS, before, strict=True)])
@@ -95,6 +100,7 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         decided_before = [await decided(port) for port in PORTS]
         published_before = [await published(port) for port in PORTS]
         batches_before = [await batches_consumed(port) for port in PORTS]
+        collections_before = [await collections(port) for port in PORTS]
         members = [[member for member, _, _, _ in family(p.pid)] for p in procs]  # the service and its relay child
         perf = native_profiler(*(p.pid for p in procs))
         spies = [sampling_profiler(p.pid, suffix=f".{label if n == traced else 'off'}") for n, p in enumerate(procs)]
@@ -123,6 +129,8 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         for profiler in (perf, *spies):
             stop_profiler(profiler)
         batches = [await batches_consumed(port) - before for port, before in zip(PORTS, batches_before, strict=True)]
+        collected = [[now - was for now, was in zip(await collections(port), before, strict=True)]
+                     for port, before in zip(PORTS, collections_before, strict=True)]
     sides: dict[str, dict[str, Any]] = {(label if n == traced else "off"): {
         "port": PORTS[n], "pids": members[n],
         "cpu_us_per_request": round((counted[n]["user_seconds"] + counted[n]["system_seconds"]) / count * 1e6, 1),
@@ -133,6 +141,7 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         "involuntary_switches_per_request": round(counted[n]["involuntary_switches"] / count, 3),
         "resident_mib_after": round((counted_before[n]["resident_bytes"] + counted[n]["resident_bytes"]) / 2**20, 1),
         "resident_mib_growth": round(counted[n]["resident_bytes"] / 2**20, 1),
+        "collections_by_generation": collected[n],
         "seconds_to_decide_all": round(finished[n], 3),
         "requests_per_second": round(count / finished[n], 1),
         "decided_while_both_ran": both_ran[n],

@@ -28,7 +28,6 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 from aiokafka.protocol.metadata import MetadataRequest
-from opentelemetry.trace import Span
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -234,7 +233,7 @@ class OutboxRelay:
         assert self._producer is not None
         pipeline = Pipeline(self._producer)
         slots: list[Outcome | Batch | Alone] = []
-        spans: dict[int, Span] = {}  # slot index -> its publish span (records carrying a trace context)
+        spans: dict[int, tracing.Publishing] = {}  # slot index -> its publish span (records carrying a trace context)
         for row in rows:
             if row.topic in missing:
                 slots.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))

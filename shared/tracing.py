@@ -17,6 +17,7 @@ import functools
 import os
 import random
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
@@ -43,7 +44,8 @@ from opentelemetry.util.types import AttributeValue
 from shared import principals
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -62,6 +64,7 @@ _W3C = TraceContextTextMapPropagator()
 _OFF: AbstractContextManager[None] = contextlib.nullcontext()  # reusable and re-entrant: one for every call
 _NO_CARRIER: Mapping[str, str] = {}
 _tracer: Tracer | None = None  # None: tracing is off
+Attributes = Mapping[str, AttributeValue]
 
 
 def setup(service: str) -> bool:
@@ -80,21 +83,27 @@ def setup(service: str) -> bool:
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"postloan-{service}",
                                                         "service.namespace": "postloan"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    processor = BatchSpanProcessor(OTLPSpanExporter())
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)  # for any library that traces through the global API
-    install(provider)
+    install(provider, processor)
     return True
 
 
-def install(provider: "TracerProvider | None") -> None:
-    """Traces with `provider` from now on (None: off). `setup` calls it; tests give an in-memory provider."""
-    global _tracer, _roots
+def install(provider: "TracerProvider | None", processor: "SpanProcessor | None" = None) -> None:
+    """Traces with `provider` from now on (None: off). `setup` calls it; tests give an in-memory provider. With
+    `processor`, the one span processor the provider was given, the spans of the record path are made here
+    (`_Recorded`) and handed to it as they end, when the sampler's decisions can be taken here (`_Roots`, with
+    `follows_parent`); otherwise the SDK makes them all."""
+    global _tracer, _roots, _sink
     if provider is None:
-        _tracer = _roots = None
+        _tracer = _roots = _sink = None
         return
     if not isinstance(provider.id_generator, _PresetIds):  # before get_tracer: a tracer keeps the generator
         provider.id_generator = _PresetIds(provider.id_generator)  # type: ignore[assignment]
     _roots = _Roots.of(provider.sampler, provider.id_generator)  # type: ignore[arg-type]
+    _sink = (_Sink(processor, provider.resource, _roots)
+             if _roots is not None and _roots.follows_parent and processor is not None else None)
     _tracer = provider.get_tracer("postloan")
 
 
@@ -129,12 +138,15 @@ class _Roots:
     is a bare context: the same trace and flags the SDK would give it, no span object. Other samplers decide in the
     SDK as before (`of` gives None)."""
 
-    __slots__ = ("bound", "draw", "ids", "random_flag")
+    __slots__ = ("bound", "draw", "follows_parent", "ids", "random_flag")
 
-    def __init__(self, bound: int, ids: _PresetIds) -> None:
+    def __init__(self, bound: int, ids: _PresetIds, follows_parent: bool) -> None:
         from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
         self.bound, self.ids = bound, ids
+        # Whether a span under a recorded parent is always recorded (and gets its parent's trace state, and no
+        # attributes from the sampler): the parent-based samplers with their defaults for sampled parents.
+        self.follows_parent = follows_parent
         self.random_flag = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
         # The SDK's own generator draws each id from `random.getrandbits`: both ids of a root are drawn at once, as
         # one number, and formatted at once (`_root_ids`); any other generator is asked for each.
@@ -144,16 +156,18 @@ class _Roots:
     def of(sampler: Any, ids: _PresetIds) -> "_Roots | None":
         from opentelemetry.sdk.trace import sampling
 
-        root = sampler
+        root, follows_parent = sampler, sampler is sampling.ALWAYS_ON
         if isinstance(sampler, sampling.ParentBased):
             unsampled = (sampler._remote_parent_not_sampled, sampler._local_parent_not_sampled)
             if any(s is not sampling.ALWAYS_OFF for s in unsampled):
                 return None  # children of a trace not recorded may be: `_sampled` would be wrong too
-            root = sampler._root
+            sampled = (sampler._remote_parent_sampled, sampler._local_parent_sampled)
+            root, follows_parent = sampler._root, all(s is sampling.ALWAYS_ON for s in sampled)
         if isinstance(root, sampling.TraceIdRatioBased):
-            return _Roots(root.bound, ids)
+            return _Roots(root.bound, ids, follows_parent)
         if root is sampling.ALWAYS_ON or root is sampling.ALWAYS_OFF:
-            return _Roots(sampling.TraceIdRatioBased.TRACE_ID_LIMIT + 1 if root is sampling.ALWAYS_ON else 0, ids)
+            limit = sampling.TraceIdRatioBased.TRACE_ID_LIMIT + 1 if root is sampling.ALWAYS_ON else 0
+            return _Roots(limit, ids, follows_parent)
         return None
 
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
@@ -161,13 +175,28 @@ class _Roots:
         carrier worked out from the ids at hand."""
         trace_id, span_id, traceparent = self._draw()
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
-            self.ids.next = trace_id
-            try:
-                return tracer.start_span(name, context=Context(), kind=kind, links=links, record_exception=False,
-                                         set_status_on_exception=False)
-            finally:
-                self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
+            return self._recorded_root(tracer, name, kind, links, trace_id)
         return self._unrecorded(trace_id, span_id, traceparent)
+
+    def start_light(self, name: str, kind: SpanKind) -> "_Recorded | _Bare":
+        """`start` for the record path (`_sink` set): a root to record is made here (`_Recorded`), on the ids drawn
+        for the decision."""
+        trace_id, span_id, traceparent = self._draw()
+        if trace_id & _TRACE_ID_LIMIT < self.bound:
+            if not span_id:
+                span_id = self.ids.inner.generate_span_id()
+            return _Recorded(name, kind, trace_id, span_id, TraceFlags.SAMPLED | self.random_flag, None, None)
+        return self._unrecorded(trace_id, span_id, traceparent)
+
+    def _recorded_root(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link],
+                       trace_id: int) -> Span:
+        """The SDK starts a root to record on the very trace id the decision was taken on."""
+        self.ids.next = trace_id
+        try:
+            return tracer.start_span(name, context=Context(), kind=kind, links=links, record_exception=False,
+                                     set_status_on_exception=False)
+        finally:
+            self.ids.next = None  # taken, or (a tracer disabled by its configurator) never to be
 
     def unrecorded(self) -> "_Bare":
         """The bare scope of a trace not recorded, on new ids, whatever the sampler would say of them: for work
@@ -292,7 +321,7 @@ def carrier() -> Mapping[str, str]:
     scope = _innermost.get()
     if scope is not None:  # a span of ours: its carrier is worked out once, however many events it emits
         if scope.carried is None:
-            scope.carried = _carrier_of_span(scope.span)  # (a bare scope's is always at hand)
+            scope.carried = _carrier_of_context(scope.span_context())  # (a bare scope's is always at hand)
         return scope.carried
     return _carrier_of_span(trace.get_current_span())
 
@@ -380,6 +409,9 @@ class _Scope:
         otel_context.detach(self._token)
         self.span.end()
 
+    def span_context(self) -> SpanContext:
+        return self.span.get_span_context()
+
 
 class _Bare:
     """The scope of a span not recorded (a new trace sampled out, or one carried on from a record whose trace is
@@ -418,24 +450,111 @@ class _Bare:
         _innermost.reset(self._token)
 
 
-_innermost: ContextVar[_Scope | _Bare | None] = ContextVar("postloan_tracing_scope", default=None)
+class _Recorded:
+    """A recorded span of the record path (consume and decide, outbox write, relay publish), made here rather than
+    by the SDK: its ids, times, attributes and links in slots, made current for this module only (`_innermost`, as
+    a bare scope), handed to the span processor as the SDK's own ReadableSpan when it ends (`_Sink`). The SDK's
+    span carries locks, bounded collections, a sampling result and an OpenTelemetry context, and at 1 % recorded it
+    runs cold among the service's work: a recorded request cost 4 million instructions, five times what it cost
+    when every request was recorded (bench/README.md, issue 14's thirteenth measurement). What the SDK would have
+    decided is decided the same (`_Roots`: roots; `follows_parent`: under a recorded parent); a span started under
+    it by the SDK (an HTTP call in a handler) is its child (`_started`). Entered, it gives None."""
+
+    __slots__ = ("_inner", "_token", "attributes", "carried", "flags", "kind", "links", "name", "parent", "span_id",
+                 "start", "state", "status", "then", "trace_id")
+
+    def __init__(self, name: str, kind: SpanKind, trace_id: int, span_id: int, flags: int, state: TraceState | None,
+                 parent: SpanContext | None, links: Sequence[Link] = (), attributes: Attributes | None = None,
+                 then: str | None = None) -> None:
+        self.name, self.kind, self.trace_id, self.span_id, self.flags = name, kind, trace_id, span_id, flags
+        self.state, self.parent, self.links, self.attributes = state, parent, links, attributes
+        self.status: Status | None = None
+        self.carried: Mapping[str, str] | None = None
+        self.then = then  # the name of a child made current inside it for the block (consume: decide)
+        self._inner: _Recorded | None = None
+        self.start = time.time_ns()
+
+    @classmethod
+    def under(cls, parent: SpanContext, name: str, kind: SpanKind = SpanKind.INTERNAL, links: Sequence[Link] = (),
+              attributes: Attributes | None = None, then: str | None = None) -> "_Recorded":
+        """A span under a recorded parent: its trace, its trace state, and of its flags the random-id one."""
+        assert _sink is not None
+        return cls(name, kind, parent.trace_id, _sink.ids.generate_span_id(),
+                   TraceFlags.SAMPLED | (parent.trace_flags & TraceFlags.RANDOM_TRACE_ID), parent.trace_state, parent,
+                   links, attributes, then)
+
+    def span_context(self) -> SpanContext:
+        return SpanContext(self.trace_id, self.span_id, is_remote=False, trace_flags=TraceFlags(self.flags),
+                           trace_state=self.state)
+
+    def parent_context(self) -> Context:
+        """An OpenTelemetry context with this span as the parent, for a span the SDK starts under it."""
+        return trace.set_span_in_context(trace.NonRecordingSpan(self.span_context()), Context())
+
+    def __enter__(self) -> None:
+        self._token = _innermost.set(self)
+        if self.then is not None:
+            self._inner = _Recorded.under(self.span_context(), self.then)
+            self._inner.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._inner is not None:
+            self._inner.__exit__(kind)
+        if kind is not None:
+            self.status = Status(StatusCode.ERROR, kind.__name__)
+        _innermost.reset(self._token)
+        self.end()
+
+    def set_status(self, status: Status) -> None:
+        self.status = status
+
+    def end(self) -> None:
+        if _sink is not None:  # (tracing turned off meanwhile: a test's)
+            _sink.ended(self, time.time_ns())
+
+
+class _Sink:
+    """Where a `_Recorded` span goes when it ends: the provider's span processor, as the SDK's ReadableSpan with the
+    provider's resource and this module's instrumentation scope (what the SDK's tracer gives its spans)."""
+
+    __slots__ = ("ids", "processor", "readable", "resource", "scope")
+
+    def __init__(self, processor: "SpanProcessor", resource: "Resource", roots: _Roots) -> None:
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        self.processor, self.resource, self.ids, self.readable = processor, resource, roots.ids.inner, ReadableSpan
+        self.scope = InstrumentationScope("postloan", "", "")  # as the SDK tracer's
+
+    def ended(self, span: _Recorded, end: int) -> None:
+        self.processor.on_end(self.readable(
+            span.name, context=span.span_context(), parent=span.parent, resource=self.resource,
+            attributes=span.attributes, links=span.links, kind=span.kind, status=span.status or _UNSET,
+            start_time=span.start, end_time=end, instrumentation_scope=self.scope))
+
+
+_UNSET = Status(StatusCode.UNSET)
+Publishing = Span | _Recorded  # a publish span `publishing` started, for `published` to end
+_sink: _Sink | None = None
+_innermost: ContextVar[_Scope | _Bare | _Recorded | None] = ContextVar("postloan_tracing_scope", default=None)
 
 
 def _current_span_context() -> SpanContext:
-    """The current span's context: a bare scope's, or else OpenTelemetry's current span's."""
+    """The current span's context: a scope's of this module, or else OpenTelemetry's current span's."""
     scope = _innermost.get()
-    return scope.span_context() if isinstance(scope, _Bare) else trace.get_current_span().get_span_context()
+    return trace.get_current_span().get_span_context() if scope is None else scope.span_context()
 
-
-Attributes = Mapping[str, AttributeValue]
 
 
 def _started(tracer: Tracer, name: str, kind: SpanKind, parent: Context | None,
              links: Sequence[Link] = ()) -> "Span | _Bare":
     """A span under `parent` (None: the current context). A new trace's is decided by `_roots` when it can: a root
     not recorded comes back as its bare scope, and so does a span under a current bare scope."""
-    if parent is None and isinstance(scope := _innermost.get(), _Bare):
-        return scope.child()
+    if parent is None and (scope := _innermost.get()) is not None:
+        if isinstance(scope, _Bare):
+            return scope.child()
+        if isinstance(scope, _Recorded):  # not an OpenTelemetry context of its own: the SDK is told
+            parent = scope.parent_context()
     if _roots is not None and not trace.get_current_span(parent).get_span_context().is_valid:
         return _roots.start(tracer, name, kind, links)
     return tracer.start_span(name, context=parent, kind=kind, links=links, record_exception=False,
@@ -472,22 +591,30 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     if parent is not None and not _sampled(parent):
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
+    name = f"consume {topic}"
     if parent is None and _roots is not None:  # most commands: a new trace, decided without an OpenTelemetry context
         if principals.written_by_services(topic):
             return _roots.unrecorded()
-        consumed = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER)
+        consumed = _roots.start(_tracer, name, SpanKind.CONSUMER) if _sink is None else _roots.start_light(
+            name, SpanKind.CONSUMER)
+    elif parent is not None and _sink is not None:  # a recorded trace: recorded here too
+        consumed = _Recorded.under(trace.get_current_span(parent).get_span_context(), name, SpanKind.CONSUMER)
     else:
-        consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
+        consumed = _started(_tracer, name, SpanKind.CONSUMER, parent or Context())
     if isinstance(consumed, _Bare):
         return consumed
-    if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
-        return _Scope(consumed)
-    consumed.set_attributes({
+    attributes = {
         "messaging.system": "kafka", "messaging.destination.name": topic,
         "messaging.destination.partition.id": str(partition), "messaging.kafka.offset": offset,
         "messaging.message.id": event.id, "cloudevents.event_type": event.type,
         "cloudevents.event_subject": event.subject or "",
-    })
+    }
+    if isinstance(consumed, _Recorded):
+        consumed.attributes, consumed.then = attributes, f"decide {event.type}"
+        return consumed
+    if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
+        return _Scope(consumed)
+    consumed.set_attributes(attributes)
     return _Scope(consumed, then=(_tracer, f"decide {event.type}"))
 
 
@@ -524,11 +651,14 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
     if not contexts:
         return _OFF
     links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts[1:MAX_LINKS + 1]]
-    return _scope(_tracer, "outbox write", parent=contexts[0], links=links,
-                  attributes={"messaging.batch.message_count": len(records)})
+    attributes = {"messaging.batch.message_count": len(records)}
+    if _sink is not None:  # the first context's flags say recorded (`_flagged`)
+        return _Recorded.under(trace.get_current_span(contexts[0]).get_span_context(), "outbox write",
+                               links=links, attributes=attributes)
+    return _scope(_tracer, "outbox write", parent=contexts[0], links=links, attributes=attributes)
 
 
-def publishing(topic: str, headers: Sequence[Sequence[Any]]) -> Span | None:
+def publishing(topic: str, headers: Sequence[Sequence[Any]]) -> Publishing | None:
     """A PRODUCER span `publish <topic>` for one record the relay sends, parented by the context in the record's
     `traceparent` header; the caller ends it when the broker answered (`published`). None (no span at all) when
     tracing is off or the record carries no context: the relay sends thousands of records a second."""
@@ -544,13 +674,17 @@ def publishing(topic: str, headers: Sequence[Sequence[Any]]) -> Span | None:
     parent = extract(_header(headers, TRACEPARENT))
     if parent is None:
         return None
+    attributes = {"messaging.system": "kafka", "messaging.destination.name": topic}
+    if _sink is not None:
+        return _Recorded.under(trace.get_current_span(parent).get_span_context(), f"publish {topic}",
+                               SpanKind.PRODUCER, attributes=attributes)
     started = _tracer.start_span(f"publish {topic}", context=parent, kind=SpanKind.PRODUCER)
     if started.is_recording():
-        started.set_attributes({"messaging.system": "kafka", "messaging.destination.name": topic})
+        started.set_attributes(attributes)
     return started
 
 
-def published(started: Span | None, error: BaseException | str | None) -> None:
+def published(started: Publishing | None, error: BaseException | str | None) -> None:
     """Ends a `publishing` span: `error` is the refusal or failure, None when the broker took the record."""
     if started is None:
         return

@@ -13,14 +13,15 @@ from shared import tracing
 
 EXPORTER = InMemorySpanExporter()
 PROVIDER = TracerProvider(resource=Resource.get_empty())  # one for the run: a new one reads entry points each time
-PROVIDER.add_span_processor(SimpleSpanProcessor(EXPORTER))
+PROCESSOR = SimpleSpanProcessor(EXPORTER)
+PROVIDER.add_span_processor(PROCESSOR)
 
 
 @contextlib.contextmanager
 def tracing_on() -> Iterator[InMemorySpanExporter]:
     """Tracing on for the block, into memory (emptied first); off again after it."""
     EXPORTER.clear()
-    tracing.install(PROVIDER)
+    tracing.install(PROVIDER, PROCESSOR)  # as `tracing.setup` does: the record path's spans are made by tracing
     try:
         yield EXPORTER
     finally:

@@ -455,8 +455,9 @@ def ratio_sampled(rate: float, sampler_of: Any = None) -> Iterator[InMemorySpanE
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider(sampler=(sampler_of or (lambda r: ParentBased(TraceIdRatioBased(r))))(rate))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    tracing.install(provider, processor)
     try:
         yield exporter
     finally:
@@ -514,3 +515,65 @@ def test_a_sampler_it_does_not_know_still_decides_every_new_trace() -> None:
     # each consume span is asked first (recorded), its decide child second (dropped, and what the event carries)
     assert EveryOther.calls == 12 and names == ["consume requests.commands"] * 6
     assert [int(f, 16) & 1 for f in flags] == [0] * 6
+
+
+def _record_path_spans(record: Record, light: bool, failing: bool) -> tuple[str, list[tuple[Any, ...]]]:
+    """Every span of one request's record path (a consumed command from a caller whose trace carries a tracestate,
+    an HTTP call in its handler, the outbox write of what it emitted with another trace's record, the relay's
+    publish of each), made by `shared.tracing` (`light`) or by the SDK; each as what an exporter reads of it, ids
+    and times left out but the parent named; and which kind of scope the decision ran in."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "postloan-test"}))
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    tracing.install(provider, processor if light else None)
+    try:
+        event = codec(record.topic).decode(record.value)
+        ctx = MessageContext(None, NOW, "postloan/requests", None, event.id, event)  # type: ignore[arg-type]
+        with contextlib.suppress(ValueError), tracing.consuming(record.topic, 0, 7, event, record.headers):
+            ctx.emit(topics.REQUESTS_EVENTS, COMMAND, subject="L-1")
+            scope = type(tracing._innermost.get()).__name__
+            with tracing.calling("GET requests") as call:
+                call.answered(200)
+            if failing:
+                raise ValueError("a handler's failure")
+        other = OutgoingRecord("t", None, b"", (("traceparent", f"00-{'1' * 32}-{'2' * 16}-01"),))
+        with tracing.writing([*ctx.emitted, other]):
+            pass
+        for out in ctx.emitted:
+            tracing.published(tracing.publishing(topics.REQUESTS_EVENTS, outbox.kafka_headers(out.headers)), None)
+    finally:
+        tracing.install(None)
+    spans = exporter.get_finished_spans()
+    names = {s.context.span_id: s.name for s in spans if s.context is not None}
+
+    def parent(s: Any) -> str | None:
+        return None if s.parent is None else names.get(s.parent.span_id, f"{s.parent.span_id:016x}")
+
+    return scope, [(s.name, s.kind, parent(s), s.parent and s.parent.is_remote, f"{s.context.trace_id:032x}",
+             int(s.context.trace_flags), s.context.trace_state.to_header(), s.context.is_remote, dict(s.attributes),
+             [(f"{link.context.trace_id:032x}", dict(link.attributes or {})) for link in s.links], s.status.status_code,
+             s.status.description, s.resource.attributes.get("service.name"), s.instrumentation_scope,
+             s.end_time is not None and s.start_time is not None and s.end_time >= s.start_time)
+            for s in spans]
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_the_record_paths_spans_made_here_are_those_the_sdk_makes(failing: bool) -> None:
+    """The consume, decide, outbox write and publish spans are made by `shared.tracing` (`_Recorded`), not by the
+    SDK: an exporter must read the same of them, their tree, trace state, flags, attributes, links, status,
+    resource and scope, as of the SDK's, and a span the SDK starts under one (an HTTP call) joins it the same."""
+    record = Record(a_command(traceparent=PARENT, tracestate="congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"))
+    (made_here, light), (made_by_sdk, sdk) = (_record_path_spans(record, True, failing),
+                                              _record_path_spans(record, False, failing))
+    assert (made_here, made_by_sdk) == ("_Recorded", "_Scope")
+    assert light == sdk
+    assert [name for name, *_ in light] == ["GET requests", "decide WithdrawRequest", "consume requests.commands",
+                                           "outbox write", "publish requests.events"]
+    consume = light[2]
+    assert consume[2] == SPAN and consume[3] is True and consume[6] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    assert (consume[10].name, consume[11]) == (("ERROR", "ValueError") if failing else ("UNSET", None))
