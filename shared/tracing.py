@@ -149,7 +149,7 @@ class _Roots:
         self.follows_parent = follows_parent
         self.random_flag = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
         # The SDK's own generator draws each id from `random.getrandbits`: both ids of a root are drawn at once, as
-        # one number, and formatted at once (`_root_ids`); any other generator is asked for each.
+        # one number (`_root_ids`); any other generator is asked for each.
         self.draw = type(ids.inner) is RandomIdGenerator
 
     @staticmethod
@@ -171,22 +171,20 @@ class _Roots:
         return None
 
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
-        """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_unrecorded`), its
-        carrier worked out from the ids at hand."""
-        trace_id, span_id, traceparent = self._draw()
+        """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_unrecorded`)."""
+        trace_id, span_id = self._draw()
         if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
             return self._recorded_root(tracer, name, kind, links, trace_id)
-        return self._unrecorded(trace_id, span_id, traceparent)
+        return self._unrecorded(trace_id, span_id)
 
     def start_light(self, name: str, kind: SpanKind) -> "_Recorded | _Bare":
         """`start` for the record path (`_sink` set): a root to record is made here (`_Recorded`), on the ids drawn
         for the decision."""
-        trace_id, span_id, traceparent = self._draw()
+        trace_id, span_id = self._draw()
         if trace_id & _TRACE_ID_LIMIT < self.bound:
-            if not span_id:
-                span_id = self.ids.inner.generate_span_id()
+            span_id = span_id or self.ids.inner.generate_span_id()
             return _Recorded(name, kind, trace_id, span_id, TraceFlags.SAMPLED | self.random_flag, None, None)
-        return self._unrecorded(trace_id, span_id, traceparent)
+        return self._unrecorded(trace_id, span_id)
 
     def _recorded_root(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link],
                        trace_id: int) -> Span:
@@ -203,32 +201,29 @@ class _Roots:
         that belongs to a trace its writer did not record (`consuming`)."""
         return self._unrecorded(*self._draw())
 
-    def _draw(self) -> tuple[int, int, str | None]:
-        """A new trace id, with its span id and traceparent when drawn at once (`_root_ids`); else the span id
-        and the traceparent are made only if needed (`_unrecorded`)."""
+    def _draw(self) -> tuple[int, int]:
+        """A new trace id, with its span id when both are drawn at once (`_root_ids`); else the span id is 0, to
+        be made when needed."""
         if self.draw:
-            return _root_ids(self.random_flag)
-        return self.ids.inner.generate_trace_id(), 0, None
+            return _root_ids()
+        return self.ids.inner.generate_trace_id(), 0
 
-    def _unrecorded(self, trace_id: int, span_id: int, traceparent: str | None) -> "_Bare":
-        """A root not recorded: its context is carried where state is kept or a call is made (`carrier`), never
-        in the records it causes (`record_carrier`)."""
-        if traceparent is None:
-            span_id = self.ids.inner.generate_span_id()
-            traceparent = _traceparent(trace_id, span_id, self.random_flag)
-        return _Bare(trace_id, span_id, self.random_flag, None, {TRACEPARENT: traceparent}, _NO_CARRIER)
+    def _unrecorded(self, trace_id: int, span_id: int) -> "_Bare":
+        """A root not recorded: its context is carried where state is kept or a call is made (`carrier`, which
+        writes its traceparent only then: most such requests never ask), never in the records it causes
+        (`record_carrier`)."""
+        return _Bare(trace_id, span_id or self.ids.inner.generate_span_id(), self.random_flag, None, None,
+                     _NO_CARRIER)
 
 
-def _root_ids(flags: int) -> tuple[int, int, str]:
-    """A new root's trace id and span id as RandomIdGenerator draws them (random.getrandbits; never zero), and its
-    traceparent: one draw of 192 bits and one hex formatting for both, on every command that arrives without a
-    context."""
+def _root_ids() -> tuple[int, int]:
+    """A new root's trace id and span id as RandomIdGenerator draws them (random.getrandbits; never zero): one draw
+    of 192 bits for both, on every command that arrives without a context."""
     bits = random.getrandbits(192)
     trace_id, span_id = bits >> 64, bits & _TRACE_ID_LIMIT
     if not trace_id or not span_id:  # one draw in 2**64: drawn again, as the SDK's generator does
-        return _root_ids(flags)
-    text = bits.to_bytes(24).hex()
-    return trace_id, span_id, f"00-{text[:32]}-{text[32:]}-{_FLAGS[flags]}"
+        return _root_ids()
+    return trace_id, span_id
 
 
 _TRACE_ID_LIMIT = (1 << 64) - 1  # the ratio sampler's mask on a trace id (and a span id's bits)
@@ -321,7 +316,7 @@ def carrier() -> Mapping[str, str]:
     scope = _innermost.get()
     if scope is not None:  # a span of ours: its carrier is worked out once, however many events it emits
         if scope.carried is None:
-            scope.carried = _carrier_of_context(scope.span_context())  # (a bare scope's is always at hand)
+            scope.carried = _carrier_of_context(scope.span_context())
         return scope.carried
     return _carrier_of_span(trace.get_current_span())
 
@@ -426,14 +421,15 @@ class _Bare:
     __slots__ = ("_token", "carried", "flags", "in_records", "span_id", "state", "trace_id")
 
     def __init__(self, trace_id: int, span_id: int, flags: int, state: TraceState | None,
-                 carried: Mapping[str, str], in_records: Mapping[str, str] | None = None) -> None:
-        self.trace_id, self.span_id, self.flags, self.state, self.carried = trace_id, span_id, flags, state, carried
-        self.in_records = carried if in_records is None else in_records  # `record_carrier()` under it
+                 carried: Mapping[str, str] | None, in_records: Mapping[str, str]) -> None:
+        self.trace_id, self.span_id, self.flags, self.state = trace_id, span_id, flags, state
+        self.carried = carried  # `carrier()` under it (None: worked out when first asked)
+        self.in_records = in_records  # `record_carrier()` under it
 
     @classmethod
     def of(cls, context: SpanContext) -> "_Bare":
-        return cls(context.trace_id, context.span_id, context.trace_flags, context.trace_state,
-                   _carrier_of_context(context))
+        carried = _carrier_of_context(context)
+        return cls(context.trace_id, context.span_id, context.trace_flags, context.trace_state, carried, carried)
 
     def child(self) -> "_Bare":
         return _Bare(self.trace_id, self.span_id, self.flags, self.state, self.carried, self.in_records)
