@@ -177,13 +177,13 @@ class _Roots:
             return self._recorded_root(tracer, name, kind, links, trace_id)
         return self._unrecorded(trace_id, span_id)
 
-    def start_light(self, name: str, kind: SpanKind) -> "_Recorded | _Bare":
-        """`start` for the record path (`_sink` set): a root to record is made here (`_Recorded`), on the ids drawn
-        for the decision."""
+    def start_light(self, kind: SpanKind) -> "_Recorded | _Bare":
+        """`start` for the record path (`_sink` set): a root to record is made here (`_Recorded`, named by the
+        caller: most roots are not recorded, and need no name), on the ids drawn for the decision."""
         trace_id, span_id = self._draw()
         if trace_id & _TRACE_ID_LIMIT < self.bound:
             span_id = span_id or self.ids.inner.generate_span_id()
-            return _Recorded(name, kind, trace_id, span_id, TraceFlags.SAMPLED | self.random_flag, None, None)
+            return _Recorded("", kind, trace_id, span_id, TraceFlags.SAMPLED | self.random_flag, None, None)
         return self._unrecorded(trace_id, span_id)
 
     def _recorded_root(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link],
@@ -587,16 +587,15 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     if parent is not None and not _sampled(parent):
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
-    name = f"consume {topic}"
     if parent is None and _roots is not None:  # most commands: a new trace, decided without an OpenTelemetry context
         if principals.written_by_services(topic):
             return _roots.unrecorded()
-        consumed = _roots.start(_tracer, name, SpanKind.CONSUMER) if _sink is None else _roots.start_light(
-            name, SpanKind.CONSUMER)
+        consumed = _roots.start(_tracer, f"consume {topic}", SpanKind.CONSUMER) if _sink is None else (
+            _roots.start_light(SpanKind.CONSUMER))
     elif parent is not None and _sink is not None:  # a recorded trace: recorded here too
-        consumed = _Recorded.under(trace.get_current_span(parent).get_span_context(), name, SpanKind.CONSUMER)
+        consumed = _Recorded.under(trace.get_current_span(parent).get_span_context(), "", SpanKind.CONSUMER)
     else:
-        consumed = _started(_tracer, name, SpanKind.CONSUMER, parent or Context())
+        consumed = _started(_tracer, f"consume {topic}", SpanKind.CONSUMER, parent or Context())
     if isinstance(consumed, _Bare):
         return consumed
     attributes = {
@@ -606,7 +605,7 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
         "cloudevents.event_subject": event.subject or "",
     }
     if isinstance(consumed, _Recorded):
-        consumed.attributes, consumed.then = attributes, f"decide {event.type}"
+        consumed.name, consumed.attributes, consumed.then = f"consume {topic}", attributes, f"decide {event.type}"
         return consumed
     if not consumed.is_recording():  # sampled out here: its context is carried on, nothing more is made
         return _Scope(consumed)
