@@ -153,6 +153,9 @@ def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
         spy.wait(timeout=60)
 
 
+PROFILE_ALL = ROOT / "bench" / "profile_all"
+
+
 @contextlib.asynccontextmanager
 async def service_process(name: str, infra: Infra, port: int,
                           overrides: Mapping[str, str] | None = None) -> AsyncIterator[subprocess.Popen[bytes]]:
@@ -162,7 +165,9 @@ async def service_process(name: str, infra: Infra, port: int,
            **{f"{name.upper()}_{k.upper()}": v for k, v in infra.kafka_settings(name).items()},
            f"{name.upper()}_DATABASE_URL": infra.service_database_url(name), f"{name.upper()}_HTTP_PORT": str(port),
            "POSTLOAN_LOG_JSON": "true", "POSTLOAN_CLOCK_START": ACCOUNT_DAY.isoformat(), "POSTLOAN_DEMO_MODE": "true",
-           "PYTHONPATH": str(ROOT), **(overrides or {})}
+           # BENCH_PROFILE_ALL: every thread of the service and its relay child under cProfile (bench/profile_all)
+           "PYTHONPATH": f"{ROOT}:{PROFILE_ALL}" if os.environ.get("BENCH_PROFILE_ALL") else str(ROOT),
+           **(overrides or {})}
     # `python -m services.<name>`, or under cProfile with BENCH_PROFILE=<file> (bench/profiled.py runs the module)
     launcher = ["-m", "bench.profiled", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else ["-m"]
     counted = callgrind_dir()
