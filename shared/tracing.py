@@ -450,9 +450,9 @@ class _Recorded:
     """A recorded span of the record path (consume and decide, outbox write, relay publish), made here rather than
     by the SDK: its ids, times, attributes and links in slots, made current for this module only (`_innermost`, as
     a bare scope), handed to the span processor as the SDK's own ReadableSpan when it ends (`_Sink`). The SDK's
-    span carries locks, bounded collections, a sampling result and an OpenTelemetry context, and at 1 % recorded it
-    runs cold among the service's work: a recorded request cost 4 million instructions, five times what it cost
-    when every request was recorded (bench/README.md, issue 14's thirteenth measurement). What the SDK would have
+    span carries locks, bounded collections, a sampling result and an OpenTelemetry context, and made for one
+    record in a hundred its calls ran three to four times slower than in a warm loop (bench/README.md, issue 14's
+    thirteenth measurement: a recorded request's spans cost half the instructions now). What the SDK would have
     decided is decided the same (`_Roots`: roots; `follows_parent`: under a recorded parent); a span started under
     it by the SDK (an HTTP call in a handler) is its child (`_started`). Entered, it gives None."""
 
@@ -539,7 +539,6 @@ def _current_span_context() -> SpanContext:
     """The current span's context: a scope's of this module, or else OpenTelemetry's current span's."""
     scope = _innermost.get()
     return trace.get_current_span().get_span_context() if scope is None else scope.span_context()
-
 
 
 def _started(tracer: Tracer, name: str, kind: SpanKind, parent: Context | None,
