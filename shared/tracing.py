@@ -102,7 +102,7 @@ def install(provider: "TracerProvider | None", processor: "SpanProcessor | None"
     if not isinstance(provider.id_generator, _PresetIds):  # before get_tracer: a tracer keeps the generator
         provider.id_generator = _PresetIds(provider.id_generator)  # type: ignore[assignment]
     _roots = _Roots.of(provider.sampler, provider.id_generator)  # type: ignore[arg-type]
-    _sink = (_Sink(processor, provider.resource, _roots)
+    _sink = (_Sink(processor, provider.resource)
              if _roots is not None and _roots.follows_parent and processor is not None else None)
     _tracer = provider.get_tracer("postloan")
 
@@ -474,8 +474,8 @@ class _Recorded:
     def under(cls, parent: SpanContext, name: str, kind: SpanKind = SpanKind.INTERNAL, links: Sequence[Link] = (),
               attributes: Attributes | None = None, then: str | None = None) -> "_Recorded":
         """A span under a recorded parent: its trace, its trace state, and of its flags the random-id one."""
-        assert _sink is not None
-        return cls(name, kind, parent.trace_id, _sink.ids.generate_span_id(),
+        assert _roots is not None  # (with `_sink`, always)
+        return cls(name, kind, parent.trace_id, _roots.ids.generate_span_id(),
                    TraceFlags.SAMPLED | (parent.trace_flags & TraceFlags.RANDOM_TRACE_ID), parent.trace_state, parent,
                    links, attributes, then)
 
@@ -513,13 +513,13 @@ class _Sink:
     """Where a `_Recorded` span goes when it ends: the provider's span processor, as the SDK's ReadableSpan with the
     provider's resource and this module's instrumentation scope (what the SDK's tracer gives its spans)."""
 
-    __slots__ = ("ids", "processor", "readable", "resource", "scope")
+    __slots__ = ("processor", "readable", "resource", "scope")
 
-    def __init__(self, processor: "SpanProcessor", resource: "Resource", roots: _Roots) -> None:
+    def __init__(self, processor: "SpanProcessor", resource: "Resource") -> None:
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-        self.processor, self.resource, self.ids, self.readable = processor, resource, roots.ids.inner, ReadableSpan
+        self.processor, self.resource, self.readable = processor, resource, ReadableSpan
         self.scope = InstrumentationScope("postloan", "", "")  # as the SDK tracer's
 
     def ended(self, span: _Recorded, end: int) -> None:
