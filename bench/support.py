@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from harness.builders import ACCOUNT_DAY
 from harness.infra import ROOT, Infra
@@ -294,13 +295,22 @@ def discarding_otlp() -> Iterator[Exports]:
         server.server_close()
 
 
-async def metric_values(port: int, name: str, **labels: str) -> list[float]:
-    """The values of the samples `name` on the /metrics of the service on `port` (those with `labels`, if given)."""
+async def scrape(port: int) -> list[Sample]:
+    """Every sample on the /metrics of the service on `port`, read once (`values` picks from them)."""
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return [sample.value for metric in text_string_to_metric_families(text)
-            for sample in metric.samples
+    return [sample for metric in text_string_to_metric_families(text) for sample in metric.samples]
+
+
+def values(samples: list[Sample], name: str, **labels: str) -> list[float]:
+    """The values of the samples `name` (those with `labels`, if given)."""
+    return [sample.value for sample in samples
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())]
+
+
+async def metric_values(port: int, name: str, **labels: str) -> list[float]:
+    """The values of the samples `name` on the /metrics of the service on `port` (those with `labels`, if given)."""
+    return values(await scrape(port), name, **labels)
 
 
 async def batches_consumed(port: int) -> int:

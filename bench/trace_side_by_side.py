@@ -40,15 +40,15 @@ from typing import Any
 from bench.requests_throughput import envelopes, fresh_loans, produce, until_stored
 from bench.support import (
     Exports,
-    batches_consumed,
     discarding_otlp,
     family,
     kernel_counters,
-    metric_values,
     native_profiler,
     sampling_profiler,
+    scrape,
     service_process,
     stop_profiler,
+    values,
 )
 from harness.builders import a_debit_day_change
 from harness.infra import ROOT, Infra, provide
@@ -60,23 +60,16 @@ PORTS = (18101, 18102)
 MIGRATIONS = ROOT / "services" / "requests" / "migrations"
 
 
-async def decided(port: int) -> int:
-    """RequestApproved decisions the copy on `port` has committed."""
-    return int(sum(await metric_values(port, "postloan_decisions_total", type="RequestApproved")))
-
-
-async def published(port: int) -> int:
-    return int(sum(await metric_values(port, "postloan_relay_published_total")))
-
-
-async def collections(port: int) -> list[int]:
-    """The collector's runs so far in the service's main process (not its relay child), by generation (0, 1, 2)."""
-    return [int(sum(await metric_values(port, "python_gc_collections_total", generation=str(g)))) for g in range(3)]
-
-
-async def all_published(before: list[int], records: int) -> bool:
-    """Whether each copy's relay has published `records` more than `before` (its count when the round began)."""
-    return all([await published(port) - was >= records for port, was in zip(PORTS, before, strict=True)])
+async def counts(port: int) -> dict[str, Any]:
+    """What the copy on `port` has done so far, from one read of its /metrics: RequestApproved decisions committed,
+    records its relay published, batches consumed, and the collector's runs in its main process (not its relay
+    child) by generation (0, 1, 2)."""
+    samples = await scrape(port)
+    return {"decided": int(sum(values(samples, "postloan_decisions_total", type="RequestApproved"))),
+            "published": int(sum(values(samples, "postloan_relay_published_total"))),
+            "batches": int(sum(values(samples, "postloan_batch_duration_seconds_count"))),
+            "collections": [int(sum(values(samples, "python_gc_collections_total", generation=str(g))))
+                            for g in range(3)]}
 
 
 async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int, tracing: dict[str, str],
@@ -97,10 +90,7 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         for admin_url, _ in databases:
             await until_stored(admin_url, loans)
         commands = envelopes(topics.REQUESTS_COMMANDS, [(a_debit_day_change(x, 25), x.loan_id) for x in loans])
-        decided_before = [await decided(port) for port in PORTS]
-        published_before = [await published(port) for port in PORTS]
-        batches_before = [await batches_consumed(port) for port in PORTS]
-        collections_before = [await collections(port) for port in PORTS]
+        before = [await counts(port) for port in PORTS]
         members = [[member for member, _, _, _ in family(p.pid)] for p in procs]  # the service and its relay child
         perf = native_profiler(*(p.pid for p in procs))
         spies = [sampling_profiler(p.pid, suffix=f".{label if n == traced else 'off'}") for n, p in enumerate(procs)]
@@ -111,10 +101,11 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
         reached: list[dict[int, float]] = [{}, {}]  # when each copy had first decided so many (a batch commits many)
         both_ran: list[int] = []  # what each had decided when the first had decided all
         deadline = start + 900
-        while len(finished) < 2 or not await all_published(published_before, 2 * count):
+        while True:
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"the copies did not answer {count} commands in 900 s")
-            so_far = [await decided(port) - before for port, before in zip(PORTS, decided_before, strict=True)]
+            progress = [await counts(port) for port in PORTS]
+            so_far = [got["decided"] - was["decided"] for got, was in zip(progress, before, strict=True)]
             now = time.perf_counter() - start
             for n, done in enumerate(so_far):
                 reached[n].setdefault(done, now)
@@ -122,15 +113,19 @@ async def one_round(infra: Infra, databases: list[tuple[str, str]], traced: int,
                     finished[n] = now
             if finished and not both_ran:
                 both_ran = so_far
+            if len(finished) == 2 and all(got["published"] - was["published"] >= 2 * count
+                                          for got, was in zip(progress, before, strict=True)):
+                break  # each copy decided every command and its relay published both answers of each
             await asyncio.sleep(0.05)
         await sending
-        counted = [{k: v - before[k] for k, v in kernel_counters(p.pid).items()}
-                   for p, before in zip(procs, counted_before, strict=True)]
+        counted = [{k: v - was[k] for k, v in kernel_counters(p.pid).items()}
+                   for p, was in zip(procs, counted_before, strict=True)]
         for profiler in (perf, *spies):
             stop_profiler(profiler)
-        batches = [await batches_consumed(port) - before for port, before in zip(PORTS, batches_before, strict=True)]
-        collected = [[now - was for now, was in zip(await collections(port), before, strict=True)]
-                     for port, before in zip(PORTS, collections_before, strict=True)]
+        after = [await counts(port) for port in PORTS]
+        batches = [got["batches"] - was["batches"] for got, was in zip(after, before, strict=True)]
+        collected = [[g - w for g, w in zip(got["collections"], was["collections"], strict=True)]
+                     for got, was in zip(after, before, strict=True)]
     sides: dict[str, dict[str, Any]] = {(label if n == traced else "off"): {
         "port": PORTS[n], "pids": members[n],
         "cpu_us_per_request": round((counted[n]["user_seconds"] + counted[n]["system_seconds"]) / count * 1e6, 1),
