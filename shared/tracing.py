@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -171,20 +171,21 @@ class _Roots:
         return None
 
     def start(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link] = ()) -> "Span | _Bare":
-        """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_unrecorded`)."""
-        trace_id, span_id = self._draw()
-        if trace_id & _TRACE_ID_LIMIT < self.bound:  # recorded: the SDK starts it, on this very trace id
-            return self._recorded_root(tracer, name, kind, links, trace_id)
-        return self._unrecorded(trace_id, span_id)
+        """The SDK's span of a root to record; or else the bare scope of a root not recorded (`_decide`)."""
+        decided = self._decide()
+        if isinstance(decided, _Bare):
+            return decided
+        return self._recorded_root(tracer, name, kind, links, decided[0])
 
     def start_light(self, kind: SpanKind) -> "_Recorded | _Bare":
         """`start` for the record path (`_sink` set): a root to record is made here (`_Recorded`, named by the
         caller: most roots are not recorded, and need no name), on the ids drawn for the decision."""
-        trace_id, span_id = self._draw()
-        if trace_id & _TRACE_ID_LIMIT < self.bound:
-            span_id = span_id or self.ids.inner.generate_span_id()
-            return _Recorded("", kind, trace_id, span_id, TraceFlags.SAMPLED | self.random_flag, None, None)
-        return self._unrecorded(trace_id, span_id)
+        decided = self._decide()
+        if isinstance(decided, _Bare):
+            return decided
+        trace_id, span_id = decided
+        return _Recorded("", kind, trace_id, span_id or self.ids.inner.generate_span_id(),
+                         TraceFlags.SAMPLED | self.random_flag, None, None)
 
     def _recorded_root(self, tracer: Tracer, name: str, kind: SpanKind, links: Sequence[Link],
                        trace_id: int) -> Span:
@@ -199,19 +200,23 @@ class _Roots:
     def unrecorded(self) -> "_Bare":
         """The bare scope of a trace not recorded, on new ids, whatever the sampler would say of them: for work
         that belongs to a trace its writer did not record (`consuming`)."""
-        return self._unrecorded(*self._draw())
+        return cast(_Bare, self._decide(recordable=False))
 
-    def _draw(self) -> tuple[int, int]:
-        """A new trace id, with its span id when both are drawn at once (`_root_ids`); else the span id is 0, to
-        be made when needed."""
+    def _decide(self, recordable: bool = True) -> "_Bare | tuple[int, int]":
+        """A new root's decision, on a new trace id: the ids to record it on (the span id 0 when the generator
+        is asked for each id: made when needed), or else the bare scope of a root not recorded, whose context is
+        carried where state is kept or a call is made (`carrier`, which writes its traceparent only then: most
+        such requests never ask), never in the records it causes (`record_carrier`). One call on the path of
+        most commands: the draw (`_root_ids`, inline) and the bare scope are made here."""
         if self.draw:
-            return _root_ids()
-        return self.ids.inner.generate_trace_id(), 0
-
-    def _unrecorded(self, trace_id: int, span_id: int) -> "_Bare":
-        """A root not recorded: its context is carried where state is kept or a call is made (`carrier`, which
-        writes its traceparent only then: most such requests never ask), never in the records it causes
-        (`record_carrier`)."""
+            bits = random.getrandbits(192)
+            trace_id, span_id = bits >> 64, bits & _TRACE_ID_LIMIT
+            if not trace_id or not span_id:  # one draw in 2**64
+                trace_id, span_id = _root_ids()
+        else:
+            trace_id, span_id = self.ids.inner.generate_trace_id(), 0
+        if recordable and trace_id & _TRACE_ID_LIMIT < self.bound:
+            return trace_id, span_id
         return _Bare(trace_id, span_id or self.ids.inner.generate_span_id(), self.random_flag, None, None,
                      _NO_CARRIER)
 
@@ -263,17 +268,6 @@ def _valid_tracestate(value: str) -> bool:
     keys = [m.split("=", 1)[0] for m in members]
     return (0 < len(members) <= 32 and len(set(keys)) == len(keys)
             and all(_MEMBER.fullmatch(m) is not None for m in members))
-
-
-def context_of(extensions: Mapping[str, Any] | None, headers: Iterable[Sequence[Any]] = ()) -> Context | None:
-    """A record's trace context: its CloudEvent's `traceparent` / `tracestate` attributes, or else its Kafka
-    `traceparent` header; None when neither holds a valid one."""
-    if extensions:
-        found = extract(extensions.get(TRACEPARENT), extensions.get(TRACESTATE))
-        if found is not None:
-            return found
-    traceparent = _header(headers, TRACEPARENT)
-    return None if traceparent is None else extract(traceparent)
 
 
 def _header(headers: Iterable[Sequence[Any]], name: str | bytes) -> str | None:
@@ -582,7 +576,17 @@ def consuming(topic: str, partition: int, offset: int, event: Any,
     would record a fragment of a customer's request from the middle on."""
     if _tracer is None:
         return _OFF
-    parent = context_of(event.__pydantic_extra__, headers)  # (its `model_extra`, without the property's call)
+    # The record's trace context: its CloudEvent's `traceparent` / `tracestate` attributes (its `model_extra`,
+    # without the property's call), or else its Kafka `traceparent` header; None when neither holds a valid one.
+    # Inline: most commands carry neither, and this is every consumed record's path.
+    extensions, parent = event.__pydantic_extra__, None
+    if extensions:
+        parent = extract(extensions.get(TRACEPARENT), extensions.get(TRACESTATE))
+    if parent is None:
+        for key, _ in headers or ():
+            if key == TRACEPARENT:
+                parent = extract(_header(headers, TRACEPARENT))
+                break
     if parent is not None and not _sampled(parent):
         carried_on = trace.get_current_span(parent)  # no span made (see `_sampled`); what is under it neither
         return _Scope(carried_on) if _roots is None else _Bare.of(carried_on.get_span_context())
@@ -639,8 +643,13 @@ def writing(records: Sequence[Any]) -> AbstractContextManager[Span | None]:
     if _tracer is None:
         return _OFF
     # Read straight from the outbox's own header pairs (text): this runs over every record of every batch.
-    found = dict.fromkeys(v for r in records for k, v in r.headers  # `_flagged` of text, inline
-                          if k == TRACEPARENT and isinstance(v, str) and v[_FLAGS_AT] in _SAMPLED_FLAGS)
+    found: dict[str, None] = {}
+    for record in records:
+        for key, value in record.headers:  # `_flagged` of text, inline
+            if key == TRACEPARENT and isinstance(value, str) and value[_FLAGS_AT] in _SAMPLED_FLAGS:
+                found[value] = None
+    if not found:  # most batches: no record of a trace recorded
+        return _OFF
     contexts = [c for c in map(extract, found) if c is not None]
     if not contexts:
         return _OFF

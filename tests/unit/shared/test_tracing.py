@@ -581,3 +581,44 @@ def test_the_record_paths_spans_made_here_are_those_the_sdk_makes(failing: bool)
     consume = light[2]
     assert consume[2] == SPAN and consume[3] is True and consume[6] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
     assert (consume[10].name, consume[11]) == (("ERROR", "ValueError") if failing else ("UNSET", None))
+
+
+@pytest.mark.parametrize("light", [True, False])
+def test_a_providers_own_id_generator_gives_each_new_roots_ids_whether_recorded_or_not(light: bool) -> None:
+    """An id generator other than the SDK's random one is asked for each id (no draw of both at once): a root not
+    recorded carries the generator's trace id and next span id, and a recorded root's spans are on the trace id
+    the decision was taken on, made by the SDK or by `shared.tracing` (`light`)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    class Counting(IdGenerator):
+        def __init__(self) -> None:
+            self.trace_ids, self.span_ids = iter(range(1 << 100, (1 << 100) + 99)), iter(range(1 << 40, 1 << 41))
+
+        def generate_trace_id(self) -> int:
+            return next(self.trace_ids)
+
+        def generate_span_id(self) -> int:
+            return next(self.span_ids)
+
+    for rate in (0.0, 1.0):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(rate)), id_generator=Counting())
+        processor = SimpleSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+        tracing.install(provider, processor if light else None)
+        try:
+            currents = [handled_in_context(Record(a_command()))[1] for _ in range(3)]
+        finally:
+            tracing.install(None)
+        trace_ids = [f"{(1 << 100) + i:032x}" for i in range(3)]
+        assert [c.split("-")[1] for c in currents] == trace_ids, (rate, currents)
+        if rate == 0.0:
+            spans = [f"{(1 << 40) + i:016x}" for i in range(3)]
+            assert currents == [f"00-{t}-{s}-00" for t, s in zip(trace_ids, spans, strict=True)]
+            assert exporter.get_finished_spans() == ()
+        else:
+            assert sorted(hex_ids(s)[0] for s in exporter.get_finished_spans()) == sorted(trace_ids * 2)
+            assert all(c.endswith("-01") for c in currents)
