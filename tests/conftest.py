@@ -108,6 +108,21 @@ async def kafka(infra: Infra) -> AsyncIterator[KafkaDriver]:
     await driver.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that does not use the session's `platform` runs before the first one that does, whatever order
+    the paths were given in: once started, its five processes run until the session ends, in the same consumer
+    groups and after the same relay locks as a copy a test starts in its own process, which would then share its
+    work with them (a test reading its own copy's spans saw another process publish its record). Each group keeps
+    its order."""
+    items[:] = sorted(items, key=_uses_the_session_platform)
+
+
+def _uses_the_session_platform(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)  # (pytest's own record of the fixtures an item needs)
+    defs = info.name2fixturedefs.get("platform", ()) if info is not None else ()
+    return bool(defs) and defs[-1].scope == "session"  # the last: the one the item gets (a package's overrides it)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _versions:
         terminalreporter.write_line(
