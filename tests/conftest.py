@@ -119,8 +119,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _uses_the_session_platform(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)  # (pytest's own record of the fixtures an item needs)
-    defs = info.name2fixturedefs.get("platform", ()) if info is not None else ()
-    return bool(defs) and defs[-1].scope == "session"  # the last: the one the item gets (a package's overrides it)
+    defs = info.name2fixturedefs.get("platform") if info is not None else None
+    # The last is the one the item gets (a package's `platform` overrides the session's).
+    return defs is not None and len(defs) > 0 and defs[-1].scope == "session"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
