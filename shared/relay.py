@@ -229,11 +229,27 @@ class OutboxRelay:
 
     async def _send_all(self, rows: Sequence[outbox.Pending], missing: dict[str, str]) -> list[Outcome]:
         """Sends `rows` in produce batches (shared.produce_batches); the outcome of each, up to a failure that is not
-        a refusal (after which nothing more is sent this round)."""
+        a refusal (after which nothing more is sent this round). Each record carrying a recorded trace's context has
+        a publish span, ended with its outcome; or, when the round is cancelled (a stop that waited 10 s for it),
+        with that."""
+        spans: dict[int, tracing.Publishing] = {}  # slot index -> its publish span (records carrying a trace context)
+        try:
+            outcomes = await self._sent(rows, missing, spans)
+        except BaseException as exc:
+            for started in spans.values():
+                tracing.published(started, exc)
+            raise
+        for at, started in spans.items():
+            outcome = outcomes[at]
+            tracing.published(started, outcome.kind if isinstance(outcome, Refusal) else outcome)
+        return outcomes
+
+    async def _sent(self, rows: Sequence[outbox.Pending], missing: dict[str, str],
+                    spans: dict[int, tracing.Publishing]) -> list[Outcome]:
+        """`_send_all`'s work: the publish spans it starts go into `spans`, for it to end."""
         assert self._producer is not None
         pipeline = Pipeline(self._producer)
         slots: list[Outcome | Batch | Alone] = []
-        spans: dict[int, tracing.Publishing] = {}  # slot index -> its publish span (records carrying a trace context)
         for row in rows:
             if row.topic in missing:
                 slots.append(Refusal("unknown_topic", f"topic {row.topic!r}: {missing[row.topic]}", certain=True))
@@ -264,9 +280,6 @@ class OutboxRelay:
                     judged[id(slot)] = await self._judged(slot)
                 slot = judged[id(slot)]
             outcomes.append(slot)
-        for at, started in spans.items():
-            outcome = outcomes[at]
-            tracing.published(started, outcome.kind if isinstance(outcome, Refusal) else outcome)
         return outcomes
 
     @staticmethod
